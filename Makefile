@@ -1,0 +1,44 @@
+# Knoten: `make run` sets up and starts the service, `make test` sets up and runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_DEBS := ffmpeg fonts-dejavu-core
+TEST_DEBS := $(RUN_DEBS) chromium nginx libnginx-mod-rtmp procps
+
+.PHONY: run test bench lint setup setup-test debs debs-test clean
+
+run: setup debs
+	$(BIN)/knoten serve
+
+test: setup-test debs-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup-test debs-test
+	$(BIN)/python -m bench
+
+lint: setup-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+setup: $(BIN)/.installed
+setup-test: $(BIN)/.installed-test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(BIN)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(BIN)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@ $(BIN)/.installed
+
+debs:
+	@scripts/ensure-debian-packages.sh $(RUN_DEBS)
+
+debs-test:
+	@scripts/ensure-debian-packages.sh $(TEST_DEBS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

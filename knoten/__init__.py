@@ -1,0 +1,1 @@
+"""Knoten composition root: configuration, HTTP app, CLI and web pages."""

@@ -1,0 +1,1 @@
+"""Recording archive: catalog, finalization, probing, retention and download."""

@@ -1,0 +1,1 @@
+"""Seminars, rooms and timing: recurrence, conflicts, what should be live when."""

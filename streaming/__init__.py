@@ -1,0 +1,1 @@
+"""Media plane: room sources, FFmpeg supervision, WebRTC fan-out and partner outputs."""

@@ -1,0 +1,1 @@
+"""FFmpeg process specs, argv building and supervision: the one way Knoten runs FFmpeg."""
