@@ -1,0 +1,111 @@
+"""Rooms: the library's seminar rooms and the camera source each one uses."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from knoten.http.openapi import Operation
+from knoten.http.requests import json_response, path_int, read_model
+from knoten.keys import CONFIG, ROOMS
+from knoten.sources import public_source, validate_room_source
+from schedules.rooms import Room
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r}") from None
+    return value
+
+
+class RoomIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=120)
+    source: str = Field(
+        default="testsrc",
+        min_length=1,
+        max_length=500,
+        description="'testsrc', a file inside the data dir, an rtsp/rtmp/srt URL or /dev/videoN",
+    )
+    timezone: str = Field(default="Europe/Berlin", max_length=64)
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+
+class RoomPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    source: str | None = Field(default=None, min_length=1, max_length=500)
+    timezone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else _check_timezone(value)
+
+
+class RoomOut(BaseModel):
+    id: int
+    name: str
+    source: str = Field(description="credentials and stream keys masked")
+    timezone: str
+
+    @classmethod
+    def of(cls, room: Room) -> RoomOut:
+        return cls(
+            id=room.id, name=room.name, source=public_source(room.source), timezone=room.timezone
+        )
+
+
+async def list_rooms(request: web.Request) -> web.Response:
+    rooms = await request.app[ROOMS].list()
+    return json_response([RoomOut.of(room) for room in rooms])
+
+
+async def create_room(request: web.Request) -> web.Response:
+    body = await read_model(request, RoomIn)
+    source = validate_room_source(body.source, request.app[CONFIG].data_dir)
+    room = await request.app[ROOMS].create(body.name, source, body.timezone)
+    response = json_response(RoomOut.of(room), status=201)
+    response.headers["Location"] = f"/api/v1/rooms/{room.id}"
+    return response
+
+
+async def get_room(request: web.Request) -> web.Response:
+    room = await request.app[ROOMS].get(path_int(request, "room_id"))
+    return json_response(RoomOut.of(room))
+
+
+async def update_room(request: web.Request) -> web.Response:
+    room_id = path_int(request, "room_id")
+    body = await read_model(request, RoomPatch)
+    changes = body.model_dump(exclude_none=True)
+    if "source" in changes:
+        changes["source"] = validate_room_source(changes["source"], request.app[CONFIG].data_dir)
+    room = await request.app[ROOMS].update(room_id, **changes)
+    return json_response(RoomOut.of(room))
+
+
+async def delete_room(request: web.Request) -> web.Response:
+    await request.app[ROOMS].delete(path_int(request, "room_id"))
+    return web.Response(status=204)
+
+
+OPERATIONS = (
+    Operation("GET", "/api/v1/rooms", list_rooms, "List rooms", "rooms",
+              response=RoomOut, response_is_list=True),
+    Operation("POST", "/api/v1/rooms", create_room, "Create a room", "rooms",
+              request=RoomIn, response=RoomOut, status=201, errors=(409,)),
+    Operation("GET", "/api/v1/rooms/{room_id}", get_room, "Get a room", "rooms",
+              response=RoomOut, errors=(404,)),
+    Operation("PATCH", "/api/v1/rooms/{room_id}", update_room, "Change a room", "rooms",
+              request=RoomPatch, response=RoomOut, errors=(404, 409)),
+    Operation("DELETE", "/api/v1/rooms/{room_id}", delete_room, "Delete a room", "rooms",
+              status=204, errors=(404, 409)),
+)  # fmt: skip

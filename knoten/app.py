@@ -1,0 +1,102 @@
+"""The composition root: ``build_app(config)`` creates every component and wires them together.
+
+Components start in the order of ``cleanup_ctx`` and stop in reverse, so the FFmpeg processes
+are gone before the database closes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from knoten.api import rooms, system
+from knoten.config import Config
+from knoten.db import Database
+from knoten.error_rules import DOMAIN_ERROR_RULES
+from knoten.http.middleware import HttpMetrics, auth_middleware, error_middleware
+from knoten.http.openapi import Operation, build_openapi, register
+from knoten.keys import (
+    ADMIN_TOKEN,
+    CONFIG,
+    DATABASE,
+    FFMPEG_PROCESSES,
+    MEDIA_TOOLS,
+    METRICS_REGISTRY,
+    OPENAPI,
+    ROOMS,
+)
+from knoten.media import MediaTools
+from knoten.security import AdminToken, load_or_create_admin_token
+from knoten.web import pages
+from schedules.rooms import RoomRepository
+from streaming.ffmpeg.metrics import FfmpegMetrics
+from streaming.ffmpeg.registry import FfmpegProcesses
+
+log = logging.getLogger(__name__)
+
+#: Paths whose errors are answered as JSON.
+JSON_PREFIXES = ("/api/", "/healthz")
+
+API_OPERATIONS: tuple[Operation, ...] = (*rooms.OPERATIONS,)
+
+
+def knoten_version() -> str:
+    try:
+        return package_version("knoten")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def build_app(config: Config) -> web.Application:
+    registry = CollectorRegistry()
+    http_metrics = HttpMetrics(registry)
+    # The token is resolved before serving so that auth never races start-up.
+    admin_token = load_or_create_admin_token(config.security.admin_token, config.data_dir)
+    app = web.Application(
+        client_max_size=config.server.max_body_bytes,
+        middlewares=[
+            http_metrics.middleware(),
+            error_middleware(JSON_PREFIXES, DOMAIN_ERROR_RULES),
+            auth_middleware(lambda: admin_token.value),
+        ],
+    )
+    app[CONFIG] = config
+    app[ADMIN_TOKEN] = admin_token
+    app[METRICS_REGISTRY] = registry
+    app[MEDIA_TOOLS] = MediaTools(config.media.ffmpeg, config.media.ffprobe)
+    app[DATABASE] = Database(config.database_url)
+    app[ROOMS] = RoomRepository(lambda: app[DATABASE].engine)
+    app[FFMPEG_PROCESSES] = FfmpegProcesses(metrics=FfmpegMetrics(registry))
+    app[OPENAPI] = build_openapi(
+        API_OPERATIONS, version=knoten_version(), server_url=config.public_url
+    )
+
+    system.add_routes(app.router)
+    register(app.router, API_OPERATIONS)
+    pages.add_routes(app)
+
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_media)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    await app[DATABASE].start()
+    yield
+    await app[DATABASE].aclose()
+
+
+async def _media(app: web.Application) -> AsyncIterator[None]:
+    version = await app[MEDIA_TOOLS].version()
+    log.info("ffmpeg %s", version or "NOT FOUND")
+    yield
+    # Every FFmpeg process ends here, gracefully, before anything else is torn down.
+    await app[FFMPEG_PROCESSES].aclose()
+
+
+__all__ = ["AdminToken", "build_app"]

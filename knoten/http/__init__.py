@@ -1,0 +1,1 @@
+"""HTTP plumbing of the composition root: errors, middleware, request parsing, OpenAPI."""

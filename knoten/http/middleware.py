@@ -1,0 +1,121 @@
+"""The HTTP middlewares: JSON errors, bearer-token auth for the API, request metrics.
+
+Everything under an API prefix answers errors as JSON (never an HTML page or a traceback);
+pages keep aiohttp's own error pages.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from knoten.http.errors import ApiError, DomainErrorRule, from_domain_error, from_http_exception
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+API_PREFIX = "/api/v1/"
+#: Paths under the API prefix that need no token (the description holds no secrets).
+PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
+
+
+def is_json_path(path: str, prefixes: tuple[str, ...]) -> bool:
+    return path.startswith(prefixes) or path.rstrip("/") in {p.rstrip("/") for p in prefixes}
+
+
+def error_middleware(
+    json_prefixes: tuple[str, ...], rules: tuple[DomainErrorRule, ...]
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        json_errors = is_json_path(request.path, json_prefixes)
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return exc.response()
+        except web.HTTPException as exc:
+            if not json_errors or exc.status < 400:
+                raise
+            return from_http_exception(exc).response()
+        except Exception as exc:
+            api_error = from_domain_error(exc, rules)
+            if api_error is not None:
+                return api_error.response()
+            # A bug, not bad input: keep the traceback in the log, never in the response.
+            log.exception("unhandled error in %s %s", request.method, request.path)
+            if not json_errors:
+                raise
+            return ApiError(500, "internal_error", "internal server error").response()
+
+    return middleware
+
+
+def auth_middleware(
+    token_provider: Callable[[], str],
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(API_PREFIX) and request.path not in PUBLIC_API_PATHS:
+            header = request.headers.get("Authorization", "")
+            scheme, _, presented = header.partition(" ")
+            if scheme.lower() != "bearer" or not presented:
+                raise ApiError(
+                    401,
+                    "unauthorized",
+                    "missing bearer token",
+                    headers={"WWW-Authenticate": 'Bearer realm="knoten"'},
+                )
+            if not hmac.compare_digest(presented.strip().encode(), token_provider().encode()):
+                raise ApiError(
+                    401,
+                    "unauthorized",
+                    "invalid token",
+                    headers={"WWW-Authenticate": 'Bearer realm="knoten", error="invalid_token"'},
+                )
+        return await handler(request)
+
+    return middleware
+
+
+class HttpMetrics:
+    """Request counters and latency per route (the route template, never the raw path)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "knoten_http_requests_total",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "knoten_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=registry,
+        )
+
+    def middleware(self) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+        @web.middleware
+        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+            started = time.perf_counter()
+            status = 500
+            try:
+                response = await handler(request)
+                status = response.status
+                return response
+            except web.HTTPException as exc:
+                status = exc.status
+                raise
+            finally:
+                resource = request.match_info.route.resource
+                route = resource.canonical if resource is not None else "unmatched"
+                self.requests.labels(request.method, route, str(status)).inc()
+                self.latency.labels(request.method, route).observe(time.perf_counter() - started)
+
+        return middleware

@@ -1,0 +1,31 @@
+"""Alembic environment: runs on the connection handed over by ``knoten.db`` (or its own)."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from schedules.tables import metadata as schedules_metadata
+
+target_metadata = [schedules_metadata]
+
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = context.config.attributes.get("connection")
+if connection is not None:
+    _run(connection)
+else:
+    # Stand-alone use (``alembic`` CLI for authoring): a synchronous engine on the same database.
+    url = context.config.get_main_option("sqlalchemy.url") or ""
+    url = url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
+    with create_engine(url).connect() as conn:
+        _run(conn)

@@ -1,0 +1,94 @@
+"""The room repository: rooms persisted with SQLAlchemy Core on the async engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schedules.errors import RoomNotFound, ScheduleError
+from schedules.tables import rooms
+
+
+class RoomNameTaken(ScheduleError):
+    """Another room already has this name."""
+
+    code = "room_name_taken"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a room named {name!r} exists already")
+        self.field = "name"
+        self.message = f"a room named {name!r} exists already"
+
+
+@dataclass(frozen=True)
+class Room:
+    id: int
+    name: str
+    source: str
+    timezone: str
+
+
+def _room(row) -> Room:  # type: ignore[no-untyped-def]
+    return Room(id=row.id, name=row.name, source=row.source, timezone=row.timezone)
+
+
+class RoomRepository:
+    def __init__(self, engine: Callable[[], AsyncEngine]) -> None:
+        # A provider, because the engine exists only once the database component has started.
+        self._engine_provider = engine
+
+    @property
+    def _engine(self) -> AsyncEngine:
+        return self._engine_provider()
+
+    async def list(self) -> list[Room]:
+        async with self._engine.connect() as conn:
+            result = await conn.execute(select(rooms).order_by(rooms.c.id))
+            return [_room(row) for row in result]
+
+    async def get(self, room_id: int) -> Room:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(rooms).where(rooms.c.id == room_id))).first()
+        if row is None:
+            raise RoomNotFound(room_id)
+        return _room(row)
+
+    async def create(self, name: str, source: str, timezone: str) -> Room:
+        now = datetime.now(UTC)
+        try:
+            async with self._engine.begin() as conn:
+                result = await conn.execute(
+                    insert(rooms).values(
+                        name=name, source=source, timezone=timezone, created_at=now, updated_at=now
+                    )
+                )
+                room_id = result.inserted_primary_key[0]
+        except IntegrityError:
+            raise RoomNameTaken(name) from None
+        return Room(id=room_id, name=name, source=source, timezone=timezone)
+
+    async def update(self, room_id: int, **changes: str) -> Room:
+        if changes:
+            try:
+                async with self._engine.begin() as conn:
+                    result = await conn.execute(
+                        update(rooms)
+                        .where(rooms.c.id == room_id)
+                        .values(**changes, updated_at=datetime.now(UTC))
+                    )
+                    if result.rowcount == 0:
+                        raise RoomNotFound(room_id)
+            except IntegrityError:
+                raise RoomNameTaken(changes.get("name", "")) from None
+        return await self.get(room_id)
+
+    async def delete(self, room_id: int) -> None:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(rooms).where(rooms.c.id == room_id))
+        if result.rowcount == 0:
+            raise RoomNotFound(room_id)

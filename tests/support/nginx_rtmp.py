@@ -1,0 +1,373 @@
+"""A real nginx + ngx_rtmp_module on loopback, standing in for a broadcast partner's RTMP ingest.
+
+Owned by the media test harness. ``NginxRtmpPartner`` writes a private config into a prefix
+directory (one per partner, normally under pytest's ``tmp_path``), runs nginx in the foreground,
+records every published stream as FLV under ``<prefix>/rec`` and can be stopped, restarted on the
+same port (a partner that goes away and comes back), or frozen (a partner that hangs).
+
+Facts this relies on (measured, see shared/MEDIA-NOTES.md):
+- ``user root`` is needed when a master process drops privileges to workers; without it record/HLS
+  fail with EACCES that only shows in error.log. We run ``master_process off`` (one process, so a
+  SIGKILL cannot orphan a worker) and keep ``user root`` so flipping the master back on stays safe.
+- SIGQUIT (graceful) waits for open RTMP sessions, i.e. until the publisher gives up: useless for a
+  stop with a live publisher. SIGTERM stops at once and the FLV written so far stays readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from types import TracebackType
+
+from tests.support.ports import free_tcp_port, port_accepts
+from tests.support.processes import children_of, is_alive, kill_all, processes_named, read_stat
+
+NGINX_BIN = os.environ.get("KNOTEN_NGINX") or shutil.which("nginx") or "/usr/sbin/nginx"
+RTMP_MODULE = os.environ.get(
+    "KNOTEN_NGINX_RTMP_MODULE", "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+)
+HOST = "127.0.0.1"
+_HTTP_TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+class NginxStartError(RuntimeError):
+    """nginx did not come up; the message carries its error.log."""
+
+
+class NginxRtmpPartner:
+    """One nginx-rtmp server on 127.0.0.1 with application ``live`` recording everything.
+
+    Ports are chosen on construction and kept for the object's lifetime, so ``stop()`` followed by
+    ``start()`` brings the "same partner" back on the same URL.
+    """
+
+    def __init__(
+        self,
+        prefix: Path,
+        *,
+        hls: bool = False,
+        stat: bool = True,
+        app: str = "live",
+        rtmp_port: int | None = None,
+        http_port: int | None = None,
+    ) -> None:
+        self.prefix = Path(prefix).resolve()
+        self.hls = hls
+        self.stat = stat
+        self.app = app
+        # Remember whether we picked the ports: only then may start() pick others after a bind race.
+        self._ports_chosen_by_us = rtmp_port is None and http_port is None
+        self.rtmp_port = rtmp_port or free_tcp_port(HOST)
+        self.http_port = http_port or free_tcp_port(HOST)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._frozen = False
+
+    # -- paths and URLs -------------------------------------------------------------------------
+
+    @property
+    def conf_path(self) -> Path:
+        return self.prefix / "nginx.conf"
+
+    @property
+    def error_log_path(self) -> Path:
+        return self.prefix / "error.log"
+
+    @property
+    def record_dir(self) -> Path:
+        return self.prefix / "rec"
+
+    @property
+    def hls_dir(self) -> Path:
+        return self.prefix / "hls"
+
+    @property
+    def pid(self) -> int | None:
+        """Pid of the running nginx, None when stopped."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+    def url(self, key: str) -> str:
+        """The publish/play URL for stream ``key``: what a partner would hand us as ingest URL."""
+        return f"rtmp://{HOST}:{self.rtmp_port}/{self.app}/{key}"
+
+    @property
+    def stat_url(self) -> str:
+        return f"http://{HOST}:{self.http_port}/stat"
+
+    def recordings(self, key: str | None = None) -> list[Path]:
+        """FLV files written so far (oldest first); with ``key``, only that stream's."""
+        if not self.record_dir.is_dir():
+            return []
+        pattern = f"{key}-*.flv" if key is not None else "*.flv"
+        return sorted(self.record_dir.glob(pattern), key=lambda p: (p.stat().st_mtime, p.name))
+
+    def hls_files(self) -> list[Path]:
+        """HLS playlists and segments written so far (only with ``hls=True``)."""
+        return sorted(self.hls_dir.glob("*")) if self.hls_dir.is_dir() else []
+
+    def error_log(self) -> str:
+        try:
+            return self.error_log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    # -- config ---------------------------------------------------------------------------------
+
+    def render_config(self) -> str:
+        """The nginx.conf text for the current ports and options."""
+        p = self.prefix
+        lines = [
+            "# Generated by tests/support/nginx_rtmp.py - a broadcast partner stand-in.",
+            f"load_module {RTMP_MODULE};",
+            "daemon off;",
+            "master_process off;",
+            "worker_processes 1;",
+            "user root;",
+            f"pid {p}/nginx.pid;",
+            f"error_log {self.error_log_path} info;",
+            "events { worker_connections 256; }",
+            "rtmp {",
+            "    server {",
+            f"        listen {HOST}:{self.rtmp_port};",
+            "        chunk_size 4096;",
+            f"        application {self.app} {{",
+            "            live on;",
+            "            record all;",
+            f"            record_path {self.record_dir};",
+            "            record_unique on;",
+        ]
+        if self.hls:
+            lines += [
+                "            hls on;",
+                f"            hls_path {self.hls_dir};",
+                "            hls_fragment 1s;",
+                "            hls_playlist_length 4s;",
+            ]
+        lines += ["        }", "    }", "}"]
+        if self.stat or self.hls:
+            lines += [
+                "http {",
+                "    access_log off;",
+                "    # Temp paths default to the compiled-in /var/lib/nginx: keep all in our prefix.",
+                *(f"    {kind}_temp_path {p}/tmp/{kind};" for kind in _HTTP_TEMP_KINDS),
+                "    server {",
+                f"        listen {HOST}:{self.http_port};",
+            ]
+            if self.stat:
+                lines.append("        location /stat { rtmp_stat all; }")
+            if self.hls:
+                lines += [
+                    "        location /hls/ {",
+                    "            types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }",
+                    f"            alias {self.hls_dir}/;",
+                    "            add_header Cache-Control no-cache;",
+                    "        }",
+                ]
+            lines += ["    }", "}"]
+        return "\n".join(lines) + "\n"
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self, timeout: float = 10.0) -> NginxRtmpPartner:
+        """Spawn nginx and wait until the RTMP (and HTTP) port accepts TCP.
+
+        Raises ``NginxStartError`` with error.log when nginx exits or does not listen in time.
+        """
+        if self.running:
+            return self
+        for attempt in range(3):
+            try:
+                await self._start_once(timeout)
+                return self
+            except NginxStartError as exc:
+                # Another process may have grabbed a port between free_tcp_port() and bind().
+                bind_race = "Address already in use" in str(exc)
+                if not (bind_race and self._ports_chosen_by_us and attempt < 2):
+                    raise
+                self.rtmp_port = free_tcp_port(HOST)
+                self.http_port = free_tcp_port(HOST)
+        raise AssertionError("unreachable")
+
+    async def _start_once(self, timeout: float) -> None:
+        for sub in (self.prefix, self.record_dir, self.prefix / "tmp"):
+            sub.mkdir(parents=True, exist_ok=True)
+        if self.hls:
+            self.hls_dir.mkdir(exist_ok=True)
+        self.conf_path.write_text(self.render_config())
+        log_offset = self.error_log_path.stat().st_size if self.error_log_path.exists() else 0
+        with (self.prefix / "stderr.log").open("ab") as stderr:
+            self._proc = subprocess.Popen(
+                [
+                    NGINX_BIN,
+                    "-p",
+                    f"{self.prefix}/",
+                    "-c",
+                    str(self.conf_path),
+                    "-e",
+                    str(self.error_log_path),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=stderr,
+                stderr=stderr,
+                # Own session: a Ctrl-C in the terminal goes to pytest, which then stops us cleanly.
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        ports = [self.rtmp_port] + ([self.http_port] if (self.stat or self.hls) else [])
+        while True:
+            if self._proc.poll() is not None:
+                rc = self._proc.returncode
+                self._proc = None
+                raise NginxStartError(self._failure(f"nginx exited with {rc}", log_offset))
+            if all([await port_accepts(HOST, port, 0.5) for port in ports]):
+                return
+            if time.monotonic() > deadline:
+                self.kill_now()
+                raise NginxStartError(self._failure(f"not listening after {timeout} s", log_offset))
+            await asyncio.sleep(0.02)
+
+    def _failure(self, what: str, log_offset: int) -> str:
+        new_log = self.error_log()[log_offset:]
+        stderr = (self.prefix / "stderr.log").read_text(errors="replace")
+        return (
+            f"nginx-rtmp partner in {self.prefix} failed to start: {what}\n"
+            f"--- error.log ---\n{new_log}\n--- stderr ---\n{stderr}"
+        )
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop nginx by pid: SIGTERM (immediate even with publishers), SIGKILL after ``timeout``.
+
+        Returns once the process is reaped; leaves no process of ours behind.
+        """
+        proc = self._proc
+        if proc is None:
+            return
+        if self._frozen:
+            self.thaw()  # a stopped process only handles SIGTERM once it runs again
+        leftovers = children_of(proc.pid)  # empty with master_process off; cheap insurance
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while proc.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        if proc.poll() is None:
+            proc.kill()
+            await asyncio.to_thread(proc.wait, 5)
+        kill_all([pid for pid in leftovers if is_alive(pid)])
+        self._proc = None
+
+    def kill_now(self) -> None:
+        """Synchronous last-resort cleanup (SIGKILL + reap), for finalizers that cannot await."""
+        proc = self._proc
+        if proc is None:
+            return
+        leftovers = children_of(proc.pid)
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+        kill_all([pid for pid in leftovers if is_alive(pid)])
+        self._proc = None
+
+    async def restart(self) -> None:
+        """Stop and start again on the same ports."""
+        await self.stop()
+        await self.start()
+
+    async def refuse(self) -> None:
+        """Simulate a partner that is down: connections to its port are refused until ``accept()``."""
+        await self.stop()
+
+    async def accept(self) -> None:
+        """Bring the partner back (same port, same URL) after ``refuse()``."""
+        await self.start()
+
+    def freeze(self) -> None:
+        """Simulate a hung partner: SIGSTOP. TCP connects still succeed (kernel backlog) but
+        nothing answers the RTMP handshake and nothing is read, so publishers stall."""
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGSTOP)
+            self._frozen = True
+
+    def thaw(self) -> None:
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGCONT)
+        self._frozen = False
+
+    # -- what arrived ---------------------------------------------------------------------------
+
+    async def stat_xml(self) -> str:
+        """The rtmp_stat XML page (needs ``stat=True``)."""
+
+        def fetch() -> str:
+            with urllib.request.urlopen(self.stat_url, timeout=3) as resp:
+                return resp.read().decode()
+
+        return await asyncio.to_thread(fetch)
+
+    async def publishing(self) -> list[str]:
+        """Stream keys that currently have an active publisher, per the stat page."""
+        root = ET.fromstring(await self.stat_xml())
+        keys: list[str] = []
+        for app in root.iter("application"):
+            if app.findtext("name") != self.app:
+                continue
+            for stream in app.iter("stream"):
+                if stream.find("publishing") is not None:
+                    keys.append(stream.findtext("name") or "")
+        return keys
+
+    async def wait_for_publisher(self, key: str, timeout: float = 10.0) -> None:
+        """Wait until ``key`` is being published to this partner; TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        while key not in await self.publishing():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no publisher for {key!r} on {self.url(key)} after {timeout} s")
+            await asyncio.sleep(0.05)
+
+    def processes(self) -> list[int]:
+        """Pids of nginx processes started for this prefix (plus their children), zombies included.
+
+        Empty after ``stop()``: that is what "leaves no nginx process behind" means.
+        """
+        ours = [pid for pid, line in processes_named("nginx") if str(self.prefix) in line]
+        if self._proc is not None and self._proc.pid not in ours and read_stat(self._proc.pid):
+            ours.append(self._proc.pid)
+        return sorted({*ours, *(child for pid in ours for child in children_of(pid))})
+
+    def errors_in_log(self) -> list[str]:
+        """error.log lines at level [error] or worse (a quick health check after a test)."""
+        return [
+            line
+            for line in self.error_log().splitlines()
+            if re.search(r"\[(error|crit|alert|emerg)\]", line)
+        ]
+
+    # -- context manager ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> NginxRtmpPartner:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<NginxRtmpPartner rtmp://{HOST}:{self.rtmp_port}/{self.app} {state} {self.prefix}>"
