@@ -71,7 +71,7 @@ def build_app(config: Config) -> web.Application:
     app[MEDIA_TOOLS] = MediaTools(config.media.ffmpeg, config.media.ffprobe)
     app[DATABASE] = Database(config.database_url)
     app[ROOMS] = RoomRepository(lambda: app[DATABASE].engine)
-    app[FFMPEG_PROCESSES] = FfmpegProcesses(metrics=FfmpegMetrics(registry))
+    app[FFMPEG_PROCESSES] = FfmpegProcesses()
     app[OPENAPI] = build_openapi(
         API_OPERATIONS, version=knoten_version(), server_url=config.public_url
     )

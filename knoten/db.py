@@ -56,7 +56,9 @@ class Database:
             event.listen(engine.sync_engine, "connect", _enable_sqlite_pragmas)
         self._engine = engine
         async with engine.begin() as conn:
-            await conn.run_sync(lambda sync_conn: command.upgrade(alembic_config(sync_conn), "head"))
+            await conn.run_sync(
+                lambda sync_conn: command.upgrade(alembic_config(sync_conn), "head")
+            )
         log.info("database ready at %s", url.render_as_string(hide_password=True))
 
     async def ping(self) -> None:

@@ -137,8 +137,8 @@ class OccurrenceView:
     """A persisted (or candidate) occurrence as the conflict and desired-state logic see it.
 
     ``actual_start_utc`` is set when staff start the occurrence early (or when it actually went
-    live); from that instant on it counts as active even before its lead-in. ``seminar_id`` may be
-    ``None`` for candidates of a seminar that is not stored yet.
+    live); from that instant on it counts as active and blocks its room, even before its lead-in.
+    ``seminar_id`` may be ``None`` for candidates of a seminar that is not stored yet.
     """
 
     id: OccurrenceId
@@ -160,8 +160,11 @@ class OccurrenceView:
 
     @property
     def blocked_start(self) -> datetime:
-        """Start of the room reservation: the lead-in belongs to the booking."""
-        return self.start_utc - self.lead_in
+        """Start of the room reservation: the lead-in (or an earlier manual start) included."""
+        scheduled = self.start_utc - self.lead_in
+        if self.actual_start_utc is not None and self.actual_start_utc < scheduled:
+            return self.actual_start_utc
+        return scheduled
 
     @property
     def blocked_end(self) -> datetime:

@@ -87,6 +87,16 @@ class SeminarConflict(ScheduleError):
         return [conflict.to_dict() for conflict in self.conflicts]
 
 
+class InvalidOccurrenceState(ScheduleError):
+    """A manual action that the occurrence's current state does not allow (HTTP 409)."""
+
+    code: ClassVar[str] = "invalid_occurrence_state"
+
+    def __init__(self, occurrence_id: OccurrenceId, message: str) -> None:
+        super().__init__(message)
+        self.occurrence_id = occurrence_id
+
+
 class RoomNotFound(ScheduleError):
     code: ClassVar[str] = "room_not_found"
 

@@ -1,14 +1,53 @@
-"""SQLAlchemy Core tables owned by the schedules package (rooms, later seminars and occurrences).
+"""SQLAlchemy Core tables owned by the schedules package: rooms, seminars, occurrences.
 
 The schema itself is created and evolved by the Alembic migrations of the composition root;
-these definitions are what the repositories query against.
+these definitions are what the repositories query against. Instants are stored as UTC and come
+back timezone-aware (SQLite keeps no offset, so :class:`UtcDateTime` restores it).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+)
 
 metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as naive UTC; refuses naive input so no local time slips in."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("UtcDateTime needs an aware datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 rooms = Table(
     "rooms",
@@ -19,4 +58,52 @@ rooms = Table(
     Column("timezone", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+seminars = Table(
+    "seminars",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("room_id", Integer, ForeignKey("rooms.id", ondelete="RESTRICT"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("host", String(200), nullable=False, default=""),
+    Column("timezone", String(64), nullable=False),
+    # Wall-clock times in the seminar's zone: recurrence is expanded in local time (DST-correct).
+    Column("start_local", DateTime, nullable=False),
+    Column("end_local", DateTime, nullable=False),
+    Column("rrule", Text, nullable=True),
+    Column("exdates", JSON, nullable=False, default=list),
+    Column("record", Boolean, nullable=False, default=True),
+    Column("lead_in_minutes", Integer, nullable=False, default=5),
+    Column("lead_out_minutes", Integer, nullable=False, default=0),
+    Column("partner_ids", JSON, nullable=False, default=list),
+    # Up to where an unbounded series has been turned into occurrence rows.
+    Column("materialized_until", UtcDateTime, nullable=True),
+    Column("sequence", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+occurrences = Table(
+    "occurrences",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seminar_id", Integer, ForeignKey("seminars.id", ondelete="CASCADE"), nullable=False),
+    Column("room_id", Integer, ForeignKey("rooms.id", ondelete="RESTRICT"), nullable=False),
+    Column("recurrence_id", String(40), nullable=False),
+    Column("start_utc", UtcDateTime, nullable=False),
+    Column("end_utc", UtcDateTime, nullable=False),
+    Column("lead_in_minutes", Integer, nullable=False),
+    Column("lead_out_minutes", Integer, nullable=False),
+    Column("state", String(16), nullable=False, default="scheduled"),
+    Column("moved", Boolean, nullable=False, default=False),
+    Column("actual_start_utc", UtcDateTime, nullable=True),
+    Column("actual_end_utc", UtcDateTime, nullable=True),
+    Column("state_reason", String(200), nullable=True),
+    Column("sequence", Integer, nullable=False, default=0),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("seminar_id", "recurrence_id", name="uq_occurrence_recurrence"),
+    Index("ix_occurrences_room_start", "room_id", "start_utc"),
+    Index("ix_occurrences_state_start", "state", "start_utc"),
 )

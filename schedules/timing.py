@@ -100,10 +100,16 @@ def resolve_local(local: datetime, tz: ZoneInfo | str, *, field: str = "start") 
     zone = _zone(tz)
     if is_nonexistent(local, zone):
         gap_start, gap_end = _gap_bounds(local, zone)
+        if gap_start.date() == gap_end.date():
+            jump = f"{_clock(gap_start)} to {_clock(gap_end)}"
+        else:  # a whole skipped day, e.g. Pacific/Apia on 2011-12-30
+            jump = (
+                f"{gap_start:%Y-%m-%d} {_clock(gap_start)} to {gap_end:%Y-%m-%d} {_clock(gap_end)}"
+            )
         raise NonexistentLocalTime(
             field,
             f"{_clock(local)} does not exist on {local:%Y-%m-%d} in {zone.key} "
-            f"(clocks jump from {_clock(gap_start)} to {_clock(gap_end)})",
+            f"(clocks jump from {jump})",
         )
     return local.replace(tzinfo=zone, fold=0).astimezone(UTC)
 

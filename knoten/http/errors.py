@@ -6,7 +6,8 @@ packages raise their own exceptions and never see HTTP.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -20,8 +21,8 @@ class ApiError(Exception):
     code: str
     message: str
     field: str | None = None
-    details: list[dict[str, Any]] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
+    details: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message, "field": self.field}

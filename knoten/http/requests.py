@@ -65,13 +65,12 @@ def read_query(query: Mapping[str, str], model: type[M]) -> M:
 
 
 def path_int(request: web.Request, name: str) -> int:
+    """An integer id from the path; anything else names nothing that exists (404)."""
     raw = request.match_info[name]
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(404, "not_found", f"no such {name.removesuffix('_id')}: {raw!r}") from None
+    kind = name.removesuffix("_id")
+    value = int(raw) if raw.isdigit() and len(raw) < 12 else 0
     if value < 1:
-        raise ApiError(404, "not_found", f"no such {name.removesuffix('_id')}: {raw!r}")
+        raise ApiError(404, f"{kind}_not_found", f"{kind} {raw!r} does not exist")
     return value
 
 

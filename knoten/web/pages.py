@@ -25,8 +25,12 @@ def _environment() -> jinja2.Environment:
 
 async def render(request: web.Request, template: str, **context: object) -> web.Response:
     lang = choose_language(request)
-    html = await request.app[TEMPLATES].get_template(template).render_async(
-        lang=lang, t=TEXTS[lang], other_lang="en" if lang == "de" else "de", **context
+    html = (
+        await request.app[TEMPLATES]
+        .get_template(template)
+        .render_async(
+            lang=lang, t=TEXTS[lang], other_lang="en" if lang == "de" else "de", **context
+        )
     )
     response = web.Response(text=html, content_type="text/html")
     if request.query.get("lang") == lang:

@@ -46,10 +46,10 @@ def validate_input_url(url: str, field: str = "input_url") -> str:
 
 def validate_push_url(url: str, field: str = "push_url") -> str:
     """Return ``url`` if it may be a partner push destination (rtmp/rtmps/srt)."""
-    return _validate(url, field, PUSH_SCHEMES)
+    return _validate(url, field, PUSH_SCHEMES, push=True)
 
 
-def _validate(url: object, field: str, schemes: frozenset[str]) -> str:
+def _validate(url: object, field: str, schemes: frozenset[str], *, push: bool = False) -> str:
     if not isinstance(url, str):
         raise InvalidMediaUrl(field, "URL must be a string")
     if not url:
@@ -82,7 +82,7 @@ def _validate(url: object, field: str, schemes: frozenset[str]) -> str:
         raise InvalidMediaUrl(field, "srt URL needs a port (srt://host:port)")
     if port == 0:
         raise InvalidMediaUrl(field, "port 0 is not a valid destination")
-    if scheme in {"rtmp", "rtmps"} and field.startswith("push") and _path_segments(parts) == []:
+    if push and scheme in {"rtmp", "rtmps"} and not _path_segments(parts):
         raise InvalidMediaUrl(field, "rtmp URL needs an application and stream key path")
     return url
 

@@ -58,7 +58,7 @@ async def test_unknown_room_is_404(api: aiohttp.ClientSession) -> None:
     for room_id in ("999", "abc", "0"):
         async with api.get(f"/api/v1/rooms/{room_id}") as response:
             assert response.status == 404
-            assert (await _error(response))["code"] == "not_found"
+            assert (await _error(response))["code"] == "room_not_found"
 
 
 async def test_wrong_method_is_405(api: aiohttp.ClientSession) -> None:

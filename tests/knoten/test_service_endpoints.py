@@ -61,9 +61,7 @@ async def test_openapi_describes_every_api_route(
         assert response.status == 200
         spec = await response.json()
     assert spec["openapi"].startswith("3.1")
-    described = {
-        (method.upper(), path) for path, ops in spec["paths"].items() for method in ops
-    }
+    described = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
     routed = {
         (route.method, route.resource.canonical)
         for route in knoten_app.app.router.routes()

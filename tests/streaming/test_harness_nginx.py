@@ -37,8 +37,8 @@ ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g"
 ENCODE += ["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k"]
 
 
-async def run(argv: list[str], timeout: float) -> tuple[int, str, str]:
-    """Run a process to completion (killed after ``timeout`` s); return (rc, stdout, stderr)."""
+async def run(argv: list[str], timeout_s: float) -> tuple[int, str, str]:
+    """Run a process to completion (killed after ``timeout_s``); return (rc, stdout, stderr)."""
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
@@ -46,7 +46,7 @@ async def run(argv: list[str], timeout: float) -> tuple[int, str, str]:
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
     except TimeoutError:
         proc.kill()
         await proc.wait()
@@ -76,10 +76,10 @@ async def start_push(url: str, seconds: float) -> asyncio.subprocess.Process:
     )
 
 
-async def finish(proc: asyncio.subprocess.Process, timeout: float) -> tuple[int, str]:
+async def finish(proc: asyncio.subprocess.Process, timeout_s: float) -> tuple[int, str]:
     """Wait for a push to end by itself; kill it if it overruns. Returns (rc, stderr)."""
     try:
-        _out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        _out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
     except TimeoutError:
         proc.kill()
         await proc.wait()
@@ -88,10 +88,10 @@ async def finish(proc: asyncio.subprocess.Process, timeout: float) -> tuple[int,
     return proc.returncode, (err or b"").decode(errors="replace")
 
 
-async def probe_streams(target: str | Path, timeout: float = 10.0) -> list[dict[str, Any]]:
+async def probe_streams(target: str | Path, timeout_s: float = 10.0) -> list[dict[str, Any]]:
     """ffprobe's stream list for a file or URL."""
     rc, out, err = await run(
-        ["ffprobe", "-v", "error", "-of", "json", "-show_streams", str(target)], timeout
+        ["ffprobe", "-v", "error", "-of", "json", "-show_streams", str(target)], timeout_s
     )
     assert rc == 0, f"ffprobe {target} failed ({rc}): {err}"
     return list(json.loads(out)["streams"])
@@ -118,11 +118,11 @@ async def test_push_is_readable_live_and_recorded(nginx_partner: NginxRtmpPartne
 
     push = await start_push(url, seconds=3)
     try:
-        await nginx_partner.wait_for_publisher("seminar", timeout=5)
+        await nginx_partner.wait_for_publisher("seminar", timeout_s=5)
         # Read back while the push is live: what a partner's player would see.
-        assert_h264_aac_320x240(await probe_streams(url, timeout=8))
+        assert_h264_aac_320x240(await probe_streams(url, timeout_s=8))
     finally:
-        rc, err = await finish(push, timeout=10)
+        rc, err = await finish(push, timeout_s=10)
     assert rc == 0, err
 
     await nginx_partner.stop()
@@ -145,14 +145,14 @@ async def test_refused_partner_comes_back_on_same_port(nginx_partner: NginxRtmpP
     assert_no_process_left(nginx_partner, first_pid)
     assert not await port_accepts("127.0.0.1", port)
     # A failing partner fails fast: ffmpeg gets "connection refused", not a hang.
-    rc, err = await finish(await start_push(url, seconds=1), timeout=10)
+    rc, err = await finish(await start_push(url, seconds=1), timeout_s=10)
     assert rc != 0
     assert "Connection refused" in err, err
 
     await nginx_partner.accept()
     assert nginx_partner.rtmp_port == port and nginx_partner.url("k") == url
     assert nginx_partner.pid not in (None, first_pid)
-    rc, err = await finish(await start_push(url, seconds=1), timeout=10)
+    rc, err = await finish(await start_push(url, seconds=1), timeout_s=10)
     assert rc == 0, err
     await nginx_partner.stop()
     assert len(nginx_partner.recordings("k")) == 1
@@ -186,11 +186,9 @@ async def test_two_partners_run_side_by_side(nginx_partner_factory: Any) -> None
 
     # Encode once, fan out with the tee muxer (what the broadcast side will do).
     tee = f"[f=flv]{first.url('a')}|[f=flv]{second.url('b')}"
-    rc, _out, err = await run(
-        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", *SOURCE, "-t", "1.5"]
-        + [*ENCODE, "-map", "0:v", "-map", "1:a", "-f", "tee", tee],
-        timeout=15,
-    )
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", *SOURCE, "-t", "1.5"]
+    argv += [*ENCODE, "-map", "0:v", "-map", "1:a", "-f", "tee", tee]
+    rc, _out, err = await run(argv, timeout_s=15)
     assert rc == 0, err
     pids = [first.pid, second.pid]
     await first.stop()

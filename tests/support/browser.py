@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Page, Request
 
+from tests.support.processes import all_pids, children_of, cmdline, is_alive, kill_all, read_stat
+
 CHROMIUM_PATH = os.environ.get("KNOTEN_CHROMIUM", "/usr/bin/chromium")
 
 CHROMIUM_ARGS: list[str] = [
@@ -45,6 +47,48 @@ CHROMIUM_ARGS: list[str] = [
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # Schemes that never leave the browser process.
 LOCAL_SCHEMES = frozenset({"data", "blob", "about", "chrome", "chrome-extension"})
+
+
+def chromium_env(home: Path) -> dict[str, str]:
+    """Environment for one Chromium launch with its own config/cache home.
+
+    Chromium's crashpad handlers double-fork away from our process tree and take their database
+    path from XDG_CONFIG_HOME, so a private home (a) keeps them out of ~/.config and (b) puts a
+    unique tag in their command line by which teardown can find them.
+    """
+    return {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+    }
+
+
+def chromium_processes(tag: str) -> list[int]:
+    """Running Chromium processes of this test: descendants of this process whose comm starts with
+    "chrom" plus anything whose command line carries ``tag`` (the private home, see above)."""
+    found = set()
+    for pid in children_of(os.getpid()):
+        stat = read_stat(pid)
+        if stat is not None and stat.comm.startswith("chrom"):
+            found.add(pid)
+    found.update(pid for pid in all_pids() if tag in cmdline(pid))
+    return sorted(pid for pid in found if pid != os.getpid() and is_alive(pid))
+
+
+async def wait_until_gone(pids: list[int], timeout_s: float = 5.0) -> list[int]:
+    """Wait for ``pids`` to stop running; SIGKILL and return those still running at the deadline.
+
+    Zombies count as gone: crashpad handlers are reparented to PID 1, and reaping them is PID 1's
+    business (in our sandbox that takes about a second after they exit).
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        # Polling: these are not our children (no wait() possible) and /proc has no events.
+        alive = [pid for pid in pids if is_alive(pid)]
+        if not alive or time.monotonic() >= deadline:
+            kill_all(alive)
+            return alive
+        await asyncio.sleep(0.02)
 
 
 def is_loopback_url(url: str) -> bool:
@@ -129,15 +173,19 @@ def sanitize_nodeid(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:150]
 
 
-async def save_page_artifacts(
-    page: Page, directory: Path, log: RequestLog, console: list[str], timeout_s: float = 5.0
-) -> None:
-    """Screenshot + request and console logs for post-mortems. Never raises: teardown must go on."""
+def _write_logs(directory: Path, log: RequestLog, console: list[str]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "requests.json").write_text(
         json.dumps({"urls": log.urls, "blocked": log.blocked, "failed": log.failed}, indent=1)
     )
     (directory / "console.txt").write_text("\n".join(console) + "\n")
+
+
+async def save_page_artifacts(
+    page: Page, directory: Path, log: RequestLog, console: list[str], timeout_s: float = 5.0
+) -> None:
+    """Screenshot + request and console logs for post-mortems. Never raises: teardown must go on."""
+    await asyncio.to_thread(_write_logs, directory, log, console)
     if page.is_closed():
         return
     try:
@@ -146,4 +194,4 @@ async def save_page_artifacts(
             timeout_s + 1,
         )
     except Exception as exc:  # a wedged page must not turn a failure into a hang
-        (directory / "screenshot-error.txt").write_text(repr(exc))
+        await asyncio.to_thread((directory / "screenshot-error.txt").write_text, repr(exc))

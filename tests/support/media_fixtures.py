@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -33,12 +32,14 @@ from tests.support.browser import (
     CHROMIUM_ARGS,
     CHROMIUM_PATH,
     RequestLog,
+    chromium_env,
+    chromium_processes,
     is_loopback_url,
     sanitize_nodeid,
     save_page_artifacts,
+    wait_until_gone,
 )
 from tests.support.nginx_rtmp import NginxRtmpPartner
-from tests.support.processes import children_of, kill_all, read_stat
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS_ROOT = Path(os.environ.get("KNOTEN_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
@@ -94,37 +95,31 @@ def artifacts_dir(request: pytest.FixtureRequest) -> Path:
 # -- browser ------------------------------------------------------------------------------------
 
 
-def _chromium_descendants() -> list[int]:
-    """Chromium processes below this test process (launched through Playwright's driver)."""
-    found = []
-    for pid in children_of(os.getpid()):
-        stat = read_stat(pid)
-        if stat is not None and stat.comm.startswith(("chrom", "headless_shell")):
-            found.append(pid)
-    return found
-
-
 @pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Headless Debian Chromium with the flags from MEDIA-NOTES; closed and verified gone."""
+async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
+    """Headless Debian Chromium with the flags from MEDIA-NOTES; closed, and verified gone."""
+    home = tmp_path / "chromium-home"
     playwright = await async_playwright().start()
+    launched: list[int] = []
     try:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS, timeout=30_000
+            executable_path=CHROMIUM_PATH,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            env=chromium_env(home),
+            timeout=30_000,
         )
         try:
             yield browser
         finally:
+            # Snapshot while the driver is alive: once it exits, Chromium is no longer our child.
+            launched = chromium_processes(str(home))
             await asyncio.wait_for(browser.close(), 15)
     finally:
         await asyncio.wait_for(playwright.stop(), 15)
         # A leaked renderer keeps burning CPU in every later test: insist that none survives.
-        deadline = time.monotonic() + 5
-        while (leftovers := _chromium_descendants()) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if leftovers:
-            kill_all(leftovers)
-            pytest.fail(f"Chromium processes survived browser.close(): {leftovers}")
+        if leftovers := await wait_until_gone(launched + chromium_processes(str(home))):
+            pytest.fail(f"Chromium processes survived browser.close() (killed now): {leftovers}")
 
 
 @pytest.fixture

@@ -135,7 +135,7 @@ class NginxRtmpPartner:
             "master_process off;",
             "worker_processes 1;",
             "user root;",
-            f"pid {p}/nginx.pid;",
+            f"pid {self.pid_path};",
             f"error_log {self.error_log_path} info;",
             "events { worker_connections 256; }",
             "rtmp {",
@@ -160,7 +160,7 @@ class NginxRtmpPartner:
             lines += [
                 "http {",
                 "    access_log off;",
-                "    # Temp paths default to the compiled-in /var/lib/nginx: keep all in our prefix.",
+                "    # Temp paths default to /var/lib/nginx (compiled in): keep all in our prefix.",
                 *(f"    {kind}_temp_path {p}/tmp/{kind};" for kind in _HTTP_TEMP_KINDS),
                 "    server {",
                 f"        listen {HOST}:{self.http_port};",
@@ -180,16 +180,17 @@ class NginxRtmpPartner:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self, timeout: float = 10.0) -> NginxRtmpPartner:
-        """Spawn nginx and wait until the RTMP (and HTTP) port accepts TCP.
+    async def start(self, timeout_s: float = 10.0) -> NginxRtmpPartner:
+        """Spawn nginx and wait until it has bound its ports (pid file) and they accept TCP.
 
-        Raises ``NginxStartError`` with error.log when nginx exits or does not listen in time.
+        Raises ``NginxStartError`` with error.log when nginx exits or does not listen in time. If
+        the ports were picked automatically and got taken meanwhile, retries on fresh ports.
         """
         if self.running:
             return self
         for attempt in range(3):
             try:
-                await self._start_once(timeout)
+                await self._start_once(timeout_s)
                 return self
             except NginxStartError as exc:
                 # Another process may have grabbed a port between free_tcp_port() and bind().
@@ -200,13 +201,17 @@ class NginxRtmpPartner:
                 self.http_port = free_tcp_port(HOST)
         raise AssertionError("unreachable")
 
-    async def _start_once(self, timeout: float) -> None:
+    def _spawn(self) -> int:
+        """Write the config and fork nginx; return the error.log size before the start."""
         for sub in (self.prefix, self.record_dir, self.prefix / "tmp"):
             sub.mkdir(parents=True, exist_ok=True)
         if self.hls:
             self.hls_dir.mkdir(exist_ok=True)
         self.conf_path.write_text(self.render_config())
+        self.pid_path.unlink(missing_ok=True)  # left behind by a SIGKILL; must not count as ready
         log_offset = self.error_log_path.stat().st_size if self.error_log_path.exists() else 0
+        # A plain Popen, not an asyncio subprocess: the handle must outlive the test's event loop
+        # and be usable from synchronous finalizers (kill_now).
         with (self.prefix / "stderr.log").open("ab") as stderr:
             self._proc = subprocess.Popen(
                 [
@@ -224,19 +229,41 @@ class NginxRtmpPartner:
                 # Own session: a Ctrl-C in the terminal goes to pytest, which then stops us cleanly.
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
+        return log_offset
+
+    async def _start_once(self, timeout_s: float) -> None:
+        log_offset = self._spawn()
+        assert self._proc is not None
+        deadline = time.monotonic() + timeout_s
         ports = [self.rtmp_port] + ([self.http_port] if (self.stat or self.hls) else [])
         while True:
             if self._proc.poll() is not None:
                 rc = self._proc.returncode
                 self._proc = None
                 raise NginxStartError(self._failure(f"nginx exited with {rc}", log_offset))
-            if all([await port_accepts(HOST, port, 0.5) for port in ports]):
+            # Ready = nginx wrote its pid file (it does so only after binding every listen socket;
+            # on EADDRINUSE it retries for ~2.5 s, then exits) AND the ports answer. A port that
+            # answers alone proves nothing: another process may hold it.
+            if self._pid_file_pid() == self._proc.pid and all(
+                [await port_accepts(HOST, port, 0.5) for port in ports]
+            ):
                 return
             if time.monotonic() > deadline:
                 self.kill_now()
-                raise NginxStartError(self._failure(f"not listening after {timeout} s", log_offset))
+                raise NginxStartError(
+                    self._failure(f"not listening after {timeout_s} s", log_offset)
+                )
             await asyncio.sleep(0.02)
+
+    @property
+    def pid_path(self) -> Path:
+        return self.prefix / "nginx.pid"
+
+    def _pid_file_pid(self) -> int | None:
+        try:
+            return int(self.pid_path.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
 
     def _failure(self, what: str, log_offset: int) -> str:
         new_log = self.error_log()[log_offset:]
@@ -246,8 +273,8 @@ class NginxRtmpPartner:
             f"--- error.log ---\n{new_log}\n--- stderr ---\n{stderr}"
         )
 
-    async def stop(self, timeout: float = 5.0) -> None:
-        """Stop nginx by pid: SIGTERM (immediate even with publishers), SIGKILL after ``timeout``.
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop nginx by pid: SIGTERM (immediate even with publishers), SIGKILL after ``timeout_s``.
 
         Returns once the process is reaped; leaves no process of ours behind.
         """
@@ -255,16 +282,15 @@ class NginxRtmpPartner:
         if proc is None:
             return
         if self._frozen:
-            self.thaw()  # a stopped process only handles SIGTERM once it runs again
+            self.thaw()  # a stopped process only acts on SIGTERM once it runs again
         leftovers = children_of(proc.pid)  # empty with master_process off; cheap insurance
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while proc.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
-        if proc.poll() is None:
-            proc.kill()
-            await asyncio.to_thread(proc.wait, 5)
+            try:
+                await asyncio.to_thread(proc.wait, timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                await asyncio.to_thread(proc.wait, 5)
         kill_all([pid for pid in leftovers if is_alive(pid)])
         self._proc = None
 
@@ -287,7 +313,7 @@ class NginxRtmpPartner:
         await self.start()
 
     async def refuse(self) -> None:
-        """Simulate a partner that is down: connections to its port are refused until ``accept()``."""
+        """Simulate a partner that is down: its port refuses connections until ``accept()``."""
         await self.stop()
 
     async def accept(self) -> None:
@@ -329,12 +355,14 @@ class NginxRtmpPartner:
                     keys.append(stream.findtext("name") or "")
         return keys
 
-    async def wait_for_publisher(self, key: str, timeout: float = 10.0) -> None:
+    async def wait_for_publisher(self, key: str, timeout_s: float = 10.0) -> None:
         """Wait until ``key`` is being published to this partner; TimeoutError otherwise."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_s
         while key not in await self.publishing():
             if time.monotonic() > deadline:
-                raise TimeoutError(f"no publisher for {key!r} on {self.url(key)} after {timeout} s")
+                raise TimeoutError(
+                    f"no publisher for {key!r} at {self.url(key)} after {timeout_s} s"
+                )
             await asyncio.sleep(0.05)
 
     def processes(self) -> list[int]:

@@ -1,11 +1,14 @@
 """Loopback port helpers for tests: pick a free TCP port and wait until something listens on it.
 
 Owned by the media test harness. Everything here is loopback-only: tests never touch the network.
+The waits take an explicit ``timeout`` (the signature other fixtures code against) rather than
+relying on callers to wrap them in ``asyncio.timeout``: a harness wait without a bound is a bug.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 
@@ -22,22 +25,20 @@ def free_tcp_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-async def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
+async def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:  # noqa: ASYNC109
     """Return True if a TCP connection to ``host:port`` succeeds within ``timeout`` seconds."""
     try:
         _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except (OSError, TimeoutError):
         return False
     writer.close()
-    try:
+    with contextlib.suppress(OSError, TimeoutError):
         await asyncio.wait_for(writer.wait_closed(), timeout)
-    except (OSError, TimeoutError):
-        pass
     return True
 
 
-async def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
-    """Wait until ``host:port`` accepts TCP connections; raise ``TimeoutError`` after ``timeout`` s."""
+async def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait until ``host:port`` accepts TCP connections; ``TimeoutError`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
         remaining = deadline - time.monotonic()
@@ -48,8 +49,8 @@ async def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def wait_for_port_closed(host: str, port: int, timeout: float = 10.0) -> None:
-    """Wait until ``host:port`` refuses TCP connections; raise ``TimeoutError`` after ``timeout`` s."""
+async def wait_for_port_closed(host: str, port: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait until ``host:port`` refuses TCP connections; ``TimeoutError`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while await port_accepts(host, port, timeout=0.5):
         if time.monotonic() >= deadline:

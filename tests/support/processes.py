@@ -29,7 +29,7 @@ class ProcStat:
 
 
 def read_stat(pid: int) -> ProcStat | None:
-    """Parse /proc/PID/stat; None if the process is gone (it can vanish between listing and read)."""
+    """Parse /proc/PID/stat; None if the process is gone (it may exit between listing and read)."""
     try:
         raw = (_PROC / str(pid) / "stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -42,7 +42,7 @@ def read_stat(pid: int) -> ProcStat | None:
 
 
 def cmdline(pid: int) -> str:
-    """The command line of ``pid`` joined with spaces ("" for zombies, kernel threads, gone pids)."""
+    """``pid``'s command line joined with spaces ("" for zombies, kernel threads, gone pids)."""
     try:
         raw = (_PROC / str(pid) / "cmdline").read_bytes()
     except (FileNotFoundError, ProcessLookupError, PermissionError):

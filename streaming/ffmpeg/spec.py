@@ -1,0 +1,363 @@
+"""What an FFmpeg process does: frozen specs (input, profile, outputs) and the pure argv builder.
+
+Owns the encoding policy of Knoten (x264 settings, GOP, AAC) and the translation of a spec into
+an argument vector. ffmpeg-python builds the filter graph and we only call ``.compile()``; the
+supervisor runs the result. Every user-supplied string has been validated by the time a spec
+exists (``__post_init__``), so ``build_argv`` never turns user text into an option.
+
+Profiles:
+- Video profiles use libx264 ``veryfast`` + ``zerolatency`` (no B-frames, no lookahead: partners
+  and viewers see the picture within a frame or two), CBR-ish rate control (``maxrate`` = target,
+  2 s buffer), and a fixed GOP (``-g`` = ``-keyint_min`` = fps × gop_seconds, scene-cut off) so
+  partners joining mid-stream and the recorder's segmenter find keyframes on a fixed beat.
+- ``h264_profile`` defaults to ``main``: with zerolatency there are no B-frames anyway, and CABAC
+  saves ~10 % bitrate for partners and recordings. Feeds for WebRTC must use ``baseline`` (x264's
+  baseline is constrained baseline, what browsers and aiortc negotiate).
+- ``AUDIO_ONLY`` (width = height = 0) encodes just AAC and drops video (``-vn``); it is kept out
+  of ``PROFILES`` because that mapping lists picture qualities.
+- ``profile=None`` means stream copy (``-c copy``): no decode, no encode.
+
+Several outputs of one spec share one encode through the tee muxer (encode once, fan out). Such a
+process fails as a whole; destinations that must fail alone get their own spec and supervisor.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import ffmpeg as ffmpeg_python
+
+from streaming.ffmpeg.urls import validate_input_url, validate_push_url
+
+FONT_FILE = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+AUDIO_RATE = 48_000
+LOGLEVEL = "level+info"  # info keeps stream mapping/open errors for the stderr ring buffer
+OUTPUT_FORMATS = frozenset({"flv", "mpegts", "mp4", "matroska", "mov", "segment", "null"})
+# Which remote protocols FFmpeg may open (incl. the ones the demuxer opens underneath).
+PROTOCOL_WHITELIST: Mapping[str, str] = MappingProxyType(
+    {
+        "rtsp": "rtsp,rtp,udp,tcp",
+        "rtsps": "rtsps,rtsp,rtp,udp,tcp,tls",
+        "rtmp": "rtmp,tcp",
+        "rtmps": "rtmps,rtmp,tcp,tls",
+        "srt": "srt",
+        "http": "http,https,tcp,tls,crypto",
+        "https": "http,https,tcp,tls,crypto",
+    }
+)
+# Muxer option names/values come from code, but keep them inside tee's and FFmpeg's quoting-free
+# alphabet anyway so that no escaping is ever needed.
+_OPTION_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_OPTION_VALUE = re.compile(r"[A-Za-z0-9+_.,/%-]+")
+_GLOBAL_HEADER_FORMATS = frozenset({"flv", "mp4", "mov", "matroska"})
+
+
+def _check_size(width: int, height: int, fps: int) -> None:
+    if not (16 <= width <= 7680 and 16 <= height <= 4320):
+        raise ValueError("width/height out of range")
+    if width % 2 or height % 2:
+        raise ValueError("width and height must be even (yuv420p)")
+    if not 1 <= fps <= 120:
+        raise ValueError("fps must be between 1 and 120")
+
+
+@dataclass(frozen=True, slots=True)
+class TestPattern:
+    """lavfi testsrc2 (moving picture) with a running wall clock and a sine tone, at 1× speed."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    width: int = 1280
+    height: int = 720
+    fps: int = 30
+    tone_hz: int = 440  # 0 = silence
+    clock: bool = True
+
+    def __post_init__(self) -> None:
+        _check_size(self.width, self.height, self.fps)
+        if not 0 <= self.tone_hz <= 20_000:
+            raise ValueError("tone_hz must be between 0 and 20000")
+
+
+@dataclass(frozen=True, slots=True)
+class UrlInput:
+    """A remote source (camera, encoder, stream); ``url`` is validated as an input URL."""
+
+    url: str
+    realtime: bool = False  # -re: read at native rate (for files served over http)
+    loop: bool = False  # -stream_loop -1 (seekable sources only)
+
+    def __post_init__(self) -> None:
+        validate_input_url(self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class FileInput:
+    """A local file chosen by code (slate clip, recording): an absolute ``Path``, never a str."""
+
+    path: Path
+    loop: bool = False
+    realtime: bool = True  # files feeding a live output must not be read faster than 1×
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, Path) or not self.path.is_absolute():
+            raise ValueError("FileInput.path must be an absolute pathlib.Path")
+
+
+Input = TestPattern | UrlInput | FileInput
+
+
+@dataclass(frozen=True, slots=True)
+class VideoProfile:
+    """An encoding quality. width = height = 0 means audio only (see ``AUDIO_ONLY``)."""
+
+    name: str
+    width: int
+    height: int
+    fps: int
+    video_kbps: int
+    audio_kbps: int = 128
+    gop_seconds: float = 1.0
+    h264_profile: Literal["baseline", "main", "high"] = "main"
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("profile name is empty")
+        if not self.audio_only:
+            _check_size(self.width, self.height, self.fps)
+            if self.video_kbps <= 0 or self.gop_seconds <= 0:
+                raise ValueError("video_kbps and gop_seconds must be positive")
+        if not 8 <= self.audio_kbps <= 512:
+            raise ValueError("audio_kbps must be between 8 and 512")
+
+    @property
+    def audio_only(self) -> bool:
+        return self.width == 0 and self.height == 0
+
+    @property
+    def gop_frames(self) -> int:
+        return max(1, round(self.fps * self.gop_seconds))
+
+
+PROFILES: Mapping[str, VideoProfile] = MappingProxyType(
+    {
+        "1080p": VideoProfile("1080p", 1920, 1080, 30, 4500, audio_kbps=160),
+        "720p": VideoProfile("720p", 1280, 720, 30, 2500),
+        "480p": VideoProfile("480p", 854, 480, 30, 1000, audio_kbps=96),
+    }
+)
+AUDIO_ONLY = VideoProfile("audio", 0, 0, 0, 0, audio_kbps=128)
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One destination: a push URL (validated: rtmp/rtmps → flv, srt → mpegts) or an absolute
+    ``Path`` chosen by code. ``options`` are muxer options such as (("movflags", "+faststart"),)."""
+
+    url_or_path: str | Path
+    format: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.format not in OUTPUT_FORMATS:
+            raise ValueError(f"output format {self.format!r} is not one of {sorted(OUTPUT_FORMATS)}")
+        if isinstance(self.url_or_path, Path):
+            if not self.url_or_path.is_absolute():
+                raise ValueError("output paths must be absolute")
+        else:
+            url = validate_push_url(self.url_or_path)
+            wanted = "mpegts" if url.lower().startswith("srt:") else "flv"
+            if self.format != wanted:
+                raise ValueError(f"{url.split(':', 1)[0]} outputs need format {wanted!r}")
+        for name, value in self.options:
+            if not _OPTION_NAME.fullmatch(name) or not _OPTION_VALUE.fullmatch(value):
+                raise ValueError(f"muxer option {name!r} has an unsafe name or value")
+
+    @property
+    def target(self) -> str:
+        return str(self.url_or_path)
+
+    @property
+    def is_rtmp(self) -> bool:
+        return isinstance(self.url_or_path, str) and self.url_or_path.lower().startswith("rtmp")
+
+
+@dataclass(frozen=True, slots=True)
+class FfmpegSpec:
+    """One FFmpeg process: one input, one encoding (or copy), one or more outputs."""
+
+    name: str
+    input: Input
+    profile: VideoProfile | None
+    outputs: tuple[Output, ...]
+    duration_s: float | None = None
+    overwrite: bool = False  # file outputs: -y (replace) instead of -n (fail if it exists)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("spec name is empty")
+        if not isinstance(self.outputs, tuple) or not self.outputs:
+            raise ValueError("a spec needs a non-empty tuple of outputs")
+        if self.duration_s is not None and self.duration_s <= 0:
+            raise ValueError("duration_s must be positive")
+        if self.profile is None and isinstance(self.input, TestPattern):
+            raise ValueError("a test pattern is raw video: it needs a profile to encode with")
+
+
+def build_argv(spec: FfmpegSpec, ffmpeg: str = "ffmpeg") -> list[str]:
+    """Turn ``spec`` into FFmpeg's argv. Pure: no I/O, same spec → same list."""
+    video, audio = _input_streams(spec)
+    profile = spec.profile
+    streams: list[Any] = []
+    if profile is None:
+        streams = [video, audio]
+    else:
+        if not profile.audio_only:
+            streams.append(_scale(video, spec.input, profile))
+        streams.append(audio)
+    kwargs = _codec_options(profile)
+    if spec.duration_s is not None:
+        kwargs["t"] = _number(spec.duration_s)
+    if len(spec.outputs) == 1:
+        out = spec.outputs[0]
+        kwargs.update(_muxer_options(out))
+        node = ffmpeg_python.output(*streams, out.target, format=out.format, **kwargs)
+    else:
+        if profile is not None and any(o.format in _GLOBAL_HEADER_FORMATS for o in spec.outputs):
+            # tee hides the real muxers from the encoders: ask for out-of-band SPS/PPS so flv/mp4
+            # get their codec headers (mpegts re-inserts them before each keyframe itself).
+            kwargs["flags"] = "+global_header"
+        tee = "|".join(_tee_slave(o) for o in spec.outputs)
+        node = ffmpeg_python.output(*streams, tee, format="tee", **kwargs)
+    argv: list[str] = node.compile(cmd=ffmpeg)
+    return [argv[0], *_global_args(spec), *argv[1:]]
+
+
+def _global_args(spec: FfmpegSpec) -> list[str]:
+    # -nostdin: we stop with SIGINT, and a stray 'q'/tty read must never stall a child.
+    # -progress pipe:1: machine-readable progress on stdout; stderr stays for human logs.
+    return [
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        LOGLEVEL,
+        "-progress",
+        "pipe:1",
+        "-y" if spec.overwrite else "-n",
+    ]
+
+
+def _input_streams(spec: FfmpegSpec) -> tuple[Any, Any]:
+    """Return (video, audio) stream handles; selectors end in '?' where a stream may be absent."""
+    src = spec.input
+    if isinstance(src, TestPattern):
+        video = ffmpeg_python.input(
+            f"testsrc2=size={src.width}x{src.height}:rate={src.fps}", format="lavfi", re=None
+        )
+        if src.clock:
+            video = video.filter(
+                "drawtext",
+                fontfile=FONT_FILE,
+                # ffmpeg-python escapes ':' '=' and '\' for the two filtergraph levels; this is
+                # the drawtext-level text, where the strftime colons must stay escaped.
+                text=r"%{localtime:%H\:%M\:%S}",
+                fontsize=max(12, src.height // 8),
+                fontcolor="white",
+                box=1,
+                boxcolor="black@0.6",
+                boxborderw=max(2, src.height // 60),
+                x="(w-text_w)/2",
+                y="h-text_h-h/12",
+            )
+        tone = (
+            f"sine=frequency={src.tone_hz}:sample_rate={AUDIO_RATE}"
+            if src.tone_hz
+            else f"anullsrc=channel_layout=stereo:sample_rate={AUDIO_RATE}"
+        )
+        # lavfi generates as fast as it can: -re paces both sources at 1x for live pushes.
+        audio = ffmpeg_python.input(tone, format="lavfi", re=None)
+        return video, audio
+    options: dict[str, Any] = {}
+    if src.realtime:
+        options["re"] = None
+    if src.loop:
+        options["stream_loop"] = -1
+    if isinstance(src, UrlInput):
+        scheme = src.url.split(":", 1)[0].lower()
+        options["protocol_whitelist"] = PROTOCOL_WHITELIST[scheme]
+        if scheme in {"rtsp", "rtsps"}:
+            options["rtsp_transport"] = "tcp"  # UDP loses packets on busy LANs → smeared frames
+        node = ffmpeg_python.input(src.url, **options)
+    else:
+        options["protocol_whitelist"] = "file"
+        node = ffmpeg_python.input(str(src.path), **options)
+    copy = spec.profile is None
+    # When encoding, video goes through filters (a filter label cannot be optional) and is
+    # required; audio is mapped directly and optional, because many IP cameras send none.
+    video = node["v:0?"] if copy else node["v:0"]
+    audio = node["a:0"] if spec.profile is not None and spec.profile.audio_only else node["a:0?"]
+    return video, audio
+
+
+def _scale(video: Any, src: Input, profile: VideoProfile) -> Any:
+    if isinstance(src, TestPattern) and (src.width, src.height, src.fps) == (
+        profile.width,
+        profile.height,
+        profile.fps,
+    ):
+        return video  # already the right picture: skip three no-op filters
+    w, h = profile.width, profile.height
+    return (
+        video.filter("scale", w, h, force_original_aspect_ratio="decrease")
+        .filter("pad", w, h, "(ow-iw)/2", "(oh-ih)/2")
+        .filter("setsar", 1)
+        .filter("fps", profile.fps)
+    )
+
+
+def _codec_options(profile: VideoProfile | None) -> dict[str, Any]:
+    if profile is None:
+        return {"c": "copy"}
+    audio = {"c:a": "aac", "b:a": f"{profile.audio_kbps}k", "ar": AUDIO_RATE, "ac": 2}
+    if profile.audio_only:
+        return {"vn": None, **audio}
+    gop = profile.gop_frames
+    return {
+        "c:v": "libx264",
+        "preset": "veryfast",
+        "tune": "zerolatency",
+        "profile:v": profile.h264_profile,
+        "pix_fmt": "yuv420p",
+        "b:v": f"{profile.video_kbps}k",
+        "maxrate": f"{profile.video_kbps}k",
+        "bufsize": f"{profile.video_kbps * 2}k",
+        "g": gop,
+        "keyint_min": gop,
+        "sc_threshold": 0,
+        **audio,
+    }
+
+
+def _muxer_options(out: Output) -> dict[str, str]:
+    options = dict(out.options)
+    if out.is_rtmp:
+        # A live RTMP stream is not seekable: skip the duration/filesize header rewrite at the end.
+        options.setdefault("flvflags", "no_duration_filesize")
+    return options
+
+
+def _tee_slave(out: Output) -> str:
+    options = [("f", out.format), ("onfail", "abort"), *_muxer_options(out).items()]
+    # av_get_token() unescapes each slave once; URLs are already free of these characters.
+    target = re.sub(r"([\\'|])", r"\\\1", out.target)
+    return "[" + ":".join(f"{k}={v}" for k, v in options) + "]" + target
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}".rstrip("0")
