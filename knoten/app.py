@@ -34,7 +34,6 @@ from knoten.media import MediaTools
 from knoten.security import AdminToken, load_or_create_admin_token
 from knoten.web import pages
 from schedules.rooms import RoomRepository
-from streaming.ffmpeg.metrics import FfmpegMetrics
 from streaming.ffmpeg.registry import FfmpegProcesses
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The ``knoten`` command: ``serve`` runs the service, ``migrate`` brings the database up to date."""
+"""The `knoten` command: `serve` runs the service, `migrate` updates the database."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from knoten.http.errors import DomainErrorRule
 from schedules.errors import (
+    InvalidOccurrenceState,
     OccurrenceNotFound,
     RoomNotFound,
     ScheduleValidationError,
@@ -18,6 +19,7 @@ DOMAIN_ERROR_RULES: tuple[DomainErrorRule, ...] = (
     (SeminarNotFound, 404, "not_found"),
     (OccurrenceNotFound, 404, "not_found"),
     (SeminarConflict, 409, "conflict"),
+    (InvalidOccurrenceState, 409, "conflict"),
     (RoomNameTaken, 409, "conflict"),
     (ScheduleValidationError, 422, "validation_error"),
     (InvalidMediaUrl, 422, "validation_error"),

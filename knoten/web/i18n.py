@@ -27,7 +27,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_rooms": "Noch keine Räume angelegt.",
     },
     "en": {
-        "tagline": "Seminar room, video conference and live broadcasts of the library's digital node",
+        "tagline": "Seminar room, video conference and live broadcasts of the digital node",
         "status": "Service status",
         "status_ok": "All systems running",
         "status_failing": "Degraded",
