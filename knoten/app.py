@@ -14,7 +14,7 @@ from importlib.metadata import version as package_version
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from knoten.api import rooms, system
+from knoten.api import calendar, occurrences, rooms, seminars, system
 from knoten.config import Config
 from knoten.db import Database
 from knoten.error_rules import DOMAIN_ERROR_RULES
@@ -28,12 +28,23 @@ from knoten.keys import (
     MEDIA_TOOLS,
     METRICS_REGISTRY,
     OPENAPI,
+    RECONCILER,
     ROOMS,
+    SCHEDULE,
+    SESSION_RUNNER,
+    TRIGGERS,
 )
 from knoten.media import MediaTools
 from knoten.security import AdminToken, load_or_create_admin_token
 from knoten.web import pages
+from schedules.clock import Clock, SystemClock
+from schedules.ports import LoggingSessionRunner, SessionRunner
+from schedules.reconciler import Reconciler
 from schedules.rooms import RoomRepository
+from schedules.service import ScheduleService
+from schedules.store import ScheduleStore, SqlOccurrenceSource
+from schedules.triggers import ScheduleTriggers
+from streaming.ffmpeg.metrics import FfmpegMetrics
 from streaming.ffmpeg.registry import FfmpegProcesses
 
 log = logging.getLogger(__name__)
@@ -41,7 +52,11 @@ log = logging.getLogger(__name__)
 #: Paths whose errors are answered as JSON.
 JSON_PREFIXES = ("/api/", "/healthz")
 
-API_OPERATIONS: tuple[Operation, ...] = (*rooms.OPERATIONS,)
+API_OPERATIONS: tuple[Operation, ...] = (
+    *rooms.OPERATIONS,
+    *seminars.OPERATIONS,
+    *occurrences.OPERATIONS,
+)
 
 
 def knoten_version() -> str:
@@ -51,7 +66,13 @@ def knoten_version() -> str:
         return "0+unknown"
 
 
-def build_app(config: Config) -> web.Application:
+def build_app(
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    session_runner: SessionRunner | None = None,
+) -> web.Application:
+    """The whole service. ``clock`` and ``session_runner`` replace the real ones in tests."""
     registry = CollectorRegistry()
     http_metrics = HttpMetrics(registry)
     # The token is resolved before serving so that auth never races start-up.
@@ -69,8 +90,18 @@ def build_app(config: Config) -> web.Application:
     app[METRICS_REGISTRY] = registry
     app[MEDIA_TOOLS] = MediaTools(config.media.ffmpeg, config.media.ffprobe)
     app[DATABASE] = Database(config.database_url)
-    app[ROOMS] = RoomRepository(lambda: app[DATABASE].engine)
-    app[FFMPEG_PROCESSES] = FfmpegProcesses()
+    engine = lambda: app[DATABASE].engine  # noqa: E731 - exists once the database started
+    app[ROOMS] = RoomRepository(engine)
+    clock = clock or SystemClock()
+    store = ScheduleStore()
+    app[SCHEDULE] = ScheduleService(engine, clock, store)
+    # Until the media plane drives sessions, the runner only records and logs start/stop.
+    app[SESSION_RUNNER] = session_runner or LoggingSessionRunner()
+    source = SqlOccurrenceSource(engine, store)
+    app[RECONCILER] = Reconciler(source, app[SESSION_RUNNER], clock)
+    app[TRIGGERS] = ScheduleTriggers(app[RECONCILER], source, clock)
+    app[SCHEDULE].subscribe(app[TRIGGERS].changed)
+    app[FFMPEG_PROCESSES] = FfmpegProcesses(metrics=FfmpegMetrics(registry))
     app[OPENAPI] = build_openapi(
         API_OPERATIONS, version=knoten_version(), server_url=config.public_url
     )
@@ -78,9 +109,11 @@ def build_app(config: Config) -> web.Application:
     system.add_routes(app.router)
     register(app.router, API_OPERATIONS)
     pages.add_routes(app)
+    calendar.add_routes(app.router)
 
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
+    app.cleanup_ctx.append(_scheduling)
     return app
 
 
@@ -96,6 +129,19 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     yield
     # Every FFmpeg process ends here, gracefully, before anything else is torn down.
     await app[FFMPEG_PROCESSES].aclose()
+
+
+async def _scheduling(app: web.Application) -> AsyncIterator[None]:
+    await app[SCHEDULE].extend_horizons()
+    # Runs the boot reconciliation (late starts, missed marks) and arms the triggers.
+    await app[TRIGGERS].start()
+    yield
+    await app[TRIGGERS].aclose()
+    # Sessions still running at shutdown are stopped; their occurrences stay live in the
+    # database, so the next start resumes them while their window is open.
+    runner = app[SESSION_RUNNER]
+    for occurrence_id in sorted(runner.running()):
+        await runner.stop(occurrence_id, "service shutting down")
 
 
 __all__ = ["AdminToken", "build_app"]

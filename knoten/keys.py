@@ -9,7 +9,11 @@ from knoten.config import Config
 from knoten.db import Database
 from knoten.media import MediaTools
 from knoten.security import AdminToken
+from schedules.ports import SessionRunner
+from schedules.reconciler import Reconciler
 from schedules.rooms import RoomRepository
+from schedules.service import ScheduleService
+from schedules.triggers import ScheduleTriggers
 from streaming.ffmpeg.registry import FfmpegProcesses
 
 CONFIG = web.AppKey("config", Config)
@@ -20,3 +24,7 @@ FFMPEG_PROCESSES = web.AppKey("ffmpeg_processes", FfmpegProcesses)
 MEDIA_TOOLS = web.AppKey("media_tools", MediaTools)
 ROOMS = web.AppKey("rooms", RoomRepository)
 OPENAPI = web.AppKey("openapi", dict)
+SCHEDULE = web.AppKey("schedule", ScheduleService)
+SESSION_RUNNER = web.AppKey("session_runner", SessionRunner)
+RECONCILER = web.AppKey("reconciler", Reconciler)
+TRIGGERS = web.AppKey("triggers", ScheduleTriggers)

@@ -7,6 +7,7 @@ drops its label sets, so removed outputs do not linger in /metrics.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -83,7 +84,5 @@ class FfmpegMetrics:
 
 
 def _remove(metric: Gauge | Counter, *labels: str) -> None:
-    try:
+    with contextlib.suppress(KeyError):  # never observed, or already removed
         metric.remove(*labels)
-    except KeyError:
-        pass

@@ -90,7 +90,9 @@ class GroupProcess:
         """
         self.signal_group(signal.SIGKILL)
         if not await self.wait_exit(timeout):
-            log.error("process %d survived SIGKILL for %.0f s (uninterruptible?)", self.pid, timeout)
+            log.error(
+                "process %d survived SIGKILL for %.0f s (uninterruptible?)", self.pid, timeout
+            )
 
     def close(self) -> None:
         self._transport.close()

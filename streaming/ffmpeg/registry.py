@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+from streaming.ffmpeg.metrics import FfmpegMetrics
 from streaming.ffmpeg.supervisor import FfmpegSupervisor
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,10 @@ log = logging.getLogger(__name__)
 class FfmpegProcesses:
     """Named set of supervisors with a shared lifecycle."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: FfmpegMetrics | None = None) -> None:
         self._supervisors: dict[str, FfmpegSupervisor] = {}
+        self._metrics = metrics
+        self._detach: dict[str, Callable[[], None]] = {}
         self._closed = False
 
     def add(self, supervisor: FfmpegSupervisor) -> FfmpegSupervisor:
@@ -30,6 +33,8 @@ class FfmpegProcesses:
         if supervisor.name in self._supervisors:
             raise ValueError(f"an FFmpeg process named {supervisor.name!r} already exists")
         self._supervisors[supervisor.name] = supervisor
+        if self._metrics is not None:
+            self._detach[supervisor.name] = self._metrics.observe(supervisor)
         return supervisor
 
     async def start(self, supervisor: FfmpegSupervisor) -> FfmpegSupervisor:
@@ -47,6 +52,9 @@ class FfmpegProcesses:
         supervisor = self._supervisors.pop(name, None)
         if supervisor is not None:
             await supervisor.aclose()
+            detach = self._detach.pop(name, None)
+            if detach is not None:
+                detach()
 
     def get(self, name: str) -> FfmpegSupervisor | None:
         return self._supervisors.get(name)

@@ -165,7 +165,9 @@ class Output:
 
     def __post_init__(self) -> None:
         if self.format not in OUTPUT_FORMATS:
-            raise ValueError(f"output format {self.format!r} is not one of {sorted(OUTPUT_FORMATS)}")
+            raise ValueError(
+                f"output format {self.format!r} is not one of {sorted(OUTPUT_FORMATS)}"
+            )
         if isinstance(self.url_or_path, Path):
             if not self.url_or_path.is_absolute():
                 raise ValueError("output paths must be absolute")

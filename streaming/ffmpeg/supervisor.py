@@ -13,68 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import random
 import signal
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from streaming.errors import FfmpegNotFound
+from streaming.ffmpeg.policy import ProcessState, RestartPolicy, SupervisorEvent
 from streaming.ffmpeg.process import GroupProcess, LineSplitter, read_chunks, spawn_group
 from streaming.ffmpeg.progress import Progress, ProgressParser
 from streaming.ffmpeg.urls import LogRedactor
+
+__all__ = ["FfmpegSupervisor", "ProcessState", "RestartPolicy", "SupervisorEvent"]
 
 log = logging.getLogger(__name__)
 
 STDERR_LINES = 50
 _DRAIN_TIMEOUT_S = 2.0  # after the group is gone, the pipes close at once; this is a backstop
 _CLEAN_STOP_CODES = frozenset({0, 255})  # 255: FFmpeg's exit code after SIGINT
-
-
-class ProcessState(enum.StrEnum):
-    IDLE = "idle"  # never started
-    STARTING = "starting"  # spawned, no progress block yet
-    RUNNING = "running"
-    BACKOFF = "backoff"  # waiting before the next restart
-    STOPPING = "stopping"  # SIGINT sent, waiting for the exit
-    STOPPED = "stopped"  # by request, or finished (policy.restart_on_clean_exit=False)
-    FAILED = "failed"  # gave up: max_restarts reached, executable missing, argv factory broke
-
-
-@dataclass(frozen=True, slots=True)
-class RestartPolicy:
-    initial_backoff_s: float = 0.5
-    max_backoff_s: float = 30.0
-    multiplier: float = 2.0
-    jitter: float = 0.2  # ± fraction of the delay, so many outputs do not retry in lockstep
-    stale_timeout_s: float = 10.0  # running, but no progress block for this long → restart
-    grace_s: float = 5.0  # SIGINT → SIGKILL
-    startup_timeout_s: float = 10.0  # spawned, but no first progress block → restart
-    reset_after_s: float = 30.0  # a run this long (in "running") resets the backoff
-    max_restarts: int | None = None  # consecutive failed runs before "failed"; None = forever
-    restart_on_clean_exit: bool = True  # live outputs: yes; one-shot jobs: exit 0 → "stopped"
-
-    def backoff_s(self, attempt: int, rng: random.Random) -> float:
-        """Delay before restart number ``attempt`` (1-based) of a failure streak."""
-        base = self.initial_backoff_s * self.multiplier ** max(0, attempt - 1)
-        base = min(self.max_backoff_s, base)
-        return max(0.0, min(self.max_backoff_s, base * (1 + self.jitter * rng.uniform(-1, 1))))
-
-
-@dataclass(frozen=True, slots=True)
-class SupervisorEvent:
-    name: str
-    old_state: ProcessState
-    new_state: ProcessState
-    reason: str
-    exit_code: int | None
-    restarts: int
-    at: datetime  # UTC wall clock, for the UI; order events by arrival, not by this
-
 
 EventListener = Callable[[SupervisorEvent], None]
 ProgressListener = Callable[[Progress], None]
@@ -93,7 +52,7 @@ class FfmpegSupervisor:
         name: str,
         argv: ArgvSource,
         *,
-        policy: RestartPolicy = RestartPolicy(),  # noqa: B008 - frozen, shared safely
+        policy: RestartPolicy = RestartPolicy(),  # noqa: B008 (frozen: safe to share)
         on_event: EventListener | None = None,
         log_name: str | None = None,
     ) -> None:
@@ -280,6 +239,11 @@ class FfmpegSupervisor:
                     break
                 if not await self._after_exit(reason):
                     return
+        except Exception as exc:  # a bug in here: show it as "failed", not as a quiet stop
+            log.exception("ffmpeg %s: supervisor error", self._label)
+            self._last_error = f"supervisor error: {exc!r}"
+            self._wanted = False
+            self._set_state(ProcessState.FAILED, self._last_error)
         finally:
             await self._cleanup_process()
             if self._state not in (ProcessState.FAILED, ProcessState.STOPPED):
@@ -323,7 +287,9 @@ class FfmpegSupervisor:
         self._spawned_at = self._last_progress_at = time.monotonic()
         self._progress = None
         readers = [
-            asyncio.create_task(read_chunks(proc.process.stdout, lambda b: self._on_stdout(parser, b))),
+            asyncio.create_task(
+                read_chunks(proc.process.stdout, lambda b: self._on_stdout(parser, b))
+            ),
             asyncio.create_task(read_chunks(proc.process.stderr, errors.feed)),
         ]
         stop_wait = asyncio.create_task(self._stop_requested.wait())
@@ -372,7 +338,9 @@ class FfmpegSupervisor:
         self._set_state(ProcessState.STOPPING, "stop requested")
         proc.signal_group(signal.SIGINT)
         if not await proc.wait_exit(self.policy.grace_s):
-            log.warning("ffmpeg %s: no exit %.1f s after SIGINT, SIGKILL", self._label, self.policy.grace_s)
+            log.warning(
+                "ffmpeg %s: no exit %.1f s after SIGINT, SIGKILL", self._label, self.policy.grace_s
+            )
             proc.signal_group(signal.SIGKILL)
             await proc.wait_exit(None)
         code = proc.returncode

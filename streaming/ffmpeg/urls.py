@@ -134,7 +134,9 @@ def _mask(url: str) -> str:
         segments = path.split("/")
         if len(segments) > 2 and any(segments[2:]):
             path = "/".join([*segments[:2], MASK])
-    query = "&".join(_mask_query_item(item) for item in parts.query.split("&")) if parts.query else ""
+    query = (
+        "&".join(_mask_query_item(item) for item in parts.query.split("&")) if parts.query else ""
+    )
     masked = f"{scheme}://{netloc}{path}"
     if query:
         masked += f"?{query}"
@@ -144,7 +146,7 @@ def _mask(url: str) -> str:
 
 
 def _mask_query_item(item: str) -> str:
-    key, sep, value = item.partition("=")
+    key, sep, _value = item.partition("=")
     if not sep:
         return MASK if key else key
     if key.lower() in _SAFE_QUERY_KEYS:

@@ -12,9 +12,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from prometheus_client import generate_latest
 
 from knoten.app import build_app
-from knoten.keys import FFMPEG_PROCESSES
+from knoten.keys import FFMPEG_PROCESSES, METRICS_REGISTRY
 from streaming.ffmpeg.spec import PROFILES, FfmpegSpec, Output, TestPattern, build_argv
 from streaming.ffmpeg.supervisor import FfmpegSupervisor, ProcessState
 from tests.support.app_fixtures import make_config, wait_healthy
@@ -108,6 +109,8 @@ async def test_closing_the_app_reaps_every_ffmpeg(tmp_path: Path) -> None:
             assert supervisor.pid is not None
             pids.append(supervisor.pid)
         assert all(Path(f"/proc/{pid}").exists() for pid in pids)
+        exposition = generate_latest(runner.app[METRICS_REGISTRY]).decode()
+        assert 'knoten_ffmpeg_state{name="pattern-0",state="running"} 1.0' in exposition
     finally:
         await runner.cleanup()
     assert not any(Path(f"/proc/{pid}").exists() for pid in pids)

@@ -170,7 +170,7 @@ def test_resolve_span_returns_utc_instants() -> None:
         (local(2027, 3, 2, 8), local(2027, 3, 2, 20, 1), "end", "at most 12 hours"),
         (local(2027, 3, 28, 2, 30), local(2027, 3, 28, 4), "start", "does not exist"),
         (local(2027, 3, 28, 1), local(2027, 3, 28, 2, 15), "end", "does not exist"),
-        (datetime(2027, 3, 2, 18, 0, 30), local(2027, 3, 2, 20), "start", "whole minute"),
+        (datetime(2027, 3, 2, 18, 0, 30, 500), local(2027, 3, 2, 20), "start", "whole second"),
         (local(2027, 3, 2, 18), utc(2027, 3, 2, 20), "end", "without an offset"),
     ],
 )

@@ -2,7 +2,7 @@
 """A stand-in for ffmpeg that misbehaves on request, for supervisor edge cases.
 
 Usage: fake_ffmpeg.py --fake-mode=MODE [--fake-blocks=N] [--fake-interval=S] [--fake-child]
-       [--fake-record=FILE] [anything else, e.g. an ffmpeg-like argv; URLs are echoed to stderr]
+       [--fake-record=FILE] [anything else; arguments containing :// are echoed to stderr]
 
 Modes (or env FAKE_FFMPEG_MODE):
   ok             progress block every interval; SIGINT → final block, exit 255 (like ffmpeg)
@@ -16,8 +16,9 @@ Modes (or env FAKE_FFMPEG_MODE):
 
 --fake-child starts `sleep 1000` in the same process group (inheriting the SIGINT disposition,
 so with ignore-sigint only SIGKILL to the group can end it).
-If --fake-record (or env FAKE_FFMPEG_RECORD) names a file, one line per event is appended: "<pid> start <mode>",
-"<pid> child <child pid>", "<pid> exit <code>", so tests can count restarts and find children.
+If --fake-record (or env FAKE_FFMPEG_RECORD) names a file, one line per event is appended:
+"<pid> start <mode>", "<pid> child <child pid>", "<pid> exit <code>", so tests can count
+restarts and find children.
 Only the standard library is used: it runs under any python3.
 """
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -102,6 +103,17 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def wait_gone(pids: list[int], timeout: float = 2.0) -> bool:
+    """True once none of ``pids`` is alive. A SIGKILLed grandchild dies a moment later than
+    the signal is sent, and nobody can wait() for it but its new parent."""
+    deadline = time.monotonic() + timeout
+    while any(pid_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def processes_with_token(token: str) -> list[tuple[int, str]]:
     """(pid, cmdline) of live watched processes whose environment carries ``token``."""
     needle = f"{_TOKEN_VAR}={token}".encode()
@@ -114,9 +126,9 @@ def processes_with_token(token: str) -> list[tuple[int, str]]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if needle in environ.split(b"\0") and any(w in cmdline for w in _WATCHED):
-            if pid_alive(int(entry.name)):
-                found.append((int(entry.name), cmdline.strip()))
+        watched = any(w in cmdline for w in _WATCHED)
+        if watched and needle in environ.split(b"\0") and pid_alive(int(entry.name)):
+            found.append((int(entry.name), cmdline.strip()))
     return found
 
 
@@ -132,9 +144,7 @@ def no_orphan_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         time.sleep(0.05)
         leftovers = processes_with_token(token)
     for pid, _ in leftovers:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     if leftovers:
         pytest.fail(f"processes left behind by the test: {leftovers}")

@@ -1,0 +1,72 @@
+"""Public iCalendar feeds: one per room, for the library's website and partners' calendars.
+
+The feed holds titles, times, descriptions and join page URLs, never tokens or stream keys.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from knoten.api.occurrences import join_url
+from knoten.keys import CONFIG, ROOMS, SCHEDULE
+from schedules.calendar_feed import FeedEvent, build_room_calendar
+from schedules.errors import RoomNotFound
+
+#: The feed covers recent history and the coming year.
+PAST = timedelta(days=30)
+AHEAD = timedelta(days=366)
+
+
+async def room_calendar(request: web.Request) -> web.Response:
+    raw = request.match_info["room_id"]
+    if not raw.isdigit() or len(raw) > 11:
+        raise web.HTTPNotFound(text="no such room")
+    try:
+        room = await request.app[ROOMS].get(int(raw))
+    except RoomNotFound:
+        raise web.HTTPNotFound(text="no such room") from None
+    now = datetime.now(UTC)
+    rows = await request.app[SCHEDULE].occurrences(now - PAST, now + AHEAD, room.id)
+    public_url = request.app[CONFIG].public_url
+    events = [
+        FeedEvent(
+            occurrence_id=row.id,
+            seminar_id=row.seminar_id,
+            title=row.title,
+            description=row.description,
+            host=row.host,
+            timezone=row.timezone,
+            start_utc=row.start_utc,
+            end_utc=row.end_utc,
+            status=row.state.value,
+            sequence=row.sequence,
+            recurrence_id=row.recurrence_id,
+            is_recurring=row.is_recurring,
+            join_url=join_url(public_url, row.id),
+            updated_utc=row.updated_at,
+        )
+        for row in rows
+    ]
+    body = build_room_calendar(
+        room_id=room.id,
+        room_name=room.name,
+        events=events,
+        host_domain=urlsplit(public_url).hostname or "knoten.local",
+        now_utc=now,
+    )
+    return web.Response(
+        body=body,
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={
+            "Content-Disposition": f'inline; filename="room-{room.id}.ics"',
+            "Cache-Control": "public, max-age=300",
+        },
+    )
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/calendar/rooms/{room_id}.ics", room_calendar)

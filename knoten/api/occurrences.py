@@ -1,0 +1,187 @@
+"""Occurrences: the single dates of seminars, listed, moved, cancelled and controlled by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from knoten.http.errors import ApiError
+from knoten.http.openapi import Operation
+from knoten.http.requests import json_response, path_int, read_model, read_query
+from knoten.keys import CONFIG, SCHEDULE
+from schedules.store import OccurrenceRow
+
+
+def local_iso(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+def join_url(public_url: str, occurrence_id: int) -> str:
+    return f"{public_url}/join/{occurrence_id}"
+
+
+class OccurrenceOut(BaseModel):
+    id: int
+    seminar_id: int
+    room_id: int
+    title: str
+    recurrence_id: str = Field(description="nominal local start; stable when moved")
+    start: str = Field(description="RFC 3339 with the offset of the seminar's time zone")
+    end: str
+    timezone: str
+    state: Literal["scheduled", "live", "ended", "cancelled", "missed", "failed"]
+    state_reason: str | None
+    moved: bool
+    lead_in_minutes: int
+    lead_out_minutes: int
+    actual_start: str | None
+    actual_end: str | None
+    record: bool
+    sequence: int
+    join_url: str
+
+    @classmethod
+    def of(cls, row: OccurrenceRow, public_url: str) -> OccurrenceOut:
+        zone = ZoneInfo(row.timezone)
+
+        def local(value: datetime | None) -> str | None:
+            return None if value is None else local_iso(value.astimezone(zone))
+
+        return cls(
+            id=row.id,
+            seminar_id=row.seminar_id,
+            room_id=row.room_id,
+            title=row.title,
+            recurrence_id=row.recurrence_id,
+            start=local_iso(row.start_utc.astimezone(zone)),
+            end=local_iso(row.end_utc.astimezone(zone)),
+            timezone=row.timezone,
+            state=row.state.value,
+            state_reason=row.state_reason,
+            moved=row.moved,
+            lead_in_minutes=row.lead_in_minutes,
+            lead_out_minutes=row.lead_out_minutes,
+            actual_start=local(row.actual_start_utc),
+            actual_end=local(row.actual_end_utc),
+            record=row.record,
+            sequence=row.sequence,
+            join_url=join_url(public_url, row.id),
+        )
+
+
+class OccurrenceQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: datetime | None = Field(default=None, alias="from", description="default: now − 1 day")
+    to: datetime | None = Field(default=None, description="default: from + 31 days")
+    room_id: int | None = Field(default=None, ge=1)
+
+    def window(self) -> tuple[datetime, datetime]:
+        start = self.from_ or datetime.now(UTC) - timedelta(days=1)
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+        end = self.to or start + timedelta(days=31)
+        end = end if end.tzinfo else end.replace(tzinfo=UTC)
+        return start, end
+
+
+class OccurrencePatch(BaseModel):
+    """Move (start and end) or cancel/restore (state) this one occurrence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: datetime | None = None
+    end: datetime | None = None
+    state: Literal["cancelled", "scheduled"] | None = Field(
+        default=None, description="'cancelled' cancels this date; 'scheduled' restores it"
+    )
+
+    @model_validator(mode="after")
+    def _one_change(self) -> OccurrencePatch:
+        moving = self.start is not None or self.end is not None
+        if moving and (self.start is None or self.end is None):
+            raise ValueError("moving an occurrence needs both start and end")
+        if moving and self.state is not None:
+            raise ValueError("move and change state in separate requests")
+        if not moving and self.state is None:
+            raise ValueError("give start and end to move, or state to cancel/restore")
+        return self
+
+
+class ExtendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: int = Field(ge=1, le=240)
+
+
+def _out(request: web.Request, row: OccurrenceRow) -> web.Response:
+    return json_response(OccurrenceOut.of(row, request.app[CONFIG].public_url))
+
+
+async def list_occurrences(request: web.Request) -> web.Response:
+    query = read_query(request.query, OccurrenceQuery)
+    start, end = query.window()
+    rows = await request.app[SCHEDULE].occurrences(start, end, query.room_id)
+    public_url = request.app[CONFIG].public_url
+    return json_response([OccurrenceOut.of(row, public_url) for row in rows])
+
+
+async def get_occurrence(request: web.Request) -> web.Response:
+    row = await request.app[SCHEDULE].occurrence(path_int(request, "occurrence_id"))
+    return _out(request, row)
+
+
+async def patch_occurrence(request: web.Request) -> web.Response:
+    occurrence_id = path_int(request, "occurrence_id")
+    body = await read_model(request, OccurrencePatch)
+    schedule = request.app[SCHEDULE]
+    if body.start is not None and body.end is not None:
+        row = await schedule.move_occurrence(occurrence_id, body.start, body.end)
+    elif body.state == "cancelled":
+        row = await schedule.cancel_occurrence(occurrence_id)
+    elif body.state == "scheduled":
+        row = await schedule.restore_occurrence(occurrence_id)
+    else:  # pragma: no cover - the model validator rules this out
+        raise ApiError(422, "validation_error", "nothing to change")
+    return _out(request, row)
+
+
+async def start_occurrence(request: web.Request) -> web.Response:
+    row = await request.app[SCHEDULE].start_now(path_int(request, "occurrence_id"))
+    return _out(request, row)
+
+
+async def stop_occurrence(request: web.Request) -> web.Response:
+    row = await request.app[SCHEDULE].stop_now(path_int(request, "occurrence_id"))
+    return _out(request, row)
+
+
+async def extend_occurrence(request: web.Request) -> web.Response:
+    occurrence_id = path_int(request, "occurrence_id")
+    body = await read_model(request, ExtendIn)
+    row = await request.app[SCHEDULE].extend_occurrence(occurrence_id, body.minutes)
+    return _out(request, row)
+
+
+OPERATIONS = (
+    Operation("GET", "/api/v1/occurrences", list_occurrences,
+              "Occurrences overlapping a window, sorted by start", "occurrences",
+              response=OccurrenceOut, response_is_list=True, query=OccurrenceQuery,
+              errors=(422,)),
+    Operation("GET", "/api/v1/occurrences/{occurrence_id}", get_occurrence, "One occurrence",
+              "occurrences", response=OccurrenceOut, errors=(404,)),
+    Operation("PATCH", "/api/v1/occurrences/{occurrence_id}", patch_occurrence,
+              "Move or cancel just this occurrence", "occurrences",
+              request=OccurrencePatch, response=OccurrenceOut, errors=(404, 409)),
+    Operation("POST", "/api/v1/occurrences/{occurrence_id}/start", start_occurrence,
+              "Start now (early start)", "occurrences", response=OccurrenceOut,
+              errors=(404, 409)),
+    Operation("POST", "/api/v1/occurrences/{occurrence_id}/stop", stop_occurrence,
+              "Stop now (early end)", "occurrences", response=OccurrenceOut, errors=(404, 409)),
+    Operation("POST", "/api/v1/occurrences/{occurrence_id}/extend", extend_occurrence,
+              "Extend by some minutes (conflict-checked)", "occurrences",
+              request=ExtendIn, response=OccurrenceOut, errors=(404, 409)),
+)  # fmt: skip

@@ -1,0 +1,198 @@
+"""Seminars: one-off or recurring bookings of a room, with their occurrences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from knoten.api.occurrences import OccurrenceOut, local_iso
+from knoten.http.openapi import Operation
+from knoten.http.requests import json_response, path_int, read_model, read_query
+from knoten.keys import CONFIG, SCHEDULE
+from schedules.domain import (
+    DEFAULT_LEAD_IN_MINUTES,
+    DEFAULT_LEAD_OUT_MINUTES,
+    MAX_LEAD_IN_MINUTES,
+    MAX_LEAD_OUT_MINUTES,
+)
+from schedules.service import SeminarDetail, SeminarDraft
+from schedules.store import SeminarRow
+
+TIME_HELP = "RFC 3339; without an offset it is wall time in the seminar's time zone"
+
+
+class SeminarIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    host: str = Field(default="", max_length=200)
+    room_id: int = Field(ge=1)
+    start: datetime = Field(description=TIME_HELP)
+    end: datetime = Field(description=TIME_HELP)
+    timezone: str | None = Field(
+        default=None, max_length=64, description="IANA name; default: the room's"
+    )
+    recurrence: str | None = Field(
+        default=None, max_length=500, description="RFC 5545 RRULE, e.g. FREQ=WEEKLY;COUNT=10"
+    )
+    exdates: list[datetime] = Field(default_factory=list, max_length=500)
+    record: bool = True
+    partner_ids: list[int] = Field(default_factory=list, max_length=50)
+    lead_in_minutes: int = Field(default=DEFAULT_LEAD_IN_MINUTES, ge=0, le=MAX_LEAD_IN_MINUTES)
+    lead_out_minutes: int = Field(default=DEFAULT_LEAD_OUT_MINUTES, ge=0, le=MAX_LEAD_OUT_MINUTES)
+
+    def draft(self) -> SeminarDraft:
+        return SeminarDraft(
+            title=self.title,
+            room_id=self.room_id,
+            start=self.start,
+            end=self.end,
+            description=self.description,
+            host=self.host,
+            timezone=self.timezone,
+            rrule=self.recurrence,
+            exdates=tuple(self.exdates),
+            record=self.record,
+            partner_ids=tuple(self.partner_ids),
+            lead_in_minutes=self.lead_in_minutes,
+            lead_out_minutes=self.lead_out_minutes,
+        )
+
+
+class SeminarPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    host: str | None = Field(default=None, max_length=200)
+    room_id: int | None = Field(default=None, ge=1)
+    start: datetime | None = None
+    end: datetime | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    recurrence: str | None = Field(default=None, max_length=500)
+    exdates: list[datetime] | None = Field(default=None, max_length=500)
+    record: bool | None = None
+    partner_ids: list[int] | None = Field(default=None, max_length=50)
+    lead_in_minutes: int | None = Field(default=None, ge=0, le=MAX_LEAD_IN_MINUTES)
+    lead_out_minutes: int | None = Field(default=None, ge=0, le=MAX_LEAD_OUT_MINUTES)
+
+    def changes(self) -> dict[str, Any]:
+        given = self.model_dump(exclude_unset=True)
+        changes: dict[str, Any] = {}
+        for key, value in given.items():
+            if value is None and key != "recurrence":
+                continue  # null means "leave as is", except for removing a recurrence
+            if key == "recurrence":
+                changes["rrule"] = value
+            elif key in ("exdates", "partner_ids"):
+                changes[key] = tuple(value)
+            else:
+                changes[key] = value
+        return changes
+
+
+class SeminarOut(BaseModel):
+    id: int
+    title: str
+    description: str
+    host: str
+    room_id: int
+    timezone: str
+    start: str = Field(description="first occurrence's start, RFC 3339 with offset")
+    end: str
+    recurrence: str | None
+    exdates: list[str]
+    record: bool
+    partner_ids: list[int]
+    lead_in_minutes: int
+    lead_out_minutes: int
+    sequence: int
+    occurrence_count: int
+    occurrences: list[OccurrenceOut] | None = None
+
+    @classmethod
+    def of(cls, row: SeminarRow, count: int, occurrences: list[OccurrenceOut] | None = None):
+        zone = ZoneInfo(row.timezone)
+        return cls(
+            id=row.id,
+            title=row.title,
+            description=row.description,
+            host=row.host,
+            room_id=row.room_id,
+            timezone=row.timezone,
+            start=local_iso(row.start_local.replace(tzinfo=zone)),
+            end=local_iso(row.end_local.replace(tzinfo=zone)),
+            recurrence=row.rrule,
+            exdates=[local_iso(d.replace(tzinfo=zone)) for d in row.exdates],
+            record=row.record,
+            partner_ids=list(row.partner_ids),
+            lead_in_minutes=row.lead_in_minutes,
+            lead_out_minutes=row.lead_out_minutes,
+            sequence=row.sequence,
+            occurrence_count=count,
+            occurrences=occurrences,
+        )
+
+
+class SeminarQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    room_id: int | None = Field(default=None, ge=1)
+
+
+def _detail(request: web.Request, detail: SeminarDetail) -> SeminarOut:
+    public_url = request.app[CONFIG].public_url
+    occurrences = [OccurrenceOut.of(o, public_url) for o in detail.occurrences]
+    return SeminarOut.of(detail.seminar, len(occurrences), occurrences)
+
+
+async def create_seminar(request: web.Request) -> web.Response:
+    body = await read_model(request, SeminarIn)
+    detail = await request.app[SCHEDULE].create_seminar(body.draft())
+    response = json_response(_detail(request, detail), status=201)
+    response.headers["Location"] = f"/api/v1/seminars/{detail.seminar.id}"
+    return response
+
+
+async def list_seminars(request: web.Request) -> web.Response:
+    query = read_query(request.query, SeminarQuery)
+    rows = await request.app[SCHEDULE].seminars(query.room_id)
+    return json_response([SeminarOut.of(row, count) for row, count in rows])
+
+
+async def get_seminar(request: web.Request) -> web.Response:
+    detail = await request.app[SCHEDULE].seminar(path_int(request, "seminar_id"))
+    return json_response(_detail(request, detail))
+
+
+async def update_seminar(request: web.Request) -> web.Response:
+    seminar_id = path_int(request, "seminar_id")
+    body = await read_model(request, SeminarPatch)
+    detail = await request.app[SCHEDULE].update_seminar(seminar_id, body.changes())
+    return json_response(_detail(request, detail))
+
+
+async def delete_seminar(request: web.Request) -> web.Response:
+    await request.app[SCHEDULE].delete_seminar(path_int(request, "seminar_id"))
+    return web.Response(status=204)
+
+
+OPERATIONS = (
+    Operation("GET", "/api/v1/seminars", list_seminars, "List seminars", "seminars",
+              response=SeminarOut, response_is_list=True, query=SeminarQuery, errors=(422,)),
+    Operation("POST", "/api/v1/seminars", create_seminar,
+              "Book a seminar (one-off or recurring); refused with 409 on a room conflict",
+              "seminars", request=SeminarIn, response=SeminarOut, status=201, errors=(409,)),
+    Operation("GET", "/api/v1/seminars/{seminar_id}", get_seminar,
+              "A seminar with its occurrences", "seminars", response=SeminarOut, errors=(404,)),
+    Operation("PATCH", "/api/v1/seminars/{seminar_id}", update_seminar,
+              "Change a seminar; future occurrences follow (conflict-checked)", "seminars",
+              request=SeminarPatch, response=SeminarOut, errors=(404, 409)),
+    Operation("DELETE", "/api/v1/seminars/{seminar_id}", delete_seminar,
+              "Delete a seminar and its occurrences", "seminars", status=204, errors=(404,)),
+)  # fmt: skip

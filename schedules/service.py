@@ -1,0 +1,565 @@
+"""The schedule service: seminars and occurrences created, changed and controlled as a whole.
+
+Each operation validates with the pure domain (timing, recurrence, conflicts, desired), then
+writes in one transaction under one lock, so a conflict check and the write it allows cannot be
+interleaved with another booking, and a refused request leaves nothing behind. Listeners (the
+scheduling triggers) are told after every committed change.
+
+Occurrences are materialized as rows, so each has a stable id for join links, recordings and the
+calendar feed. Bounded series are stored whole; open-ended ones up to a rolling horizon
+(:data:`HORIZON`) that :meth:`ScheduleService.extend_horizons` moves forward.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from schedules.clock import Clock
+from schedules.conflicts import candidate_views, check_no_conflicts
+from schedules.desired import extend, start_early, stop_early
+from schedules.domain import OccurrenceState, OccurrenceTime, OccurrenceView, SeriesRule
+from schedules.errors import InvalidOccurrenceState, ScheduleValidationError
+from schedules.recurrence import MAX_SERIES_SPAN, expand, is_bounded, normalize_rrule
+from schedules.recurrence import validate_series as validate_series_rule
+from schedules.store import OccurrenceRow, ScheduleStore, SeminarRow
+from schedules.timing import load_timezone, resolve_local, to_local, validate_duration
+
+log = logging.getLogger(__name__)
+
+#: How far ahead an open-ended series is turned into occurrence rows.
+HORIZON = timedelta(days=366)
+#: Largest window one listing may ask for.
+MAX_LISTING_WINDOW = timedelta(days=400)
+
+Listener = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SeminarDraft:
+    """A seminar as requested. ``start``/``end`` are naive local times in the seminar's zone,
+    or aware instants (converted to that zone's wall time)."""
+
+    title: str
+    room_id: int
+    start: datetime
+    end: datetime
+    description: str = ""
+    host: str = ""
+    timezone: str | None = None  # None: the room's zone
+    rrule: str | None = None
+    exdates: tuple[datetime, ...] = ()
+    record: bool = True
+    partner_ids: tuple[int, ...] = ()
+    lead_in_minutes: int = 5
+    lead_out_minutes: int = 0
+
+
+@dataclass(frozen=True)
+class SeminarDetail:
+    seminar: SeminarRow
+    occurrences: list[OccurrenceRow]
+
+
+def _local(value: datetime, zone: ZoneInfo) -> datetime:
+    return value if value.tzinfo is None else to_local(value, zone).replace(tzinfo=None)
+
+
+class ScheduleService:
+    def __init__(
+        self,
+        engine: Callable[[], AsyncEngine],
+        clock: Clock,
+        store: ScheduleStore | None = None,
+        horizon: timedelta = HORIZON,
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._store = store or ScheduleStore()
+        self._horizon = horizon
+        self._lock = asyncio.Lock()
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def _changed(self) -> None:
+        for listener in self._listeners:
+            try:
+                await listener()
+            except Exception:  # a listener's failure must not undo a committed change
+                log.exception("schedule change listener failed")
+
+    # -- series ------------------------------------------------------------------------------
+
+    async def _resolve(self, conn: AsyncConnection, draft: SeminarDraft) -> SeriesRule:
+        room_tz = await self._store.room_timezone(conn, draft.room_id)
+        if room_tz is None:
+            raise ScheduleValidationError("room_id", f"room {draft.room_id} does not exist")
+        zone = load_timezone(draft.timezone or room_tz)
+        rrule = normalize_rrule(draft.rrule) if draft.rrule else None
+        series = SeriesRule(
+            start_local=_local(draft.start, zone),
+            end_local=_local(draft.end, zone),
+            timezone=zone.key,
+            rrule=rrule,
+            exdates=tuple(_local(d, zone) for d in draft.exdates),
+            lead_in_minutes=draft.lead_in_minutes,
+            lead_out_minutes=draft.lead_out_minutes,
+        )
+        validate_series_rule(series)
+        return series
+
+    def _window(self, series: SeriesRule, now: datetime) -> tuple[datetime, datetime, bool]:
+        """(from, to, bounded) of what to materialize for ``series`` at ``now``."""
+        zone = load_timezone(series.timezone)
+        first = resolve_local(series.start_local, zone)
+        if is_bounded(series):
+            span_end = resolve_local(series.start_local + MAX_SERIES_SPAN, zone) + timedelta(days=2)
+            return first, span_end, True
+        return first, max(first, now) + self._horizon, False
+
+    def _future_times(
+        self, series: SeriesRule, now: datetime
+    ) -> tuple[list[OccurrenceTime], datetime | None]:
+        start, end, bounded = self._window(series, now)
+        times = [t for t in expand(series, start, end) if t.end_utc > now]
+        return times, (None if bounded else end)
+
+    async def _check_conflicts(
+        self,
+        conn: AsyncConnection,
+        candidates: Sequence[OccurrenceView],
+        room_id: int,
+        *,
+        exclude_seminar: int | None = None,
+        exclude_ids: frozenset[int] = frozenset(),
+    ) -> None:
+        active = [c for c in candidates if c.blocks_room]
+        if not active:
+            return
+        existing = await self._store.blocking(
+            conn,
+            room_id,
+            min(c.blocked_start for c in active),
+            max(c.blocked_end for c in active),
+        )
+        existing = [
+            e
+            for e in existing
+            if e.id not in exclude_ids
+            and (exclude_seminar is None or e.seminar_id != exclude_seminar)
+        ]
+        check_no_conflicts(active, existing)
+
+    @staticmethod
+    def _occurrence_values(
+        seminar_id: int, room_id: int, series: SeriesRule, time: OccurrenceTime, now: datetime
+    ) -> dict[str, Any]:
+        return {
+            "seminar_id": seminar_id,
+            "room_id": room_id,
+            "recurrence_id": time.recurrence_id,
+            "start_utc": time.start_utc,
+            "end_utc": time.end_utc,
+            "lead_in_minutes": series.lead_in_minutes,
+            "lead_out_minutes": series.lead_out_minutes,
+            "state": OccurrenceState.SCHEDULED.value,
+            "moved": False,
+            "sequence": 0,
+            "updated_at": now,
+        }
+
+    # -- seminars -----------------------------------------------------------------------------
+
+    async def create_seminar(self, draft: SeminarDraft) -> SeminarDetail:
+        async with self._lock, self._engine().begin() as conn:
+            series = await self._resolve(conn, draft)
+            now = self._clock.now()
+            times, materialized_until = self._future_times(series, now)
+            if not times:
+                raise ScheduleValidationError("start", "the seminar lies entirely in the past")
+            candidates = candidate_views(
+                times,
+                seminar_id=None,
+                room_id=draft.room_id,
+                title=draft.title,
+                lead_in=series.lead_in,
+                lead_out=series.lead_out,
+            )
+            await self._check_conflicts(conn, candidates, draft.room_id)
+            seminar_id = await self._store.insert_seminar(
+                conn,
+                room_id=draft.room_id,
+                title=draft.title,
+                description=draft.description,
+                host=draft.host,
+                timezone=series.timezone,
+                start_local=series.start_local,
+                end_local=series.end_local,
+                rrule=series.rrule,
+                exdates=series.exdates,
+                record=draft.record,
+                lead_in_minutes=series.lead_in_minutes,
+                lead_out_minutes=series.lead_out_minutes,
+                partner_ids=draft.partner_ids,
+                materialized_until=materialized_until,
+                sequence=0,
+                created_at=now,
+                updated_at=now,
+            )
+            await self._store.insert_occurrences(
+                conn,
+                [self._occurrence_values(seminar_id, draft.room_id, series, t, now) for t in times],
+            )
+        log.info("seminar %s created: %r, %d occurrence(s)", seminar_id, draft.title, len(times))
+        await self._changed()
+        return await self.seminar(seminar_id)
+
+    async def update_seminar(self, seminar_id: int, changes: dict[str, Any]) -> SeminarDetail:
+        """Apply ``changes`` (SeminarDraft field names) to the seminar and its future occurrences.
+
+        Past, live and finished occurrences stay as they were. Future scheduled ones are
+        re-expanded; each keeps its id when its recurrence id, or failing that its local date,
+        still exists, so links handed out stay valid. Moved and cancelled ones keep that.
+        """
+        async with self._lock, self._engine().begin() as conn:
+            current = await self._store.seminar(conn, seminar_id)
+            draft = SeminarDraft(
+                title=current.title,
+                room_id=current.room_id,
+                start=current.start_local,
+                end=current.end_local,
+                description=current.description,
+                host=current.host,
+                timezone=current.timezone,
+                rrule=current.rrule,
+                exdates=current.exdates,
+                record=current.record,
+                partner_ids=current.partner_ids,
+                lead_in_minutes=current.lead_in_minutes,
+                lead_out_minutes=current.lead_out_minutes,
+            )
+            # Stored times are naive wall times, so a new zone keeps the same wall clock.
+            draft = replace(draft, **changes)
+            series = await self._resolve(conn, draft)
+            now = self._clock.now()
+            times, materialized_until = self._future_times(series, now)
+            existing = await self._store.occurrences_of(conn, seminar_id)
+            count = await self._rematerialize(conn, current, draft, series, times, existing, now)
+            await self._store.update_seminar(
+                conn,
+                seminar_id,
+                room_id=draft.room_id,
+                title=draft.title,
+                description=draft.description,
+                host=draft.host,
+                timezone=series.timezone,
+                start_local=series.start_local,
+                end_local=series.end_local,
+                rrule=series.rrule,
+                exdates=series.exdates,
+                record=draft.record,
+                lead_in_minutes=series.lead_in_minutes,
+                lead_out_minutes=series.lead_out_minutes,
+                partner_ids=draft.partner_ids,
+                materialized_until=materialized_until,
+                sequence=current.sequence + 1,
+                updated_at=now,
+            )
+        log.info("seminar %s updated: %d future occurrence(s)", seminar_id, count)
+        await self._changed()
+        return await self.seminar(seminar_id)
+
+    async def _rematerialize(
+        self,
+        conn: AsyncConnection,
+        current: SeminarRow,
+        draft: SeminarDraft,
+        series: SeriesRule,
+        times: list[OccurrenceTime],
+        existing: list[OccurrenceRow],
+        now: datetime,
+    ) -> int:
+        # Only future, untouched-by-time occurrences are open to change.
+        open_rows = [
+            row
+            for row in existing
+            if row.state is OccurrenceState.SCHEDULED
+            and row.actual_start_utc is None
+            and row.start_utc - timedelta(minutes=row.lead_in_minutes) > now
+        ] + [
+            row
+            for row in existing
+            if row.state is OccurrenceState.CANCELLED and row.start_utc > now
+        ]
+        fixed_ids = {row.recurrence_id for row in existing} - {r.recurrence_id for r in open_rows}
+        times = [t for t in times if t.recurrence_id not in fixed_ids]
+        by_rid = {row.recurrence_id: row for row in open_rows}
+        by_date: dict[str, OccurrenceRow] = {}
+        for row in open_rows:
+            by_date.setdefault(row.recurrence_id[:10], row)
+        plan: list[tuple[OccurrenceTime, OccurrenceRow | None]] = []
+        used: set[int] = set()
+        for time in times:
+            row = by_rid.get(time.recurrence_id)
+            if row is None or row.id in used:
+                row = by_date.get(time.recurrence_id[:10])
+                if row is not None and row.id in used:
+                    row = None
+            if row is not None:
+                used.add(row.id)
+            plan.append((time, row))
+        candidates = []
+        for time, row in plan:
+            start, end, state = time.start_utc, time.end_utc, OccurrenceState.SCHEDULED
+            if row is not None and row.moved:
+                start, end = row.start_utc, row.end_utc
+            if row is not None and row.state is OccurrenceState.CANCELLED:
+                state = OccurrenceState.CANCELLED
+            candidates.append(
+                OccurrenceView(
+                    id=row.id if row is not None else time.recurrence_id,
+                    seminar_id=current.id,
+                    room_id=draft.room_id,
+                    title=draft.title,
+                    start_utc=start,
+                    end_utc=end,
+                    lead_in=series.lead_in,
+                    lead_out=series.lead_out,
+                    state=state,
+                    recurrence_id=time.recurrence_id,
+                )
+            )
+        await self._check_conflicts(conn, candidates, draft.room_id, exclude_seminar=current.id)
+        inserts = []
+        for (time, row), view in zip(plan, candidates, strict=True):
+            if row is None:
+                inserts.append(
+                    self._occurrence_values(current.id, draft.room_id, series, time, now)
+                )
+                continue
+            values = {
+                "recurrence_id": time.recurrence_id,
+                "room_id": draft.room_id,
+                "start_utc": view.start_utc,
+                "end_utc": view.end_utc,
+                "lead_in_minutes": series.lead_in_minutes,
+                "lead_out_minutes": series.lead_out_minutes,
+                "sequence": row.sequence + 1,
+                "updated_at": now,
+            }
+            await self._store.update_occurrence(conn, row.id, **values)
+        await self._store.delete_occurrences(
+            conn, [row.id for row in open_rows if row.id not in used]
+        )
+        await self._store.insert_occurrences(conn, inserts)
+        return len(plan)
+
+    async def delete_seminar(self, seminar_id: int) -> None:
+        async with self._lock, self._engine().begin() as conn:
+            await self._store.delete_seminar(conn, seminar_id)
+        log.info("seminar %s deleted", seminar_id)
+        await self._changed()
+
+    async def seminar(self, seminar_id: int) -> SeminarDetail:
+        async with self._engine().connect() as conn:
+            seminar = await self._store.seminar(conn, seminar_id)
+            occurrences = await self._store.occurrences_of(conn, seminar_id)
+        return SeminarDetail(seminar, occurrences)
+
+    async def seminars(self, room_id: int | None = None) -> list[tuple[SeminarRow, int]]:
+        async with self._engine().connect() as conn:
+            rows = await self._store.seminars(conn, room_id)
+            counts = await self._store.occurrence_counts(conn)
+        return [(row, counts.get(row.id, 0)) for row in rows]
+
+    async def extend_horizons(self) -> int:
+        """Materialize open-ended series up to now + horizon; returns occurrences added.
+
+        Conflict-checked like a booking: an occurrence that would collide with something booked
+        since is left out and logged (staff see the gap in the calendar).
+        """
+        added = 0
+        async with self._lock, self._engine().begin() as conn:
+            now = self._clock.now()
+            target = now + self._horizon
+            for seminar in await self._store.seminars_to_extend(conn, target):
+                added += await self._extend_one(conn, seminar, target, now)
+        if added:
+            await self._changed()
+        return added
+
+    async def _extend_one(
+        self, conn: AsyncConnection, seminar: SeminarRow, target: datetime, now: datetime
+    ) -> int:
+        series = SeriesRule(
+            start_local=seminar.start_local,
+            end_local=seminar.end_local,
+            timezone=seminar.timezone,
+            rrule=seminar.rrule,
+            exdates=seminar.exdates,
+            lead_in_minutes=seminar.lead_in_minutes,
+            lead_out_minutes=seminar.lead_out_minutes,
+        )
+        assert seminar.materialized_until is not None
+        rows = []
+        for time in expand(series, seminar.materialized_until, target):
+            view = candidate_views(
+                [time],
+                seminar_id=seminar.id,
+                room_id=seminar.room_id,
+                title=seminar.title,
+                lead_in=series.lead_in,
+                lead_out=series.lead_out,
+            )
+            try:
+                await self._check_conflicts(conn, view, seminar.room_id, exclude_seminar=seminar.id)
+            except Exception as exc:
+                log.warning(
+                    "seminar %s: occurrence %s left out: %s", seminar.id, time.recurrence_id, exc
+                )
+                continue
+            rows.append(self._occurrence_values(seminar.id, seminar.room_id, series, time, now))
+        await self._store.insert_occurrences(conn, rows)
+        await self._store.update_seminar(conn, seminar.id, materialized_until=target)
+        return len(rows)
+
+    # -- occurrences --------------------------------------------------------------------------
+
+    async def occurrences(
+        self, start: datetime, end: datetime, room_id: int | None = None
+    ) -> list[OccurrenceRow]:
+        if end <= start:
+            raise ScheduleValidationError("to", "'to' must be after 'from'")
+        if end - start > MAX_LISTING_WINDOW:
+            raise ScheduleValidationError(
+                "to", f"list at most {MAX_LISTING_WINDOW.days} days at a time"
+            )
+        async with self._engine().connect() as conn:
+            return await self._store.in_window(conn, start, end, room_id=room_id)
+
+    async def occurrence(self, occurrence_id: int) -> OccurrenceRow:
+        async with self._engine().connect() as conn:
+            return await self._store.occurrence(conn, occurrence_id)
+
+    async def _edit_occurrence(
+        self,
+        occurrence_id: int,
+        edit: Callable[[OccurrenceRow, datetime], tuple[OccurrenceView | None, dict[str, Any]]],
+    ) -> OccurrenceRow:
+        async with self._lock, self._engine().begin() as conn:
+            row = await self._store.occurrence(conn, occurrence_id)
+            now = self._clock.now()
+            candidate, values = edit(row, now)
+            if candidate is not None:
+                await self._check_conflicts(
+                    conn, [candidate], row.room_id, exclude_ids=frozenset({row.id})
+                )
+            values.setdefault("updated_at", now)
+            await self._store.update_occurrence(conn, row.id, **values)
+        await self._changed()
+        return await self.occurrence(occurrence_id)
+
+    async def move_occurrence(
+        self, occurrence_id: int, start: datetime, end: datetime
+    ) -> OccurrenceRow:
+        def edit(row: OccurrenceRow, now: datetime) -> tuple[OccurrenceView | None, dict[str, Any]]:
+            if row.state is not OccurrenceState.SCHEDULED or row.actual_start_utc is not None:
+                raise InvalidOccurrenceState(
+                    row.id, f"only a scheduled occurrence can be moved (it is {row.state.value})"
+                )
+            zone = load_timezone(row.timezone)
+            start_utc = resolve_local(_local(start, zone), zone, field="start")
+            end_utc = resolve_local(_local(end, zone), zone, field="end")
+            validate_duration(start_utc, end_utc)
+            if end_utc <= now:
+                raise ScheduleValidationError("end", "cannot move an occurrence into the past")
+            view = replace(row.view(), start_utc=start_utc, end_utc=end_utc)
+            return view, {
+                "start_utc": start_utc,
+                "end_utc": end_utc,
+                "moved": True,
+                "sequence": row.sequence + 1,
+            }
+
+        result = await self._edit_occurrence(occurrence_id, edit)
+        log.info("occurrence %s moved to %s", occurrence_id, result.start_utc.isoformat())
+        return result
+
+    async def cancel_occurrence(self, occurrence_id: int) -> OccurrenceRow:
+        def edit(row: OccurrenceRow, now: datetime) -> tuple[OccurrenceView | None, dict[str, Any]]:
+            if row.state is OccurrenceState.CANCELLED:
+                return None, {}
+            if row.state is not OccurrenceState.SCHEDULED or row.actual_start_utc is not None:
+                raise InvalidOccurrenceState(
+                    row.id,
+                    f"only a scheduled occurrence can be cancelled (it is {row.state.value}; "
+                    "use stop to end a running one)",
+                )
+            return None, {
+                "state": OccurrenceState.CANCELLED.value,
+                "sequence": row.sequence + 1,
+                "state_reason": "cancelled by staff",
+            }
+
+        result = await self._edit_occurrence(occurrence_id, edit)
+        log.info("occurrence %s cancelled", occurrence_id)
+        return result
+
+    async def restore_occurrence(self, occurrence_id: int) -> OccurrenceRow:
+        """Undo a cancellation (conflict-checked: the slot may have been booked since)."""
+
+        def edit(row: OccurrenceRow, now: datetime) -> tuple[OccurrenceView | None, dict[str, Any]]:
+            if row.state is OccurrenceState.SCHEDULED:
+                return None, {}
+            if row.state is not OccurrenceState.CANCELLED or row.end_utc <= now:
+                raise InvalidOccurrenceState(
+                    row.id, "only a future cancelled occurrence can be restored"
+                )
+            view = replace(row.view(), state=OccurrenceState.SCHEDULED)
+            return view, {
+                "state": OccurrenceState.SCHEDULED.value,
+                "sequence": row.sequence + 1,
+                "state_reason": None,
+            }
+
+        return await self._edit_occurrence(occurrence_id, edit)
+
+    async def start_now(self, occurrence_id: int) -> OccurrenceRow:
+        def edit(row: OccurrenceRow, now: datetime) -> tuple[OccurrenceView | None, dict[str, Any]]:
+            view = start_early(row.view(), now)
+            return view, {"actual_start_utc": now, "state_reason": "started early by staff"}
+
+        result = await self._edit_occurrence(occurrence_id, edit)
+        log.info("occurrence %s started by staff", occurrence_id)
+        return result
+
+    async def stop_now(self, occurrence_id: int) -> OccurrenceRow:
+        def edit(row: OccurrenceRow, now: datetime) -> tuple[OccurrenceView | None, dict[str, Any]]:
+            view = stop_early(row.view(), now)
+            return None, {
+                "state": view.state.value,
+                "actual_end_utc": now,
+                "state_reason": "stopped by staff",
+            }
+
+        result = await self._edit_occurrence(occurrence_id, edit)
+        log.info("occurrence %s stopped by staff", occurrence_id)
+        return result
+
+    async def extend_occurrence(self, occurrence_id: int, minutes: int) -> OccurrenceRow:
+        def edit(row: OccurrenceRow, now: datetime) -> tuple[OccurrenceView | None, dict[str, Any]]:
+            view = extend(row.view(), minutes, now)
+            return view, {"end_utc": view.end_utc, "sequence": row.sequence + 1}
+
+        result = await self._edit_occurrence(occurrence_id, edit)
+        log.info("occurrence %s extended by %d min", occurrence_id, minutes)
+        return result
