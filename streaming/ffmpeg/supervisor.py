@@ -305,8 +305,13 @@ class FfmpegSupervisor:
                     proc.signal_group(signal.SIGKILL)
                     await proc.wait_exit(None)
                     return reason
+                # A finished first_progress must leave the set, or every wait would return at
+                # once and the watchdog would spin (regression: 0.4 core per process).
+                waiting = {proc.exited, stop_wait}
+                if not first_progress.done():
+                    waiting.add(first_progress)
                 await asyncio.wait(
-                    {proc.exited, stop_wait, first_progress},
+                    waiting,
                     timeout=timeout,
                     return_when=asyncio.FIRST_COMPLETED,
                 )

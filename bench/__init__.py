@@ -1,0 +1,1 @@
+"""Runnable benchmarks for Knoten; `python -m bench [name ...]` prints their figures."""
