@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone
+from icalendar import Calendar, Event, Timezone, vDuration
 
 from schedules.domain import DEFAULT_TIMEZONE, OccurrenceState
 from schedules.timing import load_timezone
@@ -100,6 +100,9 @@ class FeedEvent:
         if self.sequence < 0:
             raise ValueError(f"sequence must be >= 0, got {self.sequence}")
         OccurrenceState(self.status)  # raises ValueError for an unknown status
+        # URL values are not escaped in iCalendar: a line break here would break the document.
+        if not self.join_url or any(c.isspace() or not c.isprintable() for c in self.join_url):
+            raise ValueError(f"join_url must be a URL without whitespace, got {self.join_url!r}")
 
     @property
     def state(self) -> OccurrenceState:
@@ -149,7 +152,7 @@ def build_room_calendar(
     # RFC 7986 requires the VALUE parameter here; icalendar does not add it by itself.
     calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
     # Outlook's older spelling of the same hint; X- properties are TEXT, so give the ISO form.
-    calendar.add("x-published-ttl", "PT1H")
+    calendar.add("x-published-ttl", vDuration(REFRESH_INTERVAL).to_ical().decode("ascii"))
 
     stamp = _utc_seconds(now_utc)
     ordered = sorted(events, key=lambda e: (e.start_utc, e.occurrence_id))
