@@ -73,9 +73,7 @@ class SessionRunner(Protocol):
 class OccurrenceSource(Protocol):
     """What the reconciler and the triggers need from storage."""
 
-    async def reconcile_candidates(
-        self, now: datetime
-    ) -> list[tuple[OccurrenceView, SessionInfo]]:
+    async def reconcile_candidates(self, now: datetime) -> list[tuple[OccurrenceView, SessionInfo]]:
         """Every non-terminal occurrence whose blocked window could matter at ``now``.
 
         That is: scheduled ones with ``start - lead_in <= now`` (plus a small margin), live ones,
@@ -85,7 +83,11 @@ class OccurrenceSource(Protocol):
         ...
 
     async def upcoming(self, now: datetime, until: datetime) -> list[OccurrenceView]:
-        """Non-terminal occurrences with an instant (blocked_start…blocked_end) in ``(now, until]``."""
+        """Non-terminal occurrences with an instant in ``(now, until]``.
+
+        The instants are blocked_start, start, end and blocked_end (see
+        :func:`schedules.desired.next_trigger_instants`).
+        """
         ...
 
     async def mark(

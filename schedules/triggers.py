@@ -30,7 +30,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from schedules.clock import Clock
-from schedules.desired import Action, next_trigger_instants
+from schedules.desired import next_trigger_instants
 from schedules.ports import OccurrenceSource
 from schedules.reconciler import Reconciler
 
@@ -155,17 +155,16 @@ class ScheduleTriggers:
                     len(wanted),
                 )
 
-    async def changed(self) -> list[Action]:
+    async def changed(self) -> None:
         """Call after every schedule edit: reconcile now (the edit may be due at once), resync.
 
-        Returns the reconciliation's actions. Before start() and after aclose() this does nothing,
-        so an edit arriving during shutdown cannot start a session.
+        Before start() and after aclose() this does nothing: start() reconciles anyway, and an
+        edit arriving during shutdown must not start a session.
         """
         if not self._started or self._closed:
-            return []
-        actions = await self._reconciler.reconcile()
+            return
+        await self._reconciler.reconcile()
         await self.resync()
-        return actions
 
     def next_run_times(self) -> list[datetime]:
         """The pending trigger instants (the periodic resync not included), sorted."""
