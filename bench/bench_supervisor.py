@@ -26,10 +26,10 @@ SECONDS = 10.0
 
 def _parse_rate() -> float:
     block = (
-        "frame=1234\nfps=30.00\nstream_0_0_q=23.0\nbitrate=2500.1kbits/s\ntotal_size=123456\n"
-        "out_time_us=41133333\nout_time_ms=41133333\nout_time=00:00:41.133333\n"
-        "dup_frames=0\ndrop_frames=0\nspeed=1.00x\nprogress=continue\n"
-    ).encode()
+        b"frame=1234\nfps=30.00\nstream_0_0_q=23.0\nbitrate=2500.1kbits/s\ntotal_size=123456\n"
+        b"out_time_us=41133333\nout_time_ms=41133333\nout_time=00:00:41.133333\n"
+        b"dup_frames=0\ndrop_frames=0\nspeed=1.00x\nprogress=continue\n"
+    )
     parser = ProgressParser()
     count = 20_000
     started = time.perf_counter()
@@ -68,7 +68,6 @@ async def run() -> list[Figure]:
         Figure("supervised FFmpeg processes", PROCESSES, "count"),
         Figure("720p30 test-pattern encode", child_cpu / elapsed / PROCESSES, "cores each"),
         Figure("encode speed (slowest)", speed, "× realtime", "≈ 1.0"),
-        Figure("supervisor overhead", self_cpu / elapsed / PROCESSES, "cores per process",
-               "≤ 0.01"),  # fmt: skip
+        Figure("supervisor overhead", self_cpu / elapsed / PROCESSES, "cores/process", "≤ 0.01"),
         Figure("progress block parsing", _parse_rate(), "blocks/s"),
     ]

@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmarks: figures, percentiles and CPU time from the kernel's accounting."""
+"""Shared pieces of the benchmarks: figures, percentiles, CPU time from kernel accounting."""
 
 from __future__ import annotations
 

@@ -99,7 +99,9 @@ def build_app(
     app[SESSION_RUNNER] = session_runner or LoggingSessionRunner()
     source = SqlOccurrenceSource(engine, store)
     app[RECONCILER] = Reconciler(source, app[SESSION_RUNNER], clock)
-    app[TRIGGERS] = ScheduleTriggers(app[RECONCILER], source, clock)
+    app[TRIGGERS] = ScheduleTriggers(
+        app[RECONCILER], source, clock, housekeeping=app[SCHEDULE].extend_horizons
+    )
     app[SCHEDULE].subscribe(app[TRIGGERS].changed)
     app[FFMPEG_PROCESSES] = FfmpegProcesses(metrics=FfmpegMetrics(registry))
     app[OPENAPI] = build_openapi(

@@ -11,7 +11,7 @@ from schedules.errors import (
     SeminarConflict,
     SeminarNotFound,
 )
-from schedules.rooms import RoomNameTaken
+from schedules.rooms import RoomInUse, RoomNameTaken
 from streaming.errors import InvalidMediaUrl
 
 DOMAIN_ERROR_RULES: tuple[DomainErrorRule, ...] = (
@@ -21,6 +21,7 @@ DOMAIN_ERROR_RULES: tuple[DomainErrorRule, ...] = (
     (SeminarConflict, 409, "conflict"),
     (InvalidOccurrenceState, 409, "conflict"),
     (RoomNameTaken, 409, "conflict"),
+    (RoomInUse, 409, "conflict"),
     (ScheduleValidationError, 422, "validation_error"),
     (InvalidMediaUrl, 422, "validation_error"),
 )

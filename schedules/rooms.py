@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schedules.errors import RoomNotFound, ScheduleError
-from schedules.tables import rooms
+from schedules.tables import rooms, seminars
 
 
 class RoomNameTaken(ScheduleError):
@@ -23,6 +23,16 @@ class RoomNameTaken(ScheduleError):
         super().__init__(f"a room named {name!r} exists already")
         self.field = "name"
         self.message = f"a room named {name!r} exists already"
+
+
+class RoomInUse(ScheduleError):
+    """Seminars are booked in the room; delete or move them first."""
+
+    code = "room_in_use"
+
+    def __init__(self, room_id: int) -> None:
+        super().__init__(f"room {room_id} still has seminars; delete or move them first")
+        self.field = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,11 @@ class RoomRepository:
 
     async def delete(self, room_id: int) -> None:
         async with self._engine.begin() as conn:
+            booked = await conn.execute(
+                select(seminars.c.id).where(seminars.c.room_id == room_id).limit(1)
+            )
+            if booked.first() is not None:
+                raise RoomInUse(room_id)
             result = await conn.execute(delete(rooms).where(rooms.c.id == room_id))
         if result.rowcount == 0:
             raise RoomNotFound(room_id)

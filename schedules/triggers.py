@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,6 +60,7 @@ class ScheduleTriggers:
         resync_interval: timedelta = timedelta(minutes=30),
         scheduler: AsyncIOScheduler | None = None,
         drain_timeout: float = 10.0,
+        housekeeping: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         if lookahead <= timedelta(0) or resync_interval <= timedelta(0):
             raise ValueError("lookahead and resync_interval must be positive")
@@ -72,6 +73,8 @@ class ScheduleTriggers:
         self._lookahead = lookahead
         self._resync_interval = resync_interval
         self._drain_timeout = drain_timeout
+        # Runs at each periodic tick before reconciling (e.g. extending open-ended series).
+        self._housekeeping = housekeeping
         self._owns_scheduler = scheduler is None
         self._scheduler = scheduler if scheduler is not None else _new_scheduler()
         self._started_scheduler = False
@@ -231,7 +234,15 @@ class ScheduleTriggers:
             return
         # Reconciling here too is a cheap safety net: a trigger missed beyond the grace time
         # (suspended host) or a change nobody reported is caught up within one interval.
-        self._spawn(self._reconcile_and_resync(), "schedules-periodic-resync")
+        self._spawn(self._periodic(), "schedules-periodic-resync")
+
+    async def _periodic(self) -> None:
+        if self._housekeeping is not None:
+            try:
+                await self._housekeeping()
+            except Exception:
+                log.exception("schedule housekeeping failed")
+        await self._reconcile_and_resync()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)

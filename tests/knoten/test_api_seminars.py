@@ -209,12 +209,36 @@ async def test_room_calendar_feed(
     cancelled = seminar["occurrences"][1]["id"]
     async with api.patch(f"/api/v1/occurrences/{cancelled}", json={"state": "cancelled"}):
         pass
-    # 2027 lies beyond the feed's one-year window from today only if today is far off; the
-    # feed covers now-30 d .. now+366 d, so book one inside it as well.
+    # Public: no token needed, and nothing secret in it.
     async with http.get(knoten_app.url("/calendar/rooms/1.ics")) as response:
         assert response.status == 200
         assert response.content_type == "text/calendar"
-        calendar = icalendar.Calendar.from_ical(await response.read())
-    assert calendar["X-WR-CALNAME"]
+        raw = await response.read()
+    assert knoten_app.token.encode() not in raw
+    calendar = icalendar.Calendar.from_ical(raw)
+    events = calendar.walk("VEVENT")
+    assert len(events) == 4
+    assert {str(e["STATUS"]) for e in events} == {"CONFIRMED", "CANCELLED"}
+    by_id = {str(e["UID"]): e for e in events}
+    cancelled_event = next(e for uid, e in by_id.items() if f"-{cancelled}@" in uid)
+    assert str(cancelled_event["STATUS"]) == "CANCELLED"
+    assert int(cancelled_event["SEQUENCE"]) == 1
+    for event, occurrence in zip(
+        sorted(events, key=lambda e: e.decoded("DTSTART")), seminar["occurrences"], strict=True
+    ):
+        start = event.decoded("DTSTART")
+        assert start.strftime("%H:%M") == "18:00"
+        assert start.isoformat() == occurrence["start"]
+        assert str(event["URL"]) == occurrence["join_url"]
+    assert calendar.walk("VTIMEZONE"), "the feed carries its time zone definition"
     async with http.get(knoten_app.url("/calendar/rooms/99.ics")) as response:
         assert response.status == 404
+
+
+async def test_room_with_seminars_cannot_be_deleted(api: aiohttp.ClientSession) -> None:
+    await _create(api, WEEKLY)
+    async with api.delete("/api/v1/rooms/1") as response:
+        assert response.status == 409
+        assert (await response.json())["error"]["code"] == "room_in_use"
+    async with api.get("/api/v1/rooms/1") as response:
+        assert response.status == 200

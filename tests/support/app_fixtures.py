@@ -4,6 +4,7 @@ process for lifecycle tests."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -52,22 +54,29 @@ def app_config(tmp_path: Path) -> Config:
     return make_config(tmp_path / "data", free_tcp_port())
 
 
-@pytest.fixture
-async def knoten_app(app_config: Config) -> AsyncIterator[RunningApp]:
-    """The real app from ``build_app`` served on a free loopback port."""
-    runner = web.AppRunner(build_app(app_config), shutdown_timeout=2)
+@contextlib.asynccontextmanager
+async def serve(config: Config, **components: Any) -> AsyncIterator[RunningApp]:
+    """Serve ``build_app(config, **components)`` on its loopback port until the block ends."""
+    runner = web.AppRunner(build_app(config, **components), shutdown_timeout=2)
     await runner.setup()
-    site = web.TCPSite(runner, app_config.server.host, app_config.server.port)
+    site = web.TCPSite(runner, config.server.host, config.server.port)
     await site.start()
     try:
         yield RunningApp(
             app=runner.app,
-            base_url=app_config.public_url,
-            token=TEST_TOKEN,
-            config=app_config,
+            base_url=config.public_url,
+            token=config.security.admin_token or TEST_TOKEN,
+            config=config,
         )
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def knoten_app(app_config: Config) -> AsyncIterator[RunningApp]:
+    """The real app from ``build_app`` served on a free loopback port."""
+    async with serve(app_config) as running:
+        yield running
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def free_tcp_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-async def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:  # noqa: ASYNC109
+async def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
     """Return True if a TCP connection to ``host:port`` succeeds within ``timeout`` seconds."""
     try:
         _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
@@ -37,7 +37,7 @@ async def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:  # n
     return True
 
 
-async def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+async def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
     """Wait until ``host:port`` accepts TCP connections; ``TimeoutError`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
@@ -49,7 +49,7 @@ async def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:  #
         await asyncio.sleep(0.02)
 
 
-async def wait_for_port_closed(host: str, port: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+async def wait_for_port_closed(host: str, port: int, timeout: float = 10.0) -> None:
     """Wait until ``host:port`` refuses TCP connections; ``TimeoutError`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while await port_accepts(host, port, timeout=0.5):
