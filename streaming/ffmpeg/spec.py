@@ -109,7 +109,35 @@ class FileInput:
             raise ValueError("FileInput.path must be an absolute pathlib.Path")
 
 
-Input = TestPattern | UrlInput | FileInput
+@dataclass(frozen=True, slots=True)
+class FeedInput:
+    """An internal MPEG-TS feed read from a Unix socket that Knoten serves (code-chosen path)."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, Path) or not self.path.is_absolute():
+            raise ValueError("FeedInput.path must be an absolute pathlib.Path")
+
+
+@dataclass(frozen=True, slots=True)
+class SlateInput:
+    """A still slate: plain background, the text of ``text_file`` (re-read every frame, so the
+    message changes without a restart) and silence. The text never enters the filtergraph, so
+    a seminar title cannot inject filter syntax."""
+
+    text_file: Path
+    width: int = 1280
+    height: int = 720
+    fps: int = 30
+
+    def __post_init__(self) -> None:
+        _check_size(self.width, self.height, self.fps)
+        if not isinstance(self.text_file, Path) or not self.text_file.is_absolute():
+            raise ValueError("SlateInput.text_file must be an absolute pathlib.Path")
+
+
+Input = TestPattern | UrlInput | FileInput | FeedInput | SlateInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +190,15 @@ class Output:
     url_or_path: str | Path
     format: str
     options: tuple[tuple[str, str], ...] = ()
+    socket: bool = False  # a Path that is a Unix socket Knoten listens on (internal feed)
 
     def __post_init__(self) -> None:
         if self.format not in OUTPUT_FORMATS:
             raise ValueError(
                 f"output format {self.format!r} is not one of {sorted(OUTPUT_FORMATS)}"
             )
+        if self.socket and not isinstance(self.url_or_path, Path):
+            raise ValueError("socket outputs take a Path")
         if isinstance(self.url_or_path, Path):
             if not self.url_or_path.is_absolute():
                 raise ValueError("output paths must be absolute")
@@ -182,6 +213,8 @@ class Output:
 
     @property
     def target(self) -> str:
+        if self.socket:
+            return f"unix:{self.url_or_path}"
         return str(self.url_or_path)
 
     @property
@@ -207,7 +240,7 @@ class FfmpegSpec:
             raise ValueError("a spec needs a non-empty tuple of outputs")
         if self.duration_s is not None and self.duration_s <= 0:
             raise ValueError("duration_s must be positive")
-        if self.profile is None and isinstance(self.input, TestPattern):
+        if self.profile is None and isinstance(self.input, TestPattern | SlateInput):
             raise ValueError("a test pattern is raw video: it needs a profile to encode with")
 
 
@@ -285,6 +318,30 @@ def _input_streams(spec: FfmpegSpec) -> tuple[Any, Any]:
         # lavfi generates as fast as it can: -re paces both sources at 1x for live pushes.
         audio = ffmpeg_python.input(tone, format="lavfi", re=None)
         return video, audio
+    if isinstance(src, SlateInput):
+        video = ffmpeg_python.input(
+            f"color=c=0x0b5394:size={src.width}x{src.height}:rate={src.fps}",
+            format="lavfi",
+            re=None,
+        ).filter(
+            "drawtext",
+            fontfile=FONT_FILE,
+            textfile=str(src.text_file),
+            reload=1,
+            fontsize=max(12, src.height // 16),
+            fontcolor="white",
+            line_spacing=max(2, src.height // 60),
+            x="(w-text_w)/2",
+            y="(h-text_h)/2",
+        )
+        audio = ffmpeg_python.input(
+            f"anullsrc=channel_layout=stereo:sample_rate={AUDIO_RATE}", format="lavfi", re=None
+        )
+        return video, audio
+    if isinstance(src, FeedInput):
+        node = ffmpeg_python.input(f"unix:{src.path}", format="mpegts", protocol_whitelist="unix")
+        copy = spec.profile is None
+        return (node["v:0?"] if copy else node["v:0"]), node["a:0?"]
     options: dict[str, Any] = {}
     if src.realtime:
         options["re"] = None
@@ -308,7 +365,7 @@ def _input_streams(spec: FfmpegSpec) -> tuple[Any, Any]:
 
 
 def _scale(video: Any, src: Input, profile: VideoProfile) -> Any:
-    if isinstance(src, TestPattern) and (src.width, src.height, src.fps) == (
+    if isinstance(src, TestPattern | SlateInput) and (src.width, src.height, src.fps) == (
         profile.width,
         profile.height,
         profile.fps,
