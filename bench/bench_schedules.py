@@ -26,7 +26,7 @@ import socket
 import tempfile
 import time
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -217,6 +217,8 @@ async def _creates(
                 "end": _local(day, 11),
             },
         )
+        if body["error"]["code"] != "seminar_conflict":
+            raise RuntimeError(f"refused create: expected a room conflict, got {body}")
         refused.append(elapsed)
     return one_off, weekly, refused
 
@@ -286,9 +288,11 @@ async def _triggers(
     clock = SystemClock()
     now = clock.now()
     # Whole seconds (the API's rule), far enough ahead for the bookings below to be in.
-    first = (now + timedelta(seconds=6)).replace(microsecond=0)
+    first = (now + timedelta(seconds=8)).replace(microsecond=0)
     lags_before = len(app[TRIGGERS].trigger_lags)
     spans, app_instants = await _book_trigger_seminars(client, first)
+    if clock.now() >= first:
+        raise RuntimeError("booking the trigger seminars took longer than their lead time")
 
     direct_first = clock.now() + timedelta(milliseconds=500)
     views = [
@@ -360,9 +364,7 @@ async def run() -> list[Figure]:
                     Figure("seeding time", seed_seconds, "s"),
                 ]
 
-                times, sizes, all_times, all_sizes = await _listings(
-                    client, room_ids, first_monday
-                )
+                times, sizes, all_times, all_sizes = await _listings(client, room_ids, first_monday)
                 p50, p95, _, worst = _ms(times)
                 figures += [
                     Figure(f"list 1 room × 1 month ({len(times)} req)", p50, "ms p50"),
@@ -392,8 +394,8 @@ async def run() -> list[Figure]:
                     Figure("  …", p95, "ms p95", "≤ 100"),
                 ]
 
-                app_lags, start_late, stop_late, instants, direct_lags, direct_n = (
-                    await _triggers(client, app)
+                app_lags, start_late, stop_late, instants, direct_lags, direct_n = await _triggers(
+                    client, app
                 )
             p50, _, p99, worst = _ms(direct_lags)
             figures += [

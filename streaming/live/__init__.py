@@ -1,0 +1,1 @@
+"""A live room session: camera opened once, slate switching, encode once, isolated outputs."""
