@@ -37,7 +37,9 @@ from streaming.ffmpeg.urls import validate_input_url, validate_push_url
 FONT_FILE = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 AUDIO_RATE = 48_000
 LOGLEVEL = "level+info"  # info keeps stream mapping/open errors for the stderr ring buffer
-OUTPUT_FORMATS = frozenset({"flv", "mpegts", "mp4", "matroska", "mov", "segment", "null"})
+OUTPUT_FORMATS = frozenset(
+    {"flv", "mpegts", "mp4", "matroska", "mov", "segment", "null", "hls"}
+)
 # Which remote protocols FFmpeg may open (incl. the ones the demuxer opens underneath).
 PROTOCOL_WHITELIST: Mapping[str, str] = MappingProxyType(
     {
@@ -328,6 +330,8 @@ def _input_streams(spec: FfmpegSpec) -> tuple[Any, Any]:
             fontfile=FONT_FILE,
             textfile=str(src.text_file),
             reload=1,
+            # The text is a seminar title: show it literally, never expand %{...} sequences.
+            expansion="none",
             fontsize=max(12, src.height // 16),
             fontcolor="white",
             line_spacing=max(2, src.height // 60),

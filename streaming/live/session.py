@@ -1,0 +1,316 @@
+"""LiveSession: one occurrence on air — camera opened once, encode once, every output isolated.
+
+Process layout (each FFmpeg under its own supervisor, registered in the app's FfmpegProcesses):
+
+    camera ingest ─┐                          ┌─▶ partners on the master profile (copy)
+                   ├─▶ MasterSwitch ─▶ master ─┼─▶ profile encoders ─▶ feeds ─▶ partners
+    slate ─────────┘                          ├─▶ WebRTC feed (video copied, audio → Opus)
+                                              └─▶ recorder (added by the composition root)
+
+The camera is opened exactly once. The master is encoded once, in constrained baseline so the
+WebRTC feed is a copy. Each lower profile is encoded once, however many partners use it. Every
+destination is its own process reading a feed, so one that refuses or drops is retried with
+capped backoff while the encode, the other destinations and the viewers carry on. When the
+camera fails the switch puts the slate on air and the feeds never break, so partner connections
+stay up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from streaming.ffmpeg.registry import FfmpegProcesses
+from streaming.ffmpeg.spec import (
+    FeedInput,
+    FfmpegSpec,
+    Output,
+    SlateInput,
+    VideoProfile,
+    build_argv,
+)
+from streaming.ffmpeg.supervisor import FfmpegSupervisor, ProcessState, RestartPolicy
+from streaming.live.commands import webrtc_feed_argv
+from streaming.live.feed import FeedHub
+from streaming.live.plan import PartnerTarget, SessionPlan, profile_for
+from streaming.live.switch import MasterSwitch, SourceName
+
+log = logging.getLogger(__name__)
+
+LOSS_SLATE_TEXT = "Die Übertragung wird in Kürze fortgesetzt\n\nThe broadcast will resume shortly"
+# Outputs: capped at 30 s so a partner that comes back is reached again within half a minute.
+OUTPUT_POLICY = RestartPolicy(initial_backoff_s=1.0, max_backoff_s=30.0, stale_timeout_s=10.0)
+# The camera: retried quickly at first (a network blip), then every 10 s at most.
+CAMERA_POLICY = RestartPolicy(initial_backoff_s=0.5, max_backoff_s=10.0, stale_timeout_s=5.0)
+INTERNAL_POLICY = RestartPolicy(initial_backoff_s=0.5, max_backoff_s=5.0, stale_timeout_s=10.0)
+
+_OUTPUT_STATES = {
+    ProcessState.IDLE: "starting",
+    ProcessState.STARTING: "starting",
+    ProcessState.RUNNING: "live",
+    ProcessState.BACKOFF: "retrying",
+    ProcessState.STOPPING: "stopped",
+    ProcessState.STOPPED: "stopped",
+    ProcessState.FAILED: "failed",
+}
+
+
+def _clean_text(text: str) -> str:
+    # drawtext shows the file as it is; keep it printable and short enough for one slate.
+    return "".join(ch for ch in text if ch == "\n" or ch.isprintable())[:300]
+
+
+@dataclass
+class _Output:
+    name: str
+    kind: str
+    supervisor: FfmpegSupervisor
+    partner_id: int | None = None
+    profile: str | None = None
+
+
+class LiveSession:
+    def __init__(self, plan: SessionPlan, processes: FfmpegProcesses, ffmpeg: str = "ffmpeg"):
+        self.plan = plan
+        self._processes = processes
+        self._ffmpeg = ffmpeg
+        run = plan.run_dir
+        self.master_profile = plan.master_profile()
+        self.master_feed = run / "master.sock"
+        self.webrtc_feed = run / "webrtc.sock"
+        self._slate_text = run / "slate.txt"
+        self._hubs: dict[str, FeedHub] = {}
+        self._switch = MasterSwitch(
+            f"occ{plan.occurrence_id}",
+            FeedHub("master", self.master_feed),
+            camera_path=run / "camera-in.sock",
+            slate_path=run / "slate-in.sock",
+        )
+        self._supervisors: list[FfmpegSupervisor] = []
+        self._outputs: list[_Output] = []
+        self._camera: FfmpegSupervisor | None = None
+        self._live = False
+        self._started_at: float | None = None
+        self._closed = False
+
+    # -- naming --------------------------------------------------------------------------------
+
+    def _name(self, part: str) -> str:
+        return f"occ{self.plan.occurrence_id}-{part}"
+
+    def _supervisor(self, part: str, argv: list[str], policy: RestartPolicy) -> FfmpegSupervisor:
+        supervisor = FfmpegSupervisor(self._name(part), argv, policy=policy)
+        self._supervisors.append(supervisor)
+        return supervisor
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self, live: bool) -> None:
+        plan = self.plan
+        plan.run_dir.mkdir(parents=True, exist_ok=True)
+        self._started_at = time.monotonic()
+        self._write_slate(live=False)
+        self._live = live
+        self._switch.want_camera = live
+        self._switch.on_switch = self._on_switch
+        await self._switch.hub.start()
+        await self._switch.start()
+        master = self.master_profile
+        slate_profile = profile_copy(master, gop_seconds=0.5)
+        self._supervisor(
+            "slate",
+            build_argv(
+                FfmpegSpec(
+                    self._name("slate"),
+                    SlateInput(self._slate_text, master.width, master.height, master.fps),
+                    slate_profile,
+                    (Output(plan.run_dir / "slate-in.sock", "mpegts", socket=True),),
+                ),
+                self._ffmpeg,
+            ),
+            INTERNAL_POLICY,
+        )
+        self._camera = self._supervisor(
+            "camera",
+            build_argv(
+                FfmpegSpec(
+                    self._name("camera"),
+                    plan.camera.ffmpeg_input(master),
+                    master,
+                    (Output(plan.run_dir / "camera-in.sock", "mpegts", socket=True),),
+                ),
+                self._ffmpeg,
+            ),
+            CAMERA_POLICY,
+        )
+        await self._add_profile_feeds()
+        if "webrtc" in plan.extra_feeds:
+            hub = FeedHub("webrtc", self.webrtc_feed, plan.run_dir / "webrtc-in.sock")
+            await hub.start()
+            self._hubs["webrtc"] = hub
+            self._supervisor(
+                "webrtc",
+                webrtc_feed_argv(self.master_feed, plan.run_dir / "webrtc-in.sock", self._ffmpeg),
+                INTERNAL_POLICY,
+            )
+        for partner in plan.partners:
+            self._add_partner(partner)
+        for supervisor in self._supervisors:
+            await self._processes.start(supervisor)
+        log.info(
+            "occurrence %s: session started (%s, %d partner(s))",
+            plan.occurrence_id,
+            "live" if live else "lead-in",
+            len(plan.partners),
+        )
+
+    async def _add_profile_feeds(self) -> None:
+        master_name = self.master_profile.name.removeprefix("master-")
+        for name in sorted({p.profile for p in self.plan.partners} - {master_name}):
+            profile = profile_for(name)
+            run = self.plan.run_dir
+            hub = FeedHub(name, run / f"{name}.sock", run / f"{name}-in.sock")
+            await hub.start()
+            self._hubs[name] = hub
+            self._supervisor(
+                f"encode-{name}",
+                build_argv(
+                    FfmpegSpec(
+                        self._name(f"encode-{name}"),
+                        FeedInput(self.master_feed),
+                        profile,
+                        (Output(run / f"{name}-in.sock", "mpegts", socket=True),),
+                    ),
+                    self._ffmpeg,
+                ),
+                INTERNAL_POLICY,
+            )
+
+    def feed_for(self, profile: str) -> Path:
+        if profile == self.master_profile.name.removeprefix("master-"):
+            return self.master_feed
+        return self._hubs[profile].output_path
+
+    def _add_partner(self, partner: PartnerTarget) -> None:
+        feed = FeedInput(self.feed_for(partner.profile))
+        if partner.kind == "hls":
+            directory = self.plan.hls_dir / str(partner.partner_id)
+            directory.mkdir(parents=True, exist_ok=True)
+            target = Output(
+                directory / "index.m3u8",
+                "hls",
+                options=(
+                    ("hls_time", "2"),
+                    ("hls_list_size", "6"),
+                    ("hls_flags", "delete_segments+independent_segments+omit_endlist"),
+                ),
+            )
+        else:
+            assert partner.url is not None
+            target = Output(partner.url, "flv" if partner.kind == "rtmp" else "mpegts")
+        part = f"partner-{partner.partner_id}"
+        spec = FfmpegSpec(self._name(part), feed, None, (target,), overwrite=True)
+        supervisor = self._supervisor(part, build_argv(spec, self._ffmpeg), OUTPUT_POLICY)
+        self._outputs.append(
+            _Output(partner.name, partner.kind, supervisor, partner.partner_id, partner.profile)
+        )
+
+    async def set_live(self, live: bool) -> None:
+        """Lead-in → live: the camera goes on air at its next keyframe."""
+        self._live = live
+        self._switch.want_camera = live
+        self._write_slate(live=live)
+        self._switch.decide()
+
+    def _write_slate(self, live: bool) -> None:
+        plan = self.plan
+        if live:
+            text = LOSS_SLATE_TEXT
+        else:
+            text = f"{_clean_text(plan.title)}\n\nbeginnt um {plan.start_label}"
+        tmp = self._slate_text.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self._slate_text)  # drawtext must never read half a file
+
+    def _on_switch(self, source: SourceName) -> None:
+        if source is SourceName.SLATE and self._live:
+            log.warning("occurrence %s: camera lost, slate on air", self.plan.occurrence_id)
+        elif source is SourceName.CAMERA:
+            log.info("occurrence %s: camera on air", self.plan.occurrence_id)
+
+    async def aclose(self) -> None:
+        """Stop everything: outputs first (partners see a clean end of stream), then feeds."""
+        if self._closed:
+            return
+        self._closed = True
+        outputs = [o.supervisor for o in self._outputs]
+        await self._remove(outputs)
+        await self._remove([s for s in self._supervisors if s not in outputs])
+        await self._switch.aclose()
+        await self._switch.hub.aclose()
+        for hub in self._hubs.values():
+            await hub.aclose()
+        with contextlib.suppress(OSError):
+            self._slate_text.unlink()
+        log.info("occurrence %s: session stopped", self.plan.occurrence_id)
+
+    async def _remove(self, supervisors: list[FfmpegSupervisor]) -> None:
+        await asyncio.gather(*(self._processes.remove(s.name) for s in supervisors))
+
+    # -- status --------------------------------------------------------------------------------
+
+    def source_status(self) -> dict[str, Any]:
+        camera = self._switch.source(SourceName.CAMERA) if self._started_at else None
+        healthy = self._switch.camera_healthy() if camera else False
+        if not self._live:
+            state = "standby" if healthy else "starting"
+        elif self._switch.active is SourceName.CAMERA and healthy:
+            state = "live"
+        elif self._camera is not None and self._camera.state is ProcessState.STARTING:
+            state = "starting"
+        else:
+            state = "lost"
+        return {
+            "state": state,
+            "kind": self.plan.camera.kind,
+            "on_air": str(self._switch.active) if self._switch.active else None,
+            "width": camera.width if camera else None,
+            "height": camera.height if camera else None,
+            "fps": camera.fps if camera else None,
+            "restarts": self._camera.restarts if self._camera else 0,
+        }
+
+    def outputs_status(self) -> list[dict[str, Any]]:
+        result = []
+        for output in self._outputs:
+            sup = output.supervisor
+            progress = sup.progress
+            result.append(
+                {
+                    "name": output.name,
+                    "kind": output.kind,
+                    "partner_id": output.partner_id,
+                    "profile": output.profile,
+                    "state": _OUTPUT_STATES[sup.state],
+                    "bitrate_kbps": progress.bitrate_kbps if progress else None,
+                    "fps": progress.fps if progress else None,
+                    "uptime_s": round(sup.uptime_s, 1) if sup.uptime_s is not None else None,
+                    "restarts": sup.restarts,
+                    "last_error": sup.last_error,
+                }
+            )
+        return result
+
+    def supervisor(self, part: str) -> FfmpegSupervisor | None:
+        name = self._name(part)
+        return next((s for s in self._supervisors if s.name == name), None)
+
+
+def profile_copy(profile: VideoProfile, **changes: Any) -> VideoProfile:
+    return replace(profile, **changes)

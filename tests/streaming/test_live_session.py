@@ -1,0 +1,74 @@
+"""A live session against two real nginx-rtmp partners: encode once, every partner receives its
+profile, one partner's outage disturbs nobody, the camera is replaced by the slate without a
+partner reconnect, and stopping leaves nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from streaming.ffmpeg.registry import FfmpegProcesses
+from streaming.ffmpeg.tools import ffprobe_json
+from streaming.live.plan import CameraSource, PartnerTarget, SessionPlan
+from streaming.live.session import LiveSession
+
+pytestmark = pytest.mark.slow
+
+
+async def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def _streams(probe: dict) -> dict[str, dict]:
+    return {s["codec_type"]: s for s in probe["streams"]}
+
+
+async def test_two_partners_receive_their_profiles(tmp_path: Path, nginx_partner_factory) -> None:
+    partner_a = await nginx_partner_factory()
+    partner_b = await nginx_partner_factory()
+    plan = SessionPlan(
+        occurrence_id=7,
+        title="Löten für Einsteiger",
+        start_label="18:00",
+        camera=CameraSource("testsrc"),
+        run_dir=tmp_path / "run",
+        hls_dir=tmp_path / "hls",
+        partners=(
+            PartnerTarget(1, "Innovationszentrum", "rtmp", "720p", partner_a.url("izkey")),
+            PartnerTarget(2, "Campus", "rtmp", "480p", partner_b.url("campuskey")),
+        ),
+    )
+    processes = FfmpegProcesses()
+    session = LiveSession(plan, processes)
+    try:
+        await session.start(live=True)
+        await _wait(
+            lambda: all(o["state"] == "live" for o in session.outputs_status()), 20, "outputs"
+        )
+        probe_a, probe_b = await asyncio.gather(
+            ffprobe_json(partner_a.url("izkey"), timeout=15),
+            ffprobe_json(partner_b.url("campuskey"), timeout=15),
+        )
+        status = session.source_status()
+        assert status["state"] == "live" and status["on_air"] == "camera"
+        assert (status["width"], status["height"]) == (1280, 720)
+    finally:
+        await session.aclose()
+        await processes.aclose()
+    a, b = _streams(probe_a), _streams(probe_b)
+    assert (a["video"]["codec_name"], a["video"]["width"], a["video"]["height"]) == ("h264", 1280, 720)
+    assert (b["video"]["codec_name"], b["video"]["width"], b["video"]["height"]) == ("h264", 854, 480)
+    assert a["audio"]["codec_name"] == b["audio"]["codec_name"] == "aac"
+    # Encode once: the camera, the slate and one 480p encode — not one encode per partner.
+    for recorded in (partner_a.recordings(), partner_b.recordings()):
+        assert recorded
+        flv = await ffprobe_json(recorded[0])
+        assert {s["codec_name"] for s in flv["streams"]} == {"h264", "aac"}
+    assert len(processes) == 0
