@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from knoten.api.whep import join_token
 from knoten.http.errors import ApiError
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model, read_query
-from knoten.keys import CONFIG, SCHEDULE
+from knoten.keys import CONFIG, LIVE, SCHEDULE
 from schedules.store import OccurrenceRow
 
 
@@ -20,8 +21,33 @@ def local_iso(value: datetime) -> str:
     return value.isoformat(timespec="seconds")
 
 
-def join_url(public_url: str, occurrence_id: int) -> str:
-    return f"{public_url}/join/{occurrence_id}"
+def join_url(public_url: str, occurrence_id: int, token: str | None = None) -> str:
+    """The join page; with a join token (see knoten/join.py) the link admits its holder."""
+    url = f"{public_url}/join/{occurrence_id}"
+    return f"{url}?t={token}" if token else url
+
+
+class SourceStatus(BaseModel):
+    state: Literal["starting", "standby", "live", "lost"]
+    kind: str
+    on_air: Literal["camera", "slate"] | None
+    width: int | None
+    height: int | None
+    fps: float | None
+    restarts: int
+
+
+class OutputStatus(BaseModel):
+    name: str
+    kind: Literal["rtmp", "srt", "hls"]
+    partner_id: int | None
+    profile: str | None
+    state: Literal["starting", "live", "retrying", "failed", "stopped"]
+    bitrate_kbps: float | None
+    fps: float | None
+    uptime_s: float | None
+    restarts: int
+    last_error: str | None
 
 
 class OccurrenceOut(BaseModel):
@@ -43,9 +69,15 @@ class OccurrenceOut(BaseModel):
     record: bool
     sequence: int
     join_url: str
+    source: SourceStatus | None = Field(
+        default=None, description="the room camera while the occurrence runs"
+    )
+    outputs: list[OutputStatus] | None = Field(
+        default=None, description="partner destinations while the occurrence runs"
+    )
 
     @classmethod
-    def of(cls, row: OccurrenceRow, public_url: str) -> OccurrenceOut:
+    def of(cls, row: OccurrenceRow, public_url: str, token: str | None = None) -> OccurrenceOut:
         zone = ZoneInfo(row.timezone)
 
         def local(value: datetime | None) -> str | None:
@@ -69,7 +101,7 @@ class OccurrenceOut(BaseModel):
             actual_end=local(row.actual_end_utc),
             record=row.record,
             sequence=row.sequence,
-            join_url=join_url(public_url, row.id),
+            join_url=join_url(public_url, row.id, token),
         )
 
 
@@ -118,7 +150,12 @@ class ExtendIn(BaseModel):
 
 
 def _out(request: web.Request, row: OccurrenceRow) -> web.Response:
-    return json_response(OccurrenceOut.of(row, request.app[CONFIG].public_url))
+    out = OccurrenceOut.of(row, request.app[CONFIG].public_url, join_token(request.app, row))
+    live = request.app[LIVE].status(row.id)
+    if live is not None:
+        out.source = SourceStatus(**live["source"])
+        out.outputs = [OutputStatus(**output) for output in live["outputs"]]
+    return json_response(out)
 
 
 async def list_occurrences(request: web.Request) -> web.Response:
@@ -126,7 +163,9 @@ async def list_occurrences(request: web.Request) -> web.Response:
     start, end = query.window()
     rows = await request.app[SCHEDULE].occurrences(start, end, query.room_id)
     public_url = request.app[CONFIG].public_url
-    return json_response([OccurrenceOut.of(row, public_url) for row in rows])
+    return json_response(
+        [OccurrenceOut.of(row, public_url, join_token(request.app, row)) for row in rows]
+    )
 
 
 async def get_occurrence(request: web.Request) -> web.Response:
