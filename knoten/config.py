@@ -6,6 +6,7 @@ Everything is validated once at load time. A bad value raises :class:`ConfigErro
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -72,12 +73,70 @@ class MediaConfig(_Section):
     ffprobe: str = "ffprobe"
 
 
+class RecordingsConfig(_Section):
+    retention_days: int = Field(default=365, ge=0, le=36500)  # 0 = keep forever
+    quota_gb: float = Field(default=0, ge=0)  # 0 = no quota
+    min_free_gb: float = Field(default=2, ge=0)  # disk guard: close recordings below this
+    segment_seconds: float = Field(default=2, ge=1, le=10)  # at most this much is lost in a crash
+
+
+class IceServerConfig(_Section):
+    """One STUN or TURN server, passed to aiortc and to the browser alike."""
+
+    urls: list[str] = Field(min_length=1)
+    username: str | None = None
+    credential: str | None = None
+
+    @field_validator("urls", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("urls")
+    @classmethod
+    def _ice_scheme(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+                raise ValueError(f"{url!r} must start with stun:, stuns:, turn: or turns:")
+        return value
+
+
+class WebrtcConfig(_Section):
+    """Browser viewing (WHEP). No ICE server by default: nothing is contacted unless configured."""
+
+    ice_servers: list[IceServerConfig] = []
+    # Host candidates: explicit addresses win over interface names; both empty = every
+    # non-loopback address (aioice's default). Tests on one machine use ["127.0.0.1"].
+    host_addresses: list[str] = []
+    interfaces: list[str] = []
+    max_viewers: int = Field(default=200, ge=1, le=5000)
+    connect_timeout_s: float = Field(default=15.0, gt=0, le=120)
+    join_grace_minutes: int = Field(default=720, ge=0, le=10080)
+
+    @field_validator("host_addresses", "interfaces", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        # From the environment a list arrives as "a,b".
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("host_addresses")
+    @classmethod
+    def _ip_literals(cls, value: list[str]) -> list[str]:
+        for address in value:
+            ipaddress.ip_address(address)  # ValueError names the bad one
+        return value
+
+
 class Config(_Section):
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = StorageConfig()
     security: SecurityConfig = SecurityConfig()
     logging: LoggingConfig = LoggingConfig()
     media: MediaConfig = MediaConfig()
+    recordings: RecordingsConfig = RecordingsConfig()
+    webrtc: WebrtcConfig = WebrtcConfig()
 
     @property
     def data_dir(self) -> Path:
@@ -121,6 +180,10 @@ ENV_KEYS: dict[str, tuple[str, str]] = {
     "KNOTEN_LOG_LEVEL": ("logging", "level"),
     "KNOTEN_FFMPEG": ("media", "ffmpeg"),
     "KNOTEN_FFPROBE": ("media", "ffprobe"),
+    "KNOTEN_WEBRTC_HOST_ADDRESSES": ("webrtc", "host_addresses"),
+    "KNOTEN_WEBRTC_INTERFACES": ("webrtc", "interfaces"),
+    "KNOTEN_WEBRTC_MAX_VIEWERS": ("webrtc", "max_viewers"),
+    "KNOTEN_WEBRTC_CONNECT_TIMEOUT_S": ("webrtc", "connect_timeout_s"),
 }
 
 

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from knoten.http.errors import DomainErrorRule
+from recordings.errors import (
+    InvalidShareToken,
+    RecordingBusy,
+    RecordingNotAvailable,
+    RecordingNotFound,
+    UnsafePath,
+)
 from schedules.errors import (
     InvalidOccurrenceState,
     OccurrenceNotFound,
@@ -12,16 +19,28 @@ from schedules.errors import (
     SeminarNotFound,
 )
 from schedules.rooms import RoomInUse, RoomNameTaken
-from streaming.errors import InvalidMediaUrl
+from streaming.errors import InvalidMediaUrl, InvalidPartner, PartnerNameTaken, PartnerNotFound
+from streaming.webrtc import InvalidOffer, NotLive, ViewerNotFound
 
 DOMAIN_ERROR_RULES: tuple[DomainErrorRule, ...] = (
     (RoomNotFound, 404, "not_found"),
     (SeminarNotFound, 404, "not_found"),
     (OccurrenceNotFound, 404, "not_found"),
+    (PartnerNotFound, 404, "not_found"),
+    (RecordingNotFound, 404, "not_found"),
+    (InvalidShareToken, 404, "not_found"),
+    (RecordingBusy, 409, "conflict"),
+    (RecordingNotAvailable, 409, "conflict"),
+    (UnsafePath, 422, "validation_error"),
     (SeminarConflict, 409, "conflict"),
     (InvalidOccurrenceState, 409, "conflict"),
     (RoomNameTaken, 409, "conflict"),
     (RoomInUse, 409, "conflict"),
+    (PartnerNameTaken, 409, "conflict"),
     (ScheduleValidationError, 422, "validation_error"),
     (InvalidMediaUrl, 422, "validation_error"),
+    (InvalidPartner, 422, "validation_error"),
+    (InvalidOffer, 400, "invalid_offer"),
+    (NotLive, 409, "not_live"),
+    (ViewerNotFound, 404, "not_found"),
 )

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from knoten.config import Config
 from knoten.db import Database
+from knoten.join import JoinTokens
+from knoten.live import MediaSessionRunner
 from knoten.media import MediaTools
 from knoten.security import AdminToken
+from knoten.web.session import SessionStore
+from recordings.catalog import Catalog
+from recordings.finalize import Finalizer
+from recordings.paths import ArchivePaths
+from recordings.recorder import Recorder
+from recordings.retention import Retention
+from recordings.share import ShareLinks
 from schedules.ports import SessionRunner
 from schedules.reconciler import Reconciler
 from schedules.rooms import RoomRepository
 from schedules.service import ScheduleService
 from schedules.triggers import ScheduleTriggers
 from streaming.ffmpeg.registry import FfmpegProcesses
+from streaming.partners import PartnerRepository
+from streaming.webrtc import WebrtcRegistry
 
 CONFIG = web.AppKey("config", Config)
 DATABASE = web.AppKey("database", Database)
@@ -23,8 +36,20 @@ METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 FFMPEG_PROCESSES = web.AppKey("ffmpeg_processes", FfmpegProcesses)
 MEDIA_TOOLS = web.AppKey("media_tools", MediaTools)
 ROOMS = web.AppKey("rooms", RoomRepository)
+PARTNERS = web.AppKey("partners", PartnerRepository)
 OPENAPI = web.AppKey("openapi", dict)
 SCHEDULE = web.AppKey("schedule", ScheduleService)
 SESSION_RUNNER = web.AppKey("session_runner", SessionRunner)
 RECONCILER = web.AppKey("reconciler", Reconciler)
 TRIGGERS = web.AppKey("triggers", ScheduleTriggers)
+SESSIONS = web.AppKey("sessions", SessionStore)
+LIVE = web.AppKey("live", MediaSessionRunner)
+RUN_DIR = web.AppKey("run_dir", Path)
+RECORDINGS = web.AppKey("recordings", Catalog)
+RECORDER = web.AppKey("recorder", Recorder)
+FINALIZER = web.AppKey("finalizer", Finalizer)
+RETENTION = web.AppKey("retention", Retention)
+ARCHIVE_PATHS = web.AppKey("archive_paths", ArchivePaths)
+SHARE_LINKS = web.AppKey("share_links", ShareLinks)
+WEBRTC = web.AppKey("webrtc", WebrtcRegistry)
+JOIN_TOKENS = web.AppKey("join_tokens", JoinTokens)

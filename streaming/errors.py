@@ -41,3 +41,37 @@ class FfprobeFailed(StreamingError):
     """ffprobe ran but could not read the target, timed out or printed no JSON."""
 
     code = "ffprobe_failed"
+
+
+class PartnerNotFound(StreamingError):
+    """No partner (broadcast destination) has this id."""
+
+    code = "partner_not_found"
+
+    def __init__(self, partner_id: int) -> None:
+        super().__init__(f"partner {partner_id} does not exist")
+        self.partner_id = partner_id
+        self.field = None
+
+
+class PartnerNameTaken(StreamingError):
+    """Another partner already has this name; names are how hosts tell partners apart."""
+
+    code = "partner_name_taken"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a partner named {name!r} exists already")
+        self.field = "name"
+
+
+class InvalidPartner(StreamingError, ValueError):
+    """A partner's fields do not fit together (e.g. a URL on an HLS partner, a kind change).
+
+    URL syntax problems are :class:`InvalidMediaUrl`; this covers the combinations.
+    """
+
+    code = "invalid_partner"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -10,9 +10,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from knoten.api.occurrences import OccurrenceOut, local_iso
+from knoten.http.errors import ApiError
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model, read_query
-from knoten.keys import CONFIG, SCHEDULE
+from knoten.keys import CONFIG, PARTNERS, SCHEDULE
 from schedules.domain import (
     DEFAULT_LEAD_IN_MINUTES,
     DEFAULT_LEAD_OUT_MINUTES,
@@ -151,8 +152,20 @@ def _detail(request: web.Request, detail: SeminarDetail) -> SeminarOut:
     return SeminarOut.of(detail.seminar, len(occurrences), occurrences)
 
 
+async def _check_partners(request: web.Request, partner_ids: list[int] | None) -> None:
+    """422 on ``partner_ids`` unless every id names a partner.
+
+    Checked here, not in schedules: that package does not know partners (dependency rule).
+    """
+    unknown = await request.app[PARTNERS].unknown_ids(partner_ids or ())
+    if unknown:
+        ids = ", ".join(map(str, unknown))
+        raise ApiError(422, "unknown_partner", f"no partner with id {ids}", field="partner_ids")
+
+
 async def create_seminar(request: web.Request) -> web.Response:
     body = await read_model(request, SeminarIn)
+    await _check_partners(request, body.partner_ids)
     detail = await request.app[SCHEDULE].create_seminar(body.draft())
     response = json_response(_detail(request, detail), status=201)
     response.headers["Location"] = f"/api/v1/seminars/{detail.seminar.id}"
@@ -173,6 +186,7 @@ async def get_seminar(request: web.Request) -> web.Response:
 async def update_seminar(request: web.Request) -> web.Response:
     seminar_id = path_int(request, "seminar_id")
     body = await read_model(request, SeminarPatch)
+    await _check_partners(request, body.partner_ids)
     detail = await request.app[SCHEDULE].update_seminar(seminar_id, body.changes())
     return json_response(_detail(request, detail))
 

@@ -58,11 +58,17 @@ def error_middleware(
 
 def auth_middleware(
     token_provider: Callable[[], str],
+    cookie_auth: Callable[[web.Request], bool] | None = None,
 ) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """Bearer token for the API; without an Authorization header, ``cookie_auth`` may accept a
+    dashboard session (it checks the CSRF header itself and raises 403 when it is wrong)."""
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(API_PREFIX) and request.path not in PUBLIC_API_PATHS:
             header = request.headers.get("Authorization", "")
+            if not header and cookie_auth is not None and cookie_auth(request):
+                return await handler(request)
             scheme, _, presented = header.partition(" ")
             if scheme.lower() != "bearer" or not presented:
                 raise ApiError(

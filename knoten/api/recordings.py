@@ -1,0 +1,339 @@
+"""Recordings: the archive catalog API, its media/poster/thumbnail files and share links.
+
+Files are served by aiohttp's ``FileResponse``, which implements Range (206, suffix ranges, 416),
+ETag/If-None-Match (304) and Last-Modified; every path comes from ``ArchivePaths`` and an integer
+id, never from request text. The share routes (``/share/recordings/{token}``) are public: the
+signed token is the credential, and it grants exactly one recording until it expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from knoten.http.openapi import Operation
+from knoten.http.requests import json_response, path_int, read_model, read_query
+from knoten.keys import (
+    ARCHIVE_PATHS,
+    CONFIG,
+    DATABASE,
+    FFMPEG_PROCESSES,
+    FINALIZER,
+    RECORDER,
+    RECORDINGS,
+    RETENTION,
+    SHARE_LINKS,
+)
+from knoten.web.pages import render
+from recordings.catalog import Catalog, Recording, RecordingFilter
+from recordings.diskguard import DiskGuard
+from recordings.errors import (
+    InvalidShareToken,
+    RecordingBusy,
+    RecordingNotAvailable,
+    RecordingNotFound,
+    ShareTokenExpired,
+)
+from recordings.finalize import Finalizer
+from recordings.metrics import RecordingMetrics
+from recordings.paths import ArchivePaths, check_text
+from recordings.recorder import Recorder
+from recordings.retention import Retention, RetentionRules
+from recordings.share import ShareLinks, load_or_create_secret
+from schedules.clock import Clock
+
+log = logging.getLogger(__name__)
+
+BASE = "/api/v1/recordings"
+SHARE_BASE = "/share/recordings"
+
+
+class RecordingOut(BaseModel):
+    id: int
+    occurrence_id: int
+    seminar_id: int
+    title: str
+    started_at: datetime
+    duration_s: float | None
+    size_bytes: int | None
+    width: int | None
+    height: int | None
+    video_codec: str | None
+    audio_codec: str | None
+    sha256: str | None
+    status: str = Field(description="recording | finalizing | available | failed")
+    recovered: bool = Field(description="finalized after a crash from what had been written")
+    keep: bool = Field(description="retention never deletes it")
+    poster_url: str | None
+    media_url: str | None
+
+    @classmethod
+    def of(cls, r: Recording) -> RecordingOut:
+        ready = r.status == "available"
+        return cls(
+            id=r.id, occurrence_id=r.occurrence_id, seminar_id=r.seminar_id, title=r.title,
+            started_at=r.started_at, duration_s=r.duration_s, size_bytes=r.size_bytes,
+            width=r.width, height=r.height, video_codec=r.video_codec,
+            audio_codec=r.audio_codec, sha256=r.sha256, status=r.status,
+            recovered=r.recovered, keep=r.keep,
+            poster_url=f"{BASE}/{r.id}/poster" if ready else None,
+            media_url=f"{BASE}/{r.id}/media" if ready else None,
+        )  # fmt: skip
+
+
+def _text(value: str | None, field: str) -> str | None:
+    return None if value is None else check_text(value, field)
+
+
+class RecordingQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    seminar_id: int | None = Field(default=None, ge=1)
+    occurrence_id: int | None = Field(default=None, ge=1)
+    from_: datetime | None = Field(default=None, alias="from", description="started at or after")
+    to: datetime | None = Field(default=None, description="started before")
+    q: str | None = Field(default=None, max_length=200, description="text in the title")
+
+    _q = field_validator("q")(lambda v: _text(v, "q"))
+
+
+class RecordingPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    keep: bool | None = Field(default=None, description="true: retention never deletes it")
+
+    _title = field_validator("title")(lambda v: _text(v, "title"))
+
+
+class ShareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expires_in_hours: int = Field(default=7 * 24, ge=1, le=90 * 24)
+
+
+class ShareOut(BaseModel):
+    url: str = Field(description="the playback page")
+    media_url: str
+    expires_at: datetime
+
+
+class RetentionOut(BaseModel):
+    deleted: list[dict[str, int | str]]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def list_recordings(request: web.Request) -> web.Response:
+    query = read_query(request.query, RecordingQuery)
+    where = RecordingFilter(query.seminar_id, query.occurrence_id, _aware(query.from_),
+                            _aware(query.to), query.q)  # fmt: skip
+    rows = await request.app[RECORDINGS].list(where)
+    return json_response([RecordingOut.of(r) for r in rows])
+
+
+async def get_recording(request: web.Request) -> web.Response:
+    recording = await request.app[RECORDINGS].get(path_int(request, "recording_id"))
+    return json_response(RecordingOut.of(recording))
+
+
+async def update_recording(request: web.Request) -> web.Response:
+    recording_id = path_int(request, "recording_id")
+    body = await read_model(request, RecordingPatch)
+    recording = await request.app[RECORDINGS].update(recording_id, title=body.title,
+                                                     keep=body.keep)  # fmt: skip
+    return json_response(RecordingOut.of(recording))
+
+
+async def delete_recording(request: web.Request) -> web.Response:
+    recording_id = path_int(request, "recording_id")
+    if request.app[RECORDER].is_writing(recording_id):
+        raise RecordingBusy(recording_id, "recording")
+    await request.app[RECORDINGS].delete(recording_id)  # 404 / 409 before anything changes
+    await request.app[RETENTION].delete_files(recording_id, reason="api")
+    return web.Response(status=204)
+
+
+async def run_retention(request: web.Request) -> web.Response:
+    deleted = await request.app[RETENTION].run_once()
+    return json_response(RetentionOut(deleted=[{"id": d.recording_id, "reason": d.reason}
+                                               for d in deleted]))  # fmt: skip
+
+
+async def _available_file(app: web.Application, recording_id: int, kind: str) -> Path:
+    recording = await app[RECORDINGS].get(recording_id)
+    if recording.status != "available":
+        raise RecordingNotAvailable(recording_id, recording.status)
+    paths = app[ARCHIVE_PATHS]
+    path = {"media": paths.media, "poster": paths.poster, "thumbnails": paths.thumbnails}[kind](
+        recording_id
+    )
+    if not path.is_file():
+        raise web.HTTPNotFound(reason=f"recording {recording_id} has no {kind} file")
+    return path
+
+
+def _file(path: Path, content_type: str) -> web.FileResponse:
+    # Range, ETag, If-None-Match, If-Modified-Since and 416 are FileResponse's (tested).
+    return web.FileResponse(
+        path,
+        headers={"Content-Type": content_type, "Cache-Control": "private, max-age=3600",
+                 "X-Content-Type-Options": "nosniff"},
+    )  # fmt: skip
+
+
+_TYPES = {"media": "video/mp4", "poster": "image/jpeg", "thumbnails": "image/jpeg"}
+
+
+async def get_media(request: web.Request) -> web.FileResponse:
+    path = await _available_file(request.app, path_int(request, "recording_id"), "media")
+    return _file(path, _TYPES["media"])
+
+
+async def get_poster(request: web.Request) -> web.FileResponse:
+    path = await _available_file(request.app, path_int(request, "recording_id"), "poster")
+    return _file(path, _TYPES["poster"])
+
+
+async def get_thumbnails(request: web.Request) -> web.FileResponse:
+    path = await _available_file(request.app, path_int(request, "recording_id"), "thumbnails")
+    return _file(path, _TYPES["thumbnails"])
+
+
+async def create_share(request: web.Request) -> web.Response:
+    recording_id = path_int(request, "recording_id")
+    body = await read_model(request, ShareIn)
+    recording = await request.app[RECORDINGS].get(recording_id)
+    if recording.status != "available":
+        raise RecordingNotAvailable(recording_id, recording.status)
+    expires = int(time.time()) + body.expires_in_hours * 3600
+    token = request.app[SHARE_LINKS].sign(recording_id, expires)
+    base = request.app[CONFIG].public_url + f"{SHARE_BASE}/{token}"
+    out = ShareOut(url=base, media_url=f"{base}/media",
+                   expires_at=datetime.fromtimestamp(expires, UTC))  # fmt: skip
+    return json_response(out, status=201)
+
+
+# -- public share routes (token-checked, outside /api/v1 so the bearer token is not needed) -----
+
+
+def _share_token(request: web.Request) -> tuple[int, datetime]:
+    token = request.match_info["token"]
+    recording_id = request.app[SHARE_LINKS].verify(token, time.time())
+    expires_at = datetime.fromtimestamp(int(token.split(".")[1]), UTC)
+    return recording_id, expires_at
+
+
+async def share_page(request: web.Request) -> web.Response:
+    try:
+        recording_id, expires_at = _share_token(request)
+        recording = await request.app[RECORDINGS].get(recording_id)
+    except ShareTokenExpired:
+        raise web.HTTPGone(reason="this share link has expired") from None
+    except (InvalidShareToken, RecordingNotFound):
+        raise web.HTTPNotFound() from None
+    if recording.status != "available":
+        raise web.HTTPNotFound()
+    base = f"{SHARE_BASE}/{request.match_info['token']}"
+    response = await render(request, "recording_share.html", recording=recording,
+                            media_url=f"{base}/media", poster_url=f"{base}/poster",
+                            expires_at=expires_at)  # fmt: skip
+    response.headers["Referrer-Policy"] = "no-referrer"  # the URL is the credential
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+async def _share_file(request: web.Request, kind: str) -> web.FileResponse:
+    recording_id, _ = _share_token(request)
+    path = await _available_file(request.app, recording_id, kind)
+    return _file(path, _TYPES[kind])
+
+
+async def share_media(request: web.Request) -> web.FileResponse:
+    return await _share_file(request, "media")
+
+
+async def share_poster(request: web.Request) -> web.FileResponse:
+    return await _share_file(request, "poster")
+
+
+def add_share_routes(router: web.UrlDispatcher) -> None:
+    router.add_get(SHARE_BASE + "/{token}", share_page)
+    router.add_get(SHARE_BASE + "/{token}/media", share_media)
+    router.add_get(SHARE_BASE + "/{token}/poster", share_poster)
+
+
+_ID = BASE + "/{recording_id}"
+OPERATIONS = (
+    Operation("GET", BASE, list_recordings, "List recordings", "recordings",
+              response=RecordingOut, response_is_list=True, query=RecordingQuery),
+    Operation("POST", BASE + "/retention", run_retention, "Apply the retention rules now",
+              "recordings", response=RetentionOut),
+    Operation("GET", _ID, get_recording, "Get a recording", "recordings",
+              response=RecordingOut, errors=(404,)),
+    Operation("PATCH", _ID, update_recording, "Rename a recording or set keep", "recordings",
+              request=RecordingPatch, response=RecordingOut, errors=(404,)),
+    Operation("DELETE", _ID, delete_recording, "Delete a recording and its files", "recordings",
+              status=204, errors=(404, 409)),
+    Operation("GET", _ID + "/media", get_media, "The MP4 (Range, ETag)", "recordings",
+              errors=(404, 409, 416), extra={"x-content-type": "video/mp4"}),
+    Operation("GET", _ID + "/poster", get_poster, "The poster JPEG", "recordings",
+              errors=(404, 409)),
+    Operation("GET", _ID + "/thumbnails", get_thumbnails, "A strip of 10 thumbnails (JPEG)",
+              "recordings", errors=(404, 409)),
+    Operation("POST", _ID + "/share", create_share, "Create a signed, expiring share link",
+              "recordings", request=ShareIn, response=ShareOut, status=201, errors=(404, 409)),
+)  # fmt: skip
+
+
+# -- composition (called by knoten.app) ---------------------------------------------------------
+
+
+def setup(app: web.Application, registry: CollectorRegistry, clock: Clock) -> None:
+    """Create the archive components under their keys and add the public share routes."""
+    config = app[CONFIG]
+    settings = config.recordings
+    paths = ArchivePaths(config.recordings_dir)
+    metrics = RecordingMetrics(registry)
+    catalog = Catalog(lambda: app[DATABASE].engine)
+    processes = app[FFMPEG_PROCESSES]
+    media = config.media
+    finalizer = Finalizer(catalog, paths, metrics, ffmpeg=media.ffmpeg, ffprobe=media.ffprobe,
+                          processes=processes)  # fmt: skip
+    guard = DiskGuard(paths.root, int(settings.min_free_gb * 2**30))
+    recorder = Recorder(catalog, paths, finalizer, guard, metrics, ffmpeg=media.ffmpeg,
+                        processes=processes, segment_seconds=settings.segment_seconds,
+                        clock=clock)  # fmt: skip
+    rules = RetentionRules(settings.retention_days, int(settings.quota_gb * 2**30))
+    app[ARCHIVE_PATHS] = paths
+    app[RECORDINGS] = catalog
+    app[FINALIZER] = finalizer
+    app[RECORDER] = recorder
+    app[RETENTION] = Retention(catalog, paths, rules, metrics, clock=clock,
+                               writing=recorder.is_writing)  # fmt: skip
+    app[SHARE_LINKS] = ShareLinks(load_or_create_secret(config.data_dir))
+    add_share_routes(app.router)
+
+
+async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: recovery at start-up; recorder and retention closed at shutdown. Placed
+    after the FFmpeg registry and before scheduling, so sessions stop (and hand their
+    recordings to finalization) before the recorder closes, and FFmpeg goes after both."""
+    await asyncio.to_thread(app[ARCHIVE_PATHS].ensure_root)
+    recovering = await app[FINALIZER].recover(app[RECORDER].is_writing)
+    if recovering:
+        log.warning("recovering %d unfinished recording(s): %s", len(recovering), recovering)
+    app[RETENTION].start()
+    yield
+    await app[RETENTION].aclose()
+    await app[RECORDER].aclose()

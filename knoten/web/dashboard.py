@@ -1,0 +1,210 @@
+"""The host dashboard: sign-in/out and the pages staff use to run the seminar room.
+
+The pages are server-rendered shells (Jinja2); small ES modules under ``/static/dashboard/`` fill
+them from the same JSON API that scripts use (``/api/v1``, authorised by the session cookie plus
+the ``X-CSRF-Token`` header, see :mod:`knoten.web.session`). Sections whose API does not exist
+yet (partners, recordings) are hidden. The join-link QR code is drawn here, as SVG, with segno.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from typing import Any, cast
+from urllib.parse import quote
+
+import segno
+from aiohttp import web
+
+from knoten.api import occurrences as occurrences_api
+from knoten.keys import SESSIONS
+from knoten.web.i18n import TEXTS, choose_language
+from knoten.web.pages import render
+from knoten.web.session import CSRF_FIELD, Session
+
+#: A wrong token costs the guesser this long (the token itself is 256 random bits).
+FAILED_SIGNIN_DELAY_S = 0.5
+PARTNERS_API = "/api/v1/partners"
+RECORDINGS_API = "/api/v1/recordings"
+
+
+def has_api(app: web.Application, path: str) -> bool:
+    """True if some engineer's module registered ``GET path`` (checked per request: cheap)."""
+    for resource in app.router.resources():
+        if resource.canonical == path:
+            return any(route.method == "GET" for route in resource)
+    return False
+
+
+def _safe_next(value: str | None) -> str:
+    """Only local paths: ``next`` must never send the browser to another site."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/dashboard"
+
+
+def _secure_headers(response: web.StreamResponse) -> web.StreamResponse:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def _session_or_redirect(request: web.Request) -> Session:
+    session = request.app[SESSIONS].get(request)
+    if session is None:
+        raise web.HTTPSeeOther(location=f"/signin?next={quote(request.path_qs, safe='/')}")
+    return session
+
+
+async def _page(
+    request: web.Request, template: str, script: str | None, **context: Any
+) -> web.Response:
+    session = _session_or_redirect(request)
+    lang = choose_language(request)
+    app = request.app
+    response = await render(
+        request,
+        template,
+        csrf_token=session.csrf_token,
+        csrf_field=CSRF_FIELD,
+        script=script,
+        js_texts=TEXTS[lang],
+        has_partners=has_api(app, PARTNERS_API),
+        has_recordings=has_api(app, RECORDINGS_API),
+        **context,
+    )
+    return _secure_headers(response)
+
+
+# -- sign-in / sign-out ---------------------------------------------------------------------
+
+
+async def signin_form(request: web.Request) -> web.Response:
+    if request.app[SESSIONS].get(request) is not None:
+        raise web.HTTPSeeOther(location=_safe_next(request.query.get("next")))
+    response = await render(
+        request,
+        "dashboard/signin.html",
+        next=_safe_next(request.query.get("next")),
+        signed_out="signed_out" in request.query,
+        error=None,
+    )
+    return _secure_headers(response)
+
+
+async def signin(request: web.Request) -> web.Response:
+    sessions = request.app[SESSIONS]
+    if not sessions.same_origin(request):
+        raise web.HTTPForbidden(text="cross-site sign-in refused")
+    form = await request.post()
+    token = str(form.get("token", ""))
+    next_url = _safe_next(str(form.get("next", "")))
+    if not token or not sessions.token_matches(token):
+        await asyncio.sleep(FAILED_SIGNIN_DELAY_S)
+        lang = choose_language(request)
+        response = await render(
+            request,
+            "dashboard/signin.html",
+            next=next_url,
+            signed_out=False,
+            error=TEXTS[lang]["signin_wrong"],
+        )
+        response.set_status(401)
+        return _secure_headers(response)
+    session_id, _ = sessions.create()
+    response = web.HTTPSeeOther(location=next_url)
+    sessions.set_cookie(request, response, session_id)
+    raise response
+
+
+async def signout(request: web.Request) -> web.Response:
+    sessions = request.app[SESSIONS]
+    session = sessions.get(request)
+    form = await request.post()
+    if session is not None:
+        if not sessions.check_csrf(request, session, str(form.get(CSRF_FIELD, ""))):
+            raise web.HTTPForbidden(text="CSRF check failed: sign-out refused")
+        sessions.end(request)
+    elif not sessions.same_origin(request):
+        raise web.HTTPForbidden(text="cross-site request refused")
+    response = web.HTTPSeeOther(location="/signin?signed_out=1")
+    sessions.clear_cookie(request, response)
+    raise response
+
+
+# -- pages --------------------------------------------------------------------------------------
+
+
+async def calendar_page(request: web.Request) -> web.Response:
+    return await _page(request, "dashboard/calendar.html", "calendar", section="calendar")
+
+
+async def seminar_new(request: web.Request) -> web.Response:
+    return await _page(
+        request, "dashboard/seminar.html", "seminar", section="calendar", seminar_id=None
+    )
+
+
+async def seminar_edit(request: web.Request) -> web.Response:
+    seminar_id = _int_path(request, "seminar_id")
+    return await _page(
+        request, "dashboard/seminar.html", "seminar", section="calendar", seminar_id=seminar_id
+    )
+
+
+async def live_page(request: web.Request) -> web.Response:
+    occurrence_id = _int_path(request, "occurrence_id")
+    return await _page(
+        request, "dashboard/live.html", "live", section="calendar", occurrence_id=occurrence_id
+    )
+
+
+async def join_qr(request: web.Request) -> web.Response:
+    _session_or_redirect(request)
+    _int_path(request, "occurrence_id")
+    # Exactly the link the API shows (with its join token, when there is one); 404 if unknown.
+    answer = await occurrences_api.get_occurrence(request)
+    url = json.loads(cast(bytes, answer.body))["join_url"]
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(
+        buffer, kind="svg", scale=6, border=2, dark="#1b1b1b", light="#ffffff", xmldecl=False
+    )
+    response = web.Response(body=buffer.getvalue(), content_type="image/svg+xml")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return _secure_headers(response)
+
+
+async def rooms_page(request: web.Request) -> web.Response:
+    return await _page(request, "dashboard/rooms.html", "rooms", section="rooms")
+
+
+async def partners_page(request: web.Request) -> web.Response:
+    return await _page(request, "dashboard/partners.html", "partners", section="partners")
+
+
+async def recordings_page(request: web.Request) -> web.Response:
+    return await _page(request, "dashboard/recordings.html", "recordings", section="recordings")
+
+
+def _int_path(request: web.Request, name: str) -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit() or len(raw) > 11:
+        raise web.HTTPNotFound()
+    return int(raw)
+
+
+def add_routes(app: web.Application) -> None:
+    router = app.router
+    router.add_get("/signin", signin_form, name="signin")
+    router.add_post("/signin", signin)
+    router.add_post("/signout", signout, name="signout")
+    router.add_get("/dashboard", calendar_page, name="dashboard")
+    router.add_get("/dashboard/seminars/new", seminar_new)
+    router.add_get("/dashboard/seminars/{seminar_id}", seminar_edit)
+    router.add_get("/dashboard/occurrences/{occurrence_id}", live_page)
+    router.add_get("/dashboard/occurrences/{occurrence_id}/qr.svg", join_qr)
+    router.add_get("/dashboard/rooms", rooms_page)
+    router.add_get("/dashboard/partners", partners_page)
+    router.add_get("/dashboard/recordings", recordings_page)

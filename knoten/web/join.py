@@ -1,0 +1,125 @@
+"""The join page: a participant's link to one occurrence, and the JSON state it polls.
+
+``/join/{id}?t=<token>`` renders the page (German first, English switch); the page's script
+(static/join.js) polls ``/join/{id}/state`` until the occurrence is live, then plays it over
+WHEP (``/whep/{id}``) and reconnects by itself after a network blip or a service restart.
+Texts live here rather than in the shared i18n table: only this page uses them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from knoten.join import JoinTokenError
+from knoten.keys import JOIN_TOKENS, SCHEDULE, WEBRTC
+from knoten.web.i18n import choose_language
+from knoten.web.pages import render
+from schedules.errors import OccurrenceNotFound
+
+TEXTS: dict[str, dict[str, str]] = {
+    "de": {
+        "title": "Live zuschauen",
+        "waiting": (
+            "Die Übertragung beginnt um {time} Uhr. Diese Seite verbindet sich dann von selbst."
+        ),
+        "starting": "Die Übertragung startet gleich …",
+        "connecting": "Verbinde …",
+        "live": "Live",
+        "reconnecting": "Verbindung unterbrochen – verbinde erneut …",
+        "ended": "Diese Veranstaltung ist beendet. Danke fürs Zuschauen!",
+        "cancelled": "Dieser Termin fällt aus.",
+        "invalid": "Dieser Link ist ungültig oder abgelaufen.",
+        "unknown": "Diese Veranstaltung gibt es nicht.",
+        "full": "Gerade sind alle Plätze belegt. Wir versuchen es gleich noch einmal …",
+        "offline": "Der Dienst ist nicht erreichbar – wir versuchen es weiter …",
+        "unmute": "Ton einschalten",
+        "leave": "Verlassen",
+        "left": "Sie haben die Übertragung verlassen.",
+    },
+    "en": {
+        "title": "Watch live",
+        "waiting": "The broadcast starts at {time}. This page will connect by itself.",
+        "starting": "The broadcast is about to start …",
+        "connecting": "Connecting …",
+        "live": "Live",
+        "reconnecting": "Connection lost – reconnecting …",
+        "ended": "This event has ended. Thank you for watching!",
+        "cancelled": "This date has been cancelled.",
+        "invalid": "This link is invalid or has expired.",
+        "unknown": "This event does not exist.",
+        "full": "All places are taken right now. Trying again shortly …",
+        "offline": "The service cannot be reached – still trying …",
+        "unmute": "Turn sound on",
+        "leave": "Leave",
+        "left": "You have left the broadcast.",
+    },
+}
+
+ENDED_STATES = {"ended", "missed", "failed"}
+
+
+def _occurrence_id(request: web.Request) -> int | None:
+    raw = request.match_info["occurrence_id"]
+    return int(raw) if raw.isdigit() and len(raw) < 12 and int(raw) > 0 else None
+
+
+async def _state(request: web.Request, occurrence_id: int | None) -> tuple[int, dict[str, object]]:
+    """(HTTP status, state document) for the page's poll and its first render."""
+    if occurrence_id is None:
+        return 404, {"state": "unknown"}
+    try:
+        request.app[JOIN_TOKENS].verify(request.query.get("t"), occurrence_id, datetime.now(UTC))
+    except JoinTokenError as exc:
+        return exc.status, {"state": "invalid"}
+    try:
+        row = await request.app[SCHEDULE].occurrence(occurrence_id)
+    except OccurrenceNotFound:
+        return 404, {"state": "unknown"}
+    zone = ZoneInfo(row.timezone)
+    registry = request.app[WEBRTC]
+    state = row.state.value
+    if state == "live" and not registry.is_live(occurrence_id):
+        state = "starting"  # marked live, the feed is not there yet
+    elif state == "scheduled" and registry.is_live(occurrence_id):
+        state = "live"  # lead-in: the pipeline already serves the room
+    return 200, {
+        "state": state,
+        "title": row.title,
+        "start": row.start_utc.astimezone(zone).isoformat(timespec="seconds"),
+        "start_local": row.start_utc.astimezone(zone).strftime("%H:%M"),
+        "ice_servers": [s.as_browser_dict() for s in registry.options.ice_servers],
+    }
+
+
+async def join_state(request: web.Request) -> web.Response:
+    status, document = await _state(request, _occurrence_id(request))
+    return web.json_response(document, status=status, headers={"Cache-Control": "no-store"})
+
+
+async def join_page(request: web.Request) -> web.Response:
+    occurrence_id = _occurrence_id(request)
+    status, document = await _state(request, occurrence_id)
+    lang = choose_language(request)
+    response = await render(
+        request,
+        "join.html",
+        jt=TEXTS[lang],
+        texts_json=json.dumps(TEXTS[lang], ensure_ascii=False),
+        doc=document,
+        doc_json=json.dumps(document, ensure_ascii=False),
+        occurrence_id=occurrence_id or 0,
+        token=request.query.get("t", ""),
+    )
+    response.set_status(status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/join/{occurrence_id}", join_page)
+    app.router.add_get("/join/{occurrence_id}/state", join_state)

@@ -1,0 +1,196 @@
+// The join page: wait for the occurrence to go live, play it over WHEP, reconnect by itself.
+// No third-party requests: only /join/{id}/state and /whep/{id} on this origin, and ICE servers
+// only when the service is configured with some.
+"use strict";
+(() => {
+  const root = document.getElementById("join");
+  const occurrence = root.dataset.occurrence;
+  const token = root.dataset.token;
+  const texts = JSON.parse(root.dataset.texts);
+  const video = document.getElementById("player");
+  const message = document.getElementById("message");
+  const unmute = document.getElementById("unmute");
+  const leaveButton = document.getElementById("leave");
+  const TERMINAL = new Set(["ended", "missed", "failed", "cancelled", "invalid", "unknown"]);
+
+  let pc = null;          // the current RTCPeerConnection
+  let resource = null;    // the WHEP resource (Location) of the current viewer
+  let timer = null;
+  let stopped = false;    // left, or the occurrence is over
+  let status = "init";
+  let failures = 0;
+
+  function show(key, extra) {
+    status = key;
+    let text = texts[key] || key;
+    if (extra) for (const [k, v] of Object.entries(extra)) text = text.replace(`{${k}}`, v);
+    message.textContent = text;
+    root.dataset.status = key;
+  }
+
+  function schedule(ms) {
+    clearTimeout(timer);
+    if (!stopped) timer = setTimeout(tick, ms);
+  }
+
+  async function fetchState() {
+    const r = await fetch(`/join/${occurrence}/state?t=${encodeURIComponent(token)}`,
+                          {cache: "no-store", signal: AbortSignal.timeout(5000)});
+    return await r.json();
+  }
+
+  function teardown() {
+    if (resource) {
+      // keepalive: the DELETE also goes out when the page is being closed.
+      fetch(resource, {method: "DELETE", keepalive: true,
+                       headers: {Authorization: `Bearer ${token}`}}).catch(() => {});
+      resource = null;
+    }
+    if (pc) { pc.close(); pc = null; }
+    video.hidden = true;
+    leaveButton.hidden = true;
+  }
+
+  function finish(key) {
+    stopped = true;
+    clearTimeout(timer);
+    teardown();
+    show(key);
+  }
+
+  function h264First(transceiver) {
+    // Force H.264: the service sends the room's H.264 as it is (no per-viewer encoding).
+    if (!transceiver.setCodecPreferences || !RTCRtpReceiver.getCapabilities) return;
+    const codecs = RTCRtpReceiver.getCapabilities("video").codecs;
+    const h264 = codecs.filter((c) => c.mimeType.toLowerCase() === "video/h264" &&
+                                      /packetization-mode=1/.test(c.sdpFmtpLine || ""));
+    const rtx = codecs.filter((c) => c.mimeType.toLowerCase() === "video/rtx");
+    if (h264.length) transceiver.setCodecPreferences([...h264, ...rtx]);
+  }
+
+  function gathered(peer, ms) {
+    // WHEP without trickle: send the offer once candidates are in. Host candidates come at
+    // once; waiting for "complete" can take seconds (unreachable STUN, idle interfaces), so a
+    // short pause after the first candidate is enough, bounded by ms overall.
+    if (peer.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise((resolve) => {
+      let settle = null;
+      const done = () => { clearTimeout(t); clearTimeout(settle); resolve(); };
+      const t = setTimeout(done, ms);
+      peer.addEventListener("icecandidate", (e) => {
+        if (!e.candidate) return done();
+        if (!settle) settle = setTimeout(done, 150);
+      });
+      peer.addEventListener("icegatheringstatechange", () => {
+        if (peer.iceGatheringState === "complete") done();
+      });
+    });
+  }
+
+  async function connect(state) {
+    show(failures ? "reconnecting" : "connecting");
+    const peer = new RTCPeerConnection({iceServers: state.ice_servers || []});
+    pc = peer;
+    const stream = new MediaStream();
+    peer.ontrack = (e) => {
+      stream.addTrack(e.track);
+      video.srcObject = stream;
+    };
+    h264First(peer.addTransceiver("video", {direction: "recvonly"}));
+    peer.addTransceiver("audio", {direction: "recvonly"});
+    peer.onconnectionstatechange = () => {
+      if (pc !== peer) return;
+      const s = peer.connectionState;
+      if (s === "connected") {
+        failures = 0;
+        show("live");
+        video.hidden = false;
+        leaveButton.hidden = false;
+        video.play().catch(() => { video.muted = true; unmute.hidden = false; video.play(); });
+      } else if (s === "failed" || s === "closed") {
+        retry();
+      } else if (s === "disconnected") {
+        // ICE often recovers from a short blip by itself; give it a moment.
+        setTimeout(() => { if (pc === peer && peer.connectionState !== "connected") retry(); },
+                   3000);
+      }
+    };
+    await peer.setLocalDescription();
+    await gathered(peer, 2000);
+    const r = await fetch(`/whep/${occurrence}`, {
+      method: "POST", body: peer.localDescription.sdp,
+      headers: {"Content-Type": "application/sdp", Authorization: `Bearer ${token}`},
+      signal: AbortSignal.timeout(10000),
+    });
+    if (pc !== peer) return;
+    if (r.status === 201) {
+      resource = r.headers.get("Location");
+      await peer.setRemoteDescription({type: "answer", sdp: await r.text()});
+      return;
+    }
+    teardown();
+    if (r.status === 401 || r.status === 403) return finish("invalid");
+    if (r.status === 404) return finish("unknown");
+    if (r.status === 503) {
+      show("full");
+      const after = parseInt(r.headers.get("Retry-After") || "10", 10);
+      return schedule(Math.min(Math.max(after, 2), 60) * 1000);
+    }
+    show("starting");  // 409: not live (yet, or any more); the poll decides
+    schedule(2000);
+  }
+
+  function retry() {
+    teardown();
+    failures += 1;
+    show("reconnecting");
+    // Capped backoff with jitter so a restarted service is not hit by everyone at once.
+    schedule(Math.min(500 * 2 ** Math.min(failures, 4), 8000) * (0.75 + Math.random() / 2));
+  }
+
+  async function tick() {
+    if (stopped) return;
+    let state;
+    try {
+      state = await fetchState();
+    } catch (e) {
+      if (!pc) show("offline");
+      return schedule(3000);
+    }
+    if (TERMINAL.has(state.state)) {
+      return finish(state.state === "missed" || state.state === "failed" ? "ended" : state.state);
+    }
+    if (state.state === "live") {
+      if (!pc) {
+        try { await connect(state); } catch (e) { retry(); return; }
+      }
+      return schedule(pc ? 5000 : 2000);
+    }
+    teardown();
+    if (state.state === "scheduled") show("waiting", {time: state.start_local});
+    else show("starting");
+    schedule(2000);
+  }
+
+  unmute.addEventListener("click", () => { video.muted = false; unmute.hidden = true; });
+  leaveButton.addEventListener("click", () => finish("left"));
+  window.addEventListener("pagehide", () => { stopped = true; teardown(); });
+
+  // For tests and for people reading the console.
+  window.knotenJoin = {
+    status: () => status,
+    peer: () => pc,
+    resource: () => resource,
+    leave: () => finish("left"),
+  };
+
+  const initial = JSON.parse(root.dataset.state);
+  if (TERMINAL.has(initial.state)) {
+    finish(initial.state === "missed" ? "ended" : initial.state);
+  } else if (initial.state === "live") {
+    // The page was rendered live: connect now instead of polling first.
+    connect(initial).then(() => schedule(5000), () => retry());
+  } else {
+    tick();
+  }
+})();

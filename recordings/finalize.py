@@ -1,0 +1,228 @@
+"""Finalization: raw segments → one verified faststart MP4, stills, sha256, catalog entry.
+
+Owns the step from "recorded" to "available" and start-up recovery. Finalization is idempotent
+and restartable: it only ever writes ``*.part`` files and renames them when complete, verifies the
+MP4 with ffprobe before anything is deleted, and removes the raw segments last. A crash or a
+shutdown at any point leaves the row "recording"/"finalizing", and ``recover`` picks it up again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from recordings import jobs, segments
+from recordings.catalog import Catalog, MediaFacts
+from recordings.diskguard import FreeBytes, disk_free_bytes
+from recordings.errors import FinalizeFailed
+from recordings.metrics import RecordingMetrics
+from recordings.paths import ArchivePaths
+from streaming.errors import FfprobeFailed
+from streaming.ffmpeg.registry import FfmpegProcesses
+from streaming.ffmpeg.tools import ffprobe_json
+
+log = logging.getLogger(__name__)
+
+HASH_CHUNK = 1 << 20
+SPACE_MARGIN = 1.05  # the MP4 is a little smaller than the TS segments; keep headroom anyway
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def facts_from_probe(probe: dict[str, Any], size: int, sha256: str) -> MediaFacts:
+    """Verify the probe of a finished MP4 and keep what the catalog shows."""
+    streams = probe.get("streams") or []
+    video = next((s for s in streams if s.get("codec_type") == "video"), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    fmt = probe.get("format") or {}
+    try:
+        duration = float(fmt.get("duration") or 0.0)
+    except ValueError:
+        duration = 0.0
+    if video is None or duration <= 0:
+        raise FinalizeFailed("the remuxed file has no video or no duration")
+    bitrate = fmt.get("bit_rate")
+    return MediaFacts(
+        duration_s=round(duration, 3),
+        size_bytes=size,
+        width=video.get("width"),
+        height=video.get("height"),
+        video_codec=video.get("codec_name"),
+        audio_codec=audio.get("codec_name") if audio else None,
+        bitrate=int(bitrate) if bitrate and str(bitrate).isdigit() else None,
+        sha256=sha256,
+    )
+
+
+class Finalizer:
+    def __init__(
+        self,
+        catalog: Catalog,
+        paths: ArchivePaths,
+        metrics: RecordingMetrics,
+        *,
+        ffmpeg: str = "ffmpeg",
+        ffprobe: str = "ffprobe",
+        processes: FfmpegProcesses | None = None,
+        free_bytes: FreeBytes = disk_free_bytes,
+    ) -> None:
+        self._catalog = catalog
+        self._paths = paths
+        self._metrics = metrics
+        self._ffmpeg = ffmpeg
+        self._ffprobe = ffprobe
+        self._processes = processes
+        self._free_bytes = free_bytes
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- background ownership -------------------------------------------------------------------
+
+    def finalize_soon(self, recording_id: int, *, recovered: bool = False) -> None:
+        """Finalize in an owned background task (awaited or cancelled by ``aclose``)."""
+        task = asyncio.create_task(
+            self.finalize(recording_id, recovered=recovered), name=f"finalize:{recording_id}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self, timeout: float = 30.0) -> None:
+        """Let running finalizations finish for ``timeout`` s, then cancel them: an interrupted
+        one stays "finalizing" and is redone by the next start's recovery."""
+        tasks = list(self._tasks)
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def recover(self, active: Callable[[int], bool] = lambda _id: False) -> list[int]:
+        """Queue every unfinished recording not ``active`` for finalization; returns their ids."""
+        found = [r.id for r in await self._catalog.unfinished() if not active(r.id)]
+        for recording_id in found:
+            log.warning("recording %d was not finished (crash or power loss): recovering",
+                        recording_id)  # fmt: skip
+            self.finalize_soon(recording_id, recovered=True)
+        return found
+
+    # -- the work -----------------------------------------------------------------------------
+
+    async def finalize(self, recording_id: int, *, recovered: bool = False) -> None:
+        """Finalize one recording; never raises except on cancellation (failures are recorded)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await self._catalog.set_status(recording_id, "finalizing")
+            facts = await self._finalize(recording_id, recovered)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            reason = exc.message if isinstance(exc, FinalizeFailed) else repr(exc)
+            log.error("recording %d: finalization failed: %s", recording_id, reason)
+            self._metrics.finalized.labels("failed").inc()
+            await self._catalog.set_status(recording_id, "failed", reason[:300])
+            return
+        await self._catalog.publish(recording_id, facts, recovered=recovered)
+        self._metrics.finalized.labels("recovered" if recovered else "ok").inc()
+        log.info("recording %d available: %.1f s, %d bytes, finalized in %.2f s%s",
+                 recording_id, facts.duration_s, facts.size_bytes, loop.time() - started,
+                 " (recovered)" if recovered else "")  # fmt: skip
+
+    async def _finalize(self, recording_id: int, recovered: bool) -> MediaFacts:
+        parts = self._paths.parts_dir(recording_id)
+        media = self._paths.media(recording_id)
+        segs: list[Path] = []
+        if parts.is_dir():
+            await asyncio.to_thread(segments.promote_completed, parts)
+            segs = await self._salvage(recording_id, parts)
+        if segs:
+            await self._remux(recording_id, parts, segs, media)
+        elif not media.is_file():
+            raise FinalizeFailed("nothing was recorded (no segments)")
+        # else: a previous run remuxed and verified already but died before publishing.
+        facts = await self._verify(media)
+        duration = facts.duration_s
+        poster, thumbs = self._paths.poster(recording_id), self._paths.thumbnails(recording_id)
+        await self._still(
+            recording_id,
+            "poster",
+            jobs.poster_argv(
+                self._ffmpeg, media, min(1.0, duration / 2), poster.with_suffix(".part.jpg")
+            ),
+            poster,
+        )
+        await self._still(recording_id, "thumbs", jobs.thumbnails_argv(
+            self._ffmpeg, media, duration, thumbs.with_suffix(".part.jpg")), thumbs)  # fmt: skip
+        if parts.is_dir():
+            # Only now, with a verified MP4 renamed into place, are the raw segments expendable.
+            await asyncio.to_thread(shutil.rmtree, parts)
+        return facts
+
+    async def _salvage(self, recording_id: int, parts: Path) -> list[Path]:
+        """Complete segments plus any readable leftover of a crash, in order."""
+        for part in segments.leftovers(parts):
+            try:
+                probe = await ffprobe_json(part, self._ffprobe, timeout=15)
+                readable = float((probe.get("format") or {}).get("duration") or 0) > 0
+            except (FfprobeFailed, ValueError):
+                readable = False
+            if readable:
+                os.replace(part, part.with_name(part.name.removesuffix(segments.PART_SUFFIX)))
+                log.info("recording %d: salvaged partial segment %s", recording_id, part.name)
+            else:
+                log.warning("recording %d: dropped unreadable segment %s", recording_id,
+                            part.name)  # fmt: skip
+                part.unlink()
+        return segments.completed(parts)
+
+    async def _remux(self, recording_id: int, parts: Path, segs: list[Path], media: Path) -> None:
+        needed = sum(s.stat().st_size for s in segs) * SPACE_MARGIN
+        free = await asyncio.to_thread(self._free_bytes, self._paths.root)
+        if free < needed:
+            raise FinalizeFailed(
+                f"not enough disk space to finalize ({free // 2**20} MiB free, "
+                f"{int(needed) // 2**20} MiB needed); segments kept"
+            )
+        concat = parts / "concat.ffconcat"
+        await asyncio.to_thread(segments.write_concat_list, parts, segs, concat)
+        tmp = media.with_suffix(".part.mp4")
+        await jobs.run_job(f"recording-{recording_id}-remux",
+                           jobs.remux_argv(self._ffmpeg, concat, tmp),
+                           processes=self._processes)  # fmt: skip
+        await self._verify(tmp, hashed=False)  # never rename a file ffprobe cannot read
+        os.replace(tmp, media)
+
+    async def _verify(self, media: Path, *, hashed: bool = True) -> MediaFacts:
+        try:
+            probe = await ffprobe_json(media, self._ffprobe, timeout=60)
+        except FfprobeFailed as exc:
+            raise FinalizeFailed(f"the MP4 does not verify: {exc.message}") from None
+        size = (await asyncio.to_thread(media.stat)).st_size
+        digest = await asyncio.to_thread(sha256_file, media) if hashed else ""
+        return facts_from_probe(probe, size, digest)
+
+    async def _still(self, recording_id: int, kind: str, argv: list[str], target: Path) -> None:
+        try:
+            await jobs.run_job(f"recording-{recording_id}-{kind}", argv,
+                               processes=self._processes, timeout=120)  # fmt: skip
+        except FinalizeFailed as exc:
+            # A missing still is cosmetic: the recording itself is fine and stays available.
+            log.warning("recording %d: no %s image: %s", recording_id, kind, exc.message)
+            return
+        os.replace(Path(argv[-1]), target)

@@ -1,0 +1,235 @@
+"""The recorder: writes each live occurrence's master feed into crash-safe segments.
+
+Owns one FFmpeg (stream copy, segment muxer) per recording occurrence, run by an
+``FfmpegSupervisor`` that restarts it if the feed hiccups (each run gets fresh segment names),
+plus one watch task that promotes completed segments (``segments.promote_completed``), keeps the
+byte/segment counts, and asks the disk guard whether writing may go on. A kill -9 loses at most
+the segment being written (~``segment_seconds``). ``stop`` closes FFmpeg gracefully (SIGINT lets
+it finish the open segment) and hands the recording to the ``Finalizer`` in the background.
+
+API used by the session runner: ``start``, ``stop``, ``status``, ``aclose``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from recordings import segments
+from recordings.catalog import Catalog
+from recordings.diskguard import DiskGuard
+from recordings.finalize import Finalizer
+from recordings.metrics import RecordingMetrics
+from recordings.paths import ArchivePaths
+from schedules.clock import Clock, SystemClock
+from streaming.errors import FfmpegNotFound
+from streaming.ffmpeg.policy import ProcessState, RestartPolicy
+from streaming.ffmpeg.registry import FfmpegProcesses
+from streaming.ffmpeg.spec import FeedInput, FfmpegSpec, Output, build_argv
+from streaming.ffmpeg.supervisor import FfmpegSupervisor
+
+log = logging.getLogger(__name__)
+
+ANALYZE_US = 1_000_000
+RecorderState = Literal["recording", "closed_disk_full", "failed"]
+_POLICY = RestartPolicy(
+    initial_backoff_s=0.5,
+    max_backoff_s=5.0,  # the feed is local: come back quickly, every lost second is lost footage
+    startup_timeout_s=15.0,
+    stale_timeout_s=10.0,
+    grace_s=5.0,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderStatus:
+    state: RecorderState
+    recording_id: int | None
+    bytes: int
+    segments: int
+    reason: str | None = None
+
+
+@dataclass
+class _Active:
+    occurrence_id: int
+    recording_id: int
+    parts: Path
+    supervisor: FfmpegSupervisor
+    state: RecorderState = "recording"
+    reason: str | None = None
+    bytes: int = 0
+    segments: int = 0
+    watcher: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def status(self) -> RecorderStatus:
+        return RecorderStatus(self.state, self.recording_id, self.bytes, self.segments,
+                              self.reason)  # fmt: skip
+
+
+class Recorder:
+    def __init__(
+        self,
+        catalog: Catalog,
+        paths: ArchivePaths,
+        finalizer: Finalizer,
+        guard: DiskGuard,
+        metrics: RecordingMetrics,
+        *,
+        ffmpeg: str = "ffmpeg",
+        processes: FfmpegProcesses | None = None,
+        segment_seconds: float = 2.0,
+        poll_s: float = 0.5,
+        clock: Clock | None = None,
+    ) -> None:
+        self._catalog = catalog
+        self._paths = paths
+        self._finalizer = finalizer
+        self._guard = guard
+        self._metrics = metrics
+        self._ffmpeg = ffmpeg
+        self._processes = processes
+        self._segment_seconds = segment_seconds
+        self._poll_s = poll_s
+        self._clock = clock or SystemClock()
+        self._active: dict[int, _Active] = {}
+        self._refused: dict[int, RecorderStatus] = {}  # never started: disk full or no ffmpeg
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    # -- the session runner's API ---------------------------------------------------------------
+
+    async def start(self, occurrence_id: int, seminar_id: int, title: str, feed: Path) -> None:
+        """Start recording ``feed`` for the occurrence (idempotent while it records)."""
+        async with self._lock:
+            if self._closed:
+                raise RuntimeError("the recorder is closed")
+            if occurrence_id in self._active:
+                return
+            self._refused.pop(occurrence_id, None)
+            await asyncio.to_thread(self._paths.ensure_root)
+            if reason := await asyncio.to_thread(self._guard.check):
+                log.error("occurrence %d: not recording: %s", occurrence_id, reason)
+                self._metrics.disk_guard_closures.inc()
+                self._refused[occurrence_id] = RecorderStatus("closed_disk_full", None, 0, 0,
+                                                              reason)  # fmt: skip
+                return
+            recording = await self._catalog.create(
+                occurrence_id, seminar_id, title, self._clock.now()
+            )
+            parts = self._paths.parts_dir(recording.id)
+            await asyncio.to_thread(parts.mkdir, parents=True, exist_ok=True)
+            supervisor = FfmpegSupervisor(
+                f"recorder-{recording.id}", lambda: self._argv(feed, parts), policy=_POLICY
+            )
+            active = _Active(occurrence_id, recording.id, parts, supervisor)
+            try:
+                if self._processes is not None:
+                    await self._processes.start(supervisor)
+                else:
+                    await supervisor.start()
+            except FfmpegNotFound as exc:
+                await self._catalog.set_status(recording.id, "failed", str(exc))
+                self._refused[occurrence_id] = RecorderStatus("failed", recording.id, 0, 0,
+                                                              str(exc))  # fmt: skip
+                return
+            active.watcher = asyncio.create_task(
+                self._watch(active), name=f"recorder-watch:{recording.id}"
+            )
+            self._active[occurrence_id] = active
+            self._metrics.active.set(len(self._active))
+            log.info("occurrence %d: recording %d started", occurrence_id, recording.id)
+
+    async def stop(self, occurrence_id: int) -> None:
+        """Close the recording and finalize it in the background; no-op if none is running."""
+        async with self._lock:
+            self._refused.pop(occurrence_id, None)
+            active = self._active.pop(occurrence_id, None)
+            self._metrics.active.set(len(self._active))
+            if active is None:
+                return
+            if active.watcher is not None:
+                active.watcher.cancel()
+                await asyncio.gather(active.watcher, return_exceptions=True)
+            await self._close_ffmpeg(active)
+            await self._catalog.set_status(
+                active.recording_id, "finalizing", active.reason, ended_at=self._clock.now()
+            )
+            log.info("occurrence %d: recording %d stopped (%d segments, %d bytes)",
+                     occurrence_id, active.recording_id, active.segments, active.bytes)  # fmt: skip
+            self._finalizer.finalize_soon(active.recording_id)
+
+    def status(self, occurrence_id: int) -> RecorderStatus | None:
+        active = self._active.get(occurrence_id)
+        if active is not None:
+            return active.status()
+        return self._refused.get(occurrence_id)
+
+    def is_writing(self, recording_id: int) -> bool:
+        return any(a.recording_id == recording_id for a in self._active.values())
+
+    async def aclose(self, finalize_timeout: float = 30.0) -> None:
+        """Stop every recording, then wait for (or, past the timeout, abandon to recovery) their
+        finalization. Idempotent."""
+        self._closed = True
+        for occurrence_id in list(self._active):
+            await self.stop(occurrence_id)
+        await self._finalizer.aclose(finalize_timeout)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _argv(self, feed: Path, parts: Path) -> list[str]:
+        """Evaluated before every (re)start: each run writes its own segments and list."""
+        run = segments.next_run(parts)
+        options = (
+            ("segment_time", f"{self._segment_seconds:g}"),
+            ("segment_format", "mpegts"),
+            ("segment_list", str(segments.list_path(parts, run))),
+            ("segment_list_type", "flat"),
+        )
+        output = Output(segments.segment_pattern(parts, run), "segment", options)
+        spec = FfmpegSpec(f"recorder:{parts.parent.name}", FeedInput(feed), None, (output,))
+        argv = build_argv(spec, self._ffmpeg)
+        # Our own feed needs no 5 s of analysis (FFmpeg's default, measured: x264's stream has
+        # no VUI frame rate, so the probe runs to the limit). Until it ends nothing is written,
+        # and a crash then would lose those seconds too. 1 s still sees both streams.
+        at = argv.index("-i")
+        argv[at:at] = ["-analyzeduration", str(ANALYZE_US), "-fpsprobesize", "0"]
+        return argv
+
+    async def _close_ffmpeg(self, active: _Active) -> None:
+        """Graceful stop (the open segment is completed and listed), then promote everything."""
+        if self._processes is not None and active.supervisor.name in self._processes:
+            await self._processes.remove(active.supervisor.name)
+        else:
+            await active.supervisor.aclose()
+        await self._refresh(active)
+
+    async def _refresh(self, active: _Active) -> None:
+        await asyncio.to_thread(segments.promote_completed, active.parts)
+        usage = await asyncio.to_thread(segments.usage, active.parts)
+        active.bytes, active.segments = usage.bytes, usage.segments
+
+    async def _watch(self, active: _Active) -> None:
+        while True:
+            await asyncio.sleep(self._poll_s)
+            try:
+                await self._refresh(active)
+                reason = await asyncio.to_thread(self._guard.check)
+            except OSError as exc:  # e.g. ENOSPC while renaming: treat like a full disk
+                reason = f"archive write error: {exc}"
+            if reason is not None:
+                log.error("recording %d closed early: %s", active.recording_id, reason)
+                self._metrics.disk_guard_closures.inc()
+                active.state, active.reason = "closed_disk_full", reason
+                with contextlib.suppress(OSError):
+                    await self._close_ffmpeg(active)
+                return
+            if active.supervisor.state is ProcessState.FAILED:
+                active.state = "failed"
+                active.reason = active.supervisor.last_error or "ffmpeg failed"
+                return

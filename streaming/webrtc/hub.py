@@ -1,0 +1,182 @@
+"""Fan-out of one occurrence's encoded packets: the last GOP and bounded per-viewer queues.
+
+Everything here runs on the event loop and never awaits while holding state, so it needs no
+locks. Packets are shared, not copied: every viewer's sender reads the same ``av.Packet``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+import av
+from aiortc.mediastreams import MediaStreamError
+
+log = logging.getLogger(__name__)
+
+#: A GOP longer than this is not a GOP the contract allows (≤ 1 s); stop growing the buffer.
+MAX_GOP_FRAMES = 300
+
+
+@dataclass
+class QueueStats:
+    packets: int = 0
+    bytes: int = 0
+    dropped: int = 0
+
+
+class PacketQueue:
+    """A bounded queue of packets for one viewer's track.
+
+    Video (``keyframe_aware``): when full, everything queued is dropped and the queue waits for
+    the next keyframe, so a lagging viewer skips ahead to a decodable picture instead of growing
+    memory or stalling the others. Audio: the oldest packet is dropped.
+    """
+
+    __slots__ = ("_items", "_limit", "_skipping", "_waiter", "closed", "keyframe_aware", "stats")
+
+    def __init__(self, limit: int, *, keyframe_aware: bool) -> None:
+        self._items: deque[av.Packet] = deque()
+        self._limit = limit
+        self._skipping = False
+        self._waiter: asyncio.Future[None] | None = None
+        self.keyframe_aware = keyframe_aware
+        self.closed = False
+        self.stats = QueueStats()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, packet: av.Packet) -> None:
+        if self.closed:
+            return
+        items = self._items
+        if self.keyframe_aware:
+            if self._skipping:
+                if not packet.is_keyframe:
+                    self.stats.dropped += 1
+                    return
+                self._skipping = False
+            if len(items) >= self._limit:
+                self.stats.dropped += len(items)
+                items.clear()
+                if not packet.is_keyframe:
+                    self._skipping = True
+                    self.stats.dropped += 1
+                    return
+        elif len(items) >= self._limit:
+            items.popleft()
+            self.stats.dropped += 1
+        items.append(packet)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def extend(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            self.put(packet)
+
+    def skip_to_latest_keyframe(self) -> bool:
+        """Drop what precedes the newest queued keyframe (the answer to a PLI); False if none."""
+        items = self._items
+        for index in range(len(items) - 1, -1, -1):
+            if items[index].is_keyframe:
+                for _ in range(index):
+                    items.popleft()
+                self.stats.dropped += index
+                return True
+        return False
+
+    async def get(self) -> av.Packet:
+        while not self._items:
+            if self.closed:
+                raise MediaStreamError
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        packet = self._items.popleft()
+        self.stats.packets += 1
+        self.stats.bytes += packet.size
+        return packet
+
+    def close(self) -> None:
+        self.closed = True
+        self._items.clear()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One viewer's pair of queues."""
+
+    video: PacketQueue
+    audio: PacketQueue
+
+
+@dataclass
+class HubStats:
+    video_packets: int = 0
+    audio_packets: int = 0
+    bytes: int = 0
+    keyframes: int = 0
+
+
+@dataclass(eq=False)
+class FeedHub:
+    """The packets of one occurrence's feed and everyone subscribed to them."""
+
+    occurrence_id: int
+    title: str
+    video_queue_frames: int = 90
+    audio_queue_packets: int = 100
+    gop: list[av.Packet] = field(default_factory=list)
+    subscribers: set[Subscription] = field(default_factory=set)
+    stats: HubStats = field(default_factory=HubStats)
+    #: Set once the first keyframe arrived; until then a new viewer has nothing to start on.
+    has_keyframe: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def push_video(self, packet: av.Packet) -> None:
+        self.stats.video_packets += 1
+        self.stats.bytes += packet.size
+        if packet.is_keyframe:
+            self.stats.keyframes += 1
+            # A new list, not clear(): a start burst copied from the old one stays intact.
+            self.gop = [packet]
+            self.has_keyframe.set()
+        elif self.gop and len(self.gop) < MAX_GOP_FRAMES:
+            self.gop.append(packet)
+        for subscription in self.subscribers:
+            subscription.video.put(packet)
+
+    def push_audio(self, packet: av.Packet) -> None:
+        self.stats.audio_packets += 1
+        self.stats.bytes += packet.size
+        for subscription in self.subscribers:
+            subscription.audio.put(packet)
+
+    def subscribe(self) -> Subscription:
+        """A new viewer's queues; video starts with the current GOP (its keyframe first), so the
+        browser can decode at once instead of waiting for the next keyframe."""
+        subscription = Subscription(
+            video=PacketQueue(self.video_queue_frames, keyframe_aware=True),
+            audio=PacketQueue(self.audio_queue_packets, keyframe_aware=False),
+        )
+        subscription.video.extend(self.gop)
+        self.subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self.subscribers.discard(subscription)
+        subscription.video.close()
+        subscription.audio.close()
+
+    def close(self) -> None:
+        for subscription in list(self.subscribers):
+            self.unsubscribe(subscription)
+        self.gop = []

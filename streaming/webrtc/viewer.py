@@ -1,0 +1,145 @@
+"""One WebRTC viewer: its peer connection, its two pass-through tracks and its life cycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+
+from streaming.webrtc.errors import InvalidOffer
+from streaming.webrtc.hub import FeedHub, Subscription
+from streaming.webrtc.ice import host_addresses_scope
+from streaming.webrtc.options import WebrtcOptions
+from streaming.webrtc.tracks import PacketTrack
+
+log = logging.getLogger(__name__)
+
+
+def _h264_only() -> list:
+    # aiortc's order: 42001f then 42e01f, each with its RTX; constrained baseline decodes with both.
+    capabilities = RTCRtpSender.getCapabilities("video")
+    return [
+        codec
+        for codec in capabilities.codecs
+        if codec.mimeType.lower() in ("video/h264", "video/rtx")
+    ]
+
+
+class Viewer:
+    """A viewer of one occurrence. ``ended`` is set once the peer failed or closed."""
+
+    def __init__(
+        self,
+        viewer_id: str,
+        hub: FeedHub,
+        options: WebrtcOptions,
+        host_addresses: tuple[str, ...] | None,
+        on_first_frame: Callable[[Viewer], None],
+    ) -> None:
+        self.id = viewer_id
+        self.hub = hub
+        self.created = time.monotonic()
+        self.first_frame_s: float | None = None
+        self.connected = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.end_reason = ""
+        self._options = options
+        self._host_addresses = host_addresses
+        self._on_first_frame = on_first_frame
+        self.subscription: Subscription | None = None
+        self.tracks: list[PacketTrack] = []
+        servers = [
+            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+            for s in options.ice_servers
+        ]
+        # Always an explicit list: aiortc's default would ask Google's STUN server.
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        self.pc.on("connectionstatechange", self._state_changed)
+        self._closed = False
+        self.counted = False  # its counters were added to the registry's totals
+
+    @property
+    def state(self) -> str:
+        return self.pc.connectionState
+
+    def _state_changed(self) -> None:
+        state = self.pc.connectionState
+        log.info("viewer %s of occurrence %s: %s", self.id, self.hub.occurrence_id, state)
+        if state == "connected":
+            self.connected.set()
+        elif state in ("failed", "closed"):
+            self.end_reason = self.end_reason or f"peer {state}"
+            self.ended.set()
+
+    def _first_video(self) -> None:
+        self.first_frame_s = time.monotonic() - self.created
+        self._on_first_frame(self)
+
+    async def answer(self, offer_sdp: str, with_audio: bool) -> str:
+        """Negotiate: H.264 (and Opus if offered) from the hub; return the SDP answer."""
+        self.subscription = self.hub.subscribe()
+        video = PacketTrack("video", self.subscription.video, self._first_video)
+        self.tracks.append(video)
+        # Transceivers made before the offer is applied: aiortc picks their codecs while applying
+        # it, so the H.264-only preference must already be set then.
+        transceiver = self.pc.addTransceiver(video, direction="sendonly")
+        transceiver.setCodecPreferences(_h264_only())
+        # aiortc reacts to PLI/FIR only by flagging its (unused) encoder: answer them here.
+        transceiver.sender._send_keyframe = video.request_keyframe  # type: ignore[method-assign]
+        if with_audio:
+            audio = PacketTrack("audio", self.subscription.audio)
+            self.tracks.append(audio)
+            self.pc.addTransceiver(audio, direction="sendonly")
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            answer = await self.pc.createAnswer()
+        except Exception as exc:  # aiortc raises ValueError/OperationError on odd offers
+            raise InvalidOffer(f"SDP offer refused: {exc}") from None
+        # Candidates are gathered here; the scope decides which local addresses are offered.
+        with host_addresses_scope(self._host_addresses):
+            await self.pc.setLocalDescription(answer)
+        return self.pc.localDescription.sdp
+
+    def counters(self) -> tuple[int, int, int]:
+        """Packets and bytes handed to the senders, packets dropped for lag."""
+        packets = bytes_ = dropped = 0
+        for track in self.tracks:
+            packets += track.queue.stats.packets
+            bytes_ += track.queue.stats.bytes
+            dropped += track.queue.stats.dropped
+        return packets, bytes_, dropped
+
+    def stats(self) -> dict[str, object]:
+        packets, bytes_, dropped = self.counters()
+        return {
+            "id": self.id,
+            "state": self.state,
+            "packets": packets,
+            "bytes": bytes_,
+            "dropped": dropped,
+            "keyframe_requests": sum(t.keyframe_requests for t in self.tracks),
+            "time_to_first_frame_s": self.first_frame_s,
+        }
+
+    async def aclose(self, reason: str) -> None:
+        """Close the peer and stop the tracks (idempotent; returns once aiortc has stopped)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.end_reason = self.end_reason or reason
+        if self.subscription is not None:
+            self.hub.unsubscribe(self.subscription)
+        for track in self.tracks:
+            track.stop()
+        await self.pc.close()
+        self.ended.set()
+        log.info("viewer %s of occurrence %s closed (%s)", self.id, self.hub.occurrence_id, reason)

@@ -1,0 +1,282 @@
+"""WHEP conformance with a real aiortc client against the real app and a real FFmpeg feed.
+
+Each status of the endpoint (201, 400, 401, 403, 404, 409, 413, 415, 503, DELETE) is exercised,
+20 hostile offers are refused while an existing viewer keeps receiving, and the viewer count and
+counters show up in the status API and in /metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import subprocess
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from knoten.keys import WEBRTC
+from schedules.ports import LoggingSessionRunner
+from streaming.webrtc.ice import host_addresses_scope
+from tests.support.app_fixtures import RunningApp, make_config, serve
+from tests.support.ports import free_tcp_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
+
+FEED_ARGS = (
+    "-hide_banner -loglevel error -nostdin -re -f lavfi -i testsrc2=size=1280x720:rate=30 "
+    "-f lavfi -i sine=frequency=440:sample_rate=48000 -c:v libx264 -profile:v baseline "
+    "-preset veryfast -tune zerolatency -g 30 -keyint_min 30 -x264-params repeat-headers=1 "
+    "-b:v 2000k -c:a libopus -ar 48000 -ac 2 -f mpegts -listen 1"
+).split()
+
+
+@contextlib.asynccontextmanager
+async def feed_producer(path: Path, size: str = "1280x720") -> AsyncIterator[Path]:
+    """The stand-in for the pipeline's WebRTC feed: FFmpeg serving one client on ``path``."""
+    args = [a.replace("1280x720", size) for a in FEED_ARGS]
+    process = subprocess.Popen(["ffmpeg", *args, f"unix:{path}"], stdin=subprocess.DEVNULL)
+    try:
+        for _ in range(100):  # the socket appears once FFmpeg listens
+            if path.exists():
+                break
+            await asyncio.sleep(0.02)
+        yield path
+    finally:
+        process.kill()
+        process.wait(timeout=5)
+
+
+async def create_live_occurrence(
+    api: aiohttp.ClientSession, *, start: bool = True, minutes_ahead: int = 60
+) -> dict:
+    begin = datetime.now(ZoneInfo("Europe/Berlin")).replace(microsecond=0, tzinfo=None)
+    begin += timedelta(minutes=minutes_ahead)
+    body = {
+        "title": "Offene Werkstatt",
+        "room_id": 1,
+        "start": begin.isoformat(),
+        "end": (begin + timedelta(hours=1)).isoformat(),
+    }
+    async with api.post("/api/v1/seminars", json=body) as response:
+        seminar = await response.json()
+        assert response.status == 201, seminar
+    occurrence = seminar["occurrences"][0]
+    # The occurrence API carries the signed join link.
+    async with api.get(f"/api/v1/occurrences/{occurrence['id']}") as response:
+        occurrence = await response.json()
+    if start:
+        async with api.post(f"/api/v1/occurrences/{occurrence['id']}/start") as response:
+            occurrence = await response.json()
+            assert response.status == 200, occurrence
+    return occurrence
+
+
+def token_of(occurrence: dict) -> str:
+    return occurrence["join_url"].split("?t=", 1)[1]
+
+
+@pytest_asyncio.fixture
+async def webrtc_app(tmp_path: Path) -> AsyncIterator[RunningApp]:
+    """The real app, loopback host candidates, a viewer limit of 2, no real media pipeline."""
+    config = make_config(
+        tmp_path / "data",
+        free_tcp_port(),
+        KNOTEN_WEBRTC_HOST_ADDRESSES="127.0.0.1",
+        KNOTEN_WEBRTC_MAX_VIEWERS="2",
+        KNOTEN_WEBRTC_CONNECT_TIMEOUT_S="5",
+    )
+    async with serve(config, session_runner=LoggingSessionRunner()) as running:
+        yield running
+
+
+@pytest_asyncio.fixture
+async def admin(webrtc_app: RunningApp) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(
+        base_url=webrtc_app.base_url,
+        headers={"Authorization": f"Bearer {webrtc_app.token}"},
+        timeout=aiohttp.ClientTimeout(total=20),
+    ) as session:
+        yield session
+
+
+class Client:
+    """An aiortc WHEP viewer counting what it receives (video frames decoded, audio frames)."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc.addTransceiver("video", direction="recvonly")
+        self.pc.addTransceiver("audio", direction="recvonly")
+        self.frames = {"video": 0, "audio": 0}
+        self.size: tuple[int, int] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.pc.on("track", self._on_track)
+
+    def _on_track(self, track) -> None:  # type: ignore[no-untyped-def]
+        async def pull() -> None:
+            with contextlib.suppress(Exception):
+                while True:
+                    frame = await track.recv()
+                    self.frames[track.kind] += 1
+                    if track.kind == "video":
+                        self.size = (frame.width, frame.height)
+
+        self.tasks.append(asyncio.create_task(pull()))
+
+    async def offer(self) -> str:
+        with host_addresses_scope(("127.0.0.1",)):
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def accept(self, answer: str) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+    async def close(self) -> None:
+        await self.pc.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def post_offer(
+    http: aiohttp.ClientSession, url: str, token: str | None, body: bytes | str, **headers: str
+) -> tuple[int, dict[str, str], bytes]:
+    all_headers = {"Content-Type": "application/sdp", **headers}
+    if token is not None:
+        all_headers["Authorization"] = f"Bearer {token}"
+    async with http.post(url, data=body, headers=all_headers) as response:
+        return response.status, dict(response.headers), await response.read()
+
+
+async def until(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_whep_statuses_with_aiortc_clients(
+    webrtc_app: RunningApp, admin: aiohttp.ClientSession, http: aiohttp.ClientSession,
+    tmp_path: Path,
+) -> None:
+    registry = webrtc_app.app[WEBRTC]
+    live = await create_live_occurrence(admin)
+    other = await create_live_occurrence(admin, start=False, minutes_ahead=180)
+    oid, token = live["id"], token_of(live)
+    url = webrtc_app.url(f"/whep/{oid}")
+    clients: list[Client] = []
+    try:
+        first = Client()
+        clients.append(first)
+        offer = await first.offer()
+
+        # 409 before the pipeline opened the feed, although the occurrence is marked live.
+        status, _, body = await post_offer(http, url, token, offer)
+        assert status == 409 and b"not_live" in body
+        # 401 without/with a forged token, 403 with the token of another date, 404 unknown.
+        assert (await post_offer(http, url, None, offer))[0] == 401
+        assert (await post_offer(http, url, token[:-2] + "xx", offer))[0] == 401
+        assert (await post_offer(http, url, token_of(other), offer))[0] == 403
+        missing = webrtc_app.url("/whep/999999")
+        assert (await post_offer(http, missing, token.replace(f"{oid}.", "999999.", 1), offer))[
+            0
+        ] == 401  # a token is only ever signed for a real occurrence: 401 before 404
+        assert (await post_offer(http, webrtc_app.url("/whep/abc"), token, offer))[0] == 404
+        assert (await post_offer(http, url, token, offer, **{"Content-Type": "text/plain"}))[
+            0
+        ] == 415
+
+        async with feed_producer(tmp_path / "feed.sock") as feed:
+            await registry.open(oid, feed, live["title"])
+            status, headers, body = await post_offer(http, url, token, offer)
+            assert status == 201, body
+            assert headers["Content-Type"].startswith("application/sdp")
+            location = headers["Location"]
+            assert location.startswith(f"/whep/{oid}/")
+            answer = body.decode()
+            assert "H264" in answer and "VP8" not in answer and "opus" in answer
+            await first.accept(answer)
+            await until(lambda: first.frames["video"] >= 30 and first.frames["audio"] >= 20)
+            assert first.size == (1280, 720)
+
+            # 400: offers without usable video; 413: too large. The viewer keeps receiving.
+            before = first.frames["video"]
+            for index, bad in enumerate(hostile_offers(offer)):
+                status, _, body = await post_offer(http, url, token, bad)
+                assert status in (400, 413), (index, status, body[:80])
+                assert b'"error"' in body
+            await until(lambda: first.frames["video"] >= before + 20)
+
+            # Second viewer fits, the third hits the limit of 2: 503 + Retry-After.
+            second = Client()
+            clients.append(second)
+            status, _, body = await post_offer(http, url, token, await second.offer())
+            assert status == 201
+            await second.accept(body.decode())
+            third = Client()
+            clients.append(third)
+            status, headers, body = await post_offer(http, url, token, await third.offer())
+            assert status == 503 and int(headers["Retry-After"]) > 0
+            assert b"viewer_limit" in body
+
+            async with admin.get(f"/api/v1/occurrences/{oid}/viewers") as response:
+                stats = await response.json()
+            assert stats["live"] is True and stats["viewers"] == 2 and stats["packets"] > 0
+            async with http.get(webrtc_app.url("/metrics")) as response:
+                metrics = await response.text()
+            assert "knoten_webrtc_viewers 2.0" in metrics
+            assert "knoten_webrtc_time_to_first_frame_seconds_count" in metrics
+
+            # DELETE ends the viewer on the server; a second DELETE is 404.
+            async with http.delete(
+                webrtc_app.url(location), headers={"Authorization": f"Bearer {token}"}
+            ) as response:
+                assert response.status == 200
+            assert registry.viewer_count(oid) == 1
+            async with http.delete(
+                webrtc_app.url(location), headers={"Authorization": f"Bearer {token}"}
+            ) as response:
+                assert response.status == 404
+            await registry.close(oid)
+            assert registry.viewer_count() == 0
+    finally:
+        for client in clients:
+            await client.close()
+
+
+def hostile_offers(good: str) -> list[bytes]:
+    """20 malformed or hostile offers, each answerable only with a 4xx."""
+    video_only = good.split("m=audio")[0]
+    audio_only = good.split("m=video")[0] if good.index("m=audio") < good.index("m=video") else (
+        good.split("m=video")[0] + "m=audio" + good.split("m=audio")[1]
+    )
+    no_media = good.split("m=")[0]
+    return [
+        b"",
+        b"   \r\n",
+        bytes(range(256)) * 4,
+        b"v=0\r\n" + b"a=x\r\n" * 200_000,  # ≈ 1 MB
+        b"hello world",
+        no_media.encode(),
+        audio_only.encode(),
+        good.replace("H264", "FOO").replace("VP8", "BAR").encode(),
+        good.replace("packetization-mode=1", "packetization-mode=0").replace("VP8", "X").encode(),
+        good.replace("a=ice-ufrag:", "a=ice-ufrag-gone:").encode(),
+        good.replace("a=fingerprint:", "a=fingerprint-gone:").encode(),
+        re.sub(r"m=video \d+", "m=video 0", good).encode(),
+        good.replace("a=candidate:", "a=candidate:bogus ").encode(),
+        good.replace("a=candidate:", "a=candidate:1 1 udp notanumber 999.1.1.1 x typ host\r\n"
+                                     "a=candidate:").encode(),
+        good.replace("v=0", "v=1").encode(),
+        ("\x00" + good).encode(),
+        good.encode("utf-16"),
+        re.sub(r"m=video (\d+) UDP/TLS/RTP/SAVPF [\d ]+", r"m=video \1 RTP/AVP 31", good).encode(),
+        (video_only.replace("a=recvonly", "a=sendonly")).encode(),
+        ("v=0\r\n" + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n" * 3).encode(),
+    ]
