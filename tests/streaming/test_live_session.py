@@ -5,6 +5,8 @@ partner reconnect, and stopping leaves nothing behind."""
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -63,8 +65,16 @@ async def test_two_partners_receive_their_profiles(tmp_path: Path, nginx_partner
         await session.aclose()
         await processes.aclose()
     a, b = _streams(probe_a), _streams(probe_b)
-    assert (a["video"]["codec_name"], a["video"]["width"], a["video"]["height"]) == ("h264", 1280, 720)
-    assert (b["video"]["codec_name"], b["video"]["width"], b["video"]["height"]) == ("h264", 854, 480)
+    assert (a["video"]["codec_name"], a["video"]["width"], a["video"]["height"]) == (
+        "h264",
+        1280,
+        720,
+    )
+    assert (b["video"]["codec_name"], b["video"]["width"], b["video"]["height"]) == (
+        "h264",
+        854,
+        480,
+    )
     assert a["audio"]["codec_name"] == b["audio"]["codec_name"] == "aac"
     # Encode once: the camera, the slate and one 480p encode — not one encode per partner.
     for recorded in (partner_a.recordings(), partner_b.recordings()):
@@ -72,3 +82,74 @@ async def test_two_partners_receive_their_profiles(tmp_path: Path, nginx_partner
         flv = await ffprobe_json(recorded[0])
         assert {s["codec_name"] for s in flv["streams"]} == {"h264", "aac"}
     assert len(processes) == 0
+
+
+def _push_camera(url: str) -> subprocess.Popen[bytes]:
+    """A camera we control: the test pattern pushed into an nginx-rtmp 'camera' server."""
+    return subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+         "-re", "-f", "lavfi", "-i", "sine=frequency=880:sample_rate=48000",
+         "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "30",
+         "-c:a", "aac", "-f", "flv", url],
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _largest_video_gap(path: Path) -> float:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
+         "-of", "json", str(path)],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    times = [float(p["pts_time"]) for p in json.loads(result.stdout)["packets"] if "pts_time" in p]
+    return max(b - a for a, b in zip(times, times[1:], strict=False))
+
+
+async def test_camera_loss_puts_slate_on_air_without_partner_reconnect(
+    tmp_path: Path, nginx_partner_factory
+) -> None:
+    camera_server = await nginx_partner_factory()
+    partner = await nginx_partner_factory()
+    camera_url = camera_server.url("kamera")
+    pusher = _push_camera(camera_url)
+    plan = SessionPlan(
+        occurrence_id=8,
+        title="Kameraausfall",
+        start_label="18:00",
+        camera=CameraSource("rtmp", url=camera_url),
+        run_dir=tmp_path / "run",
+        hls_dir=tmp_path / "hls",
+        partners=(PartnerTarget(1, "Campus", "rtmp", "720p", partner.url("campus")),),
+    )
+    processes = FfmpegProcesses()
+    session = LiveSession(plan, processes)
+    try:
+        await session.start(live=True)
+        await _wait(lambda: session.source_status()["on_air"] == "camera", 20, "camera on air")
+        await _wait(lambda: session.outputs_status()[0]["state"] == "live", 20, "partner live")
+        await asyncio.sleep(2)
+
+        pusher.kill()
+        pusher.wait()
+        lost_at = time.monotonic()
+        await _wait(lambda: session.source_status()["on_air"] == "slate", 5, "slate on air")
+        slate_after = time.monotonic() - lost_at
+        assert session.source_status()["state"] == "lost"
+        await asyncio.sleep(3)
+
+        pusher = _push_camera(camera_url)
+        await _wait(lambda: session.source_status()["on_air"] == "camera", 25, "camera back")
+        await asyncio.sleep(2)
+        output = session.outputs_status()[0]
+    finally:
+        pusher.kill()
+        pusher.wait()
+        await session.aclose()
+        await processes.aclose()
+    print(f"slate on air {slate_after:.2f} s after the camera was lost")
+    assert slate_after <= 3.0, f"slate took {slate_after:.1f} s"
+    assert output["state"] == "live" and output["restarts"] == 0, output
+    recorded = partner.recordings()
+    assert len(recorded) == 1, "the partner connection must never drop"
+    assert _largest_video_gap(recorded[0]) <= 1.0
