@@ -18,7 +18,17 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from knoten.api import calendar, occurrences, partners, recordings, rooms, seminars, system, whep
+from knoten.api import (
+    calendar,
+    hls,
+    occurrences,
+    partners,
+    recordings,
+    rooms,
+    seminars,
+    system,
+    whep,
+)
 from knoten.config import Config
 from knoten.db import Database
 from knoten.error_rules import DOMAIN_ERROR_RULES
@@ -121,6 +131,8 @@ def build_app(
         data_dir=config.data_dir,
         run_dir=app[RUN_DIR],
         ffmpeg=config.media.ffmpeg,
+        ingest_host=config.ingest.host,
+        srt_port_base=config.ingest.srt_port_base,
     )
     app[LIVE] = media_runner
     app[SESSION_RUNNER] = session_runner or media_runner
@@ -139,6 +151,7 @@ def build_app(
     pages.add_routes(app)
     dashboard.add_routes(app)
     calendar.add_routes(app.router)
+    hls.add_routes(app.router)  # partner HLS pull: /live/{occurrence}/{partner}/…
     whep.setup(app, config, registry)  # join tokens, WebRTC registry, WHEP + join routes
     recordings.setup(app, registry, clock)  # archive components + public share routes
 

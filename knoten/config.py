@@ -73,6 +73,14 @@ class MediaConfig(_Section):
     ffprobe: str = "ffprobe"
 
 
+class IngestConfig(_Section):
+    """Where hosts push from OBS or a hardware encoder (rooms whose source is ``srt-push``)."""
+
+    host: str = "127.0.0.1"
+    # Room n listens on srt_port_base + n - 1 while one of its seminars is live.
+    srt_port_base: int = Field(default=9710, ge=1024, le=65000)
+
+
 class RecordingsConfig(_Section):
     retention_days: int = Field(default=365, ge=0, le=36500)  # 0 = keep forever
     quota_gb: float = Field(default=0, ge=0)  # 0 = no quota
@@ -135,6 +143,7 @@ class Config(_Section):
     security: SecurityConfig = SecurityConfig()
     logging: LoggingConfig = LoggingConfig()
     media: MediaConfig = MediaConfig()
+    ingest: IngestConfig = IngestConfig()
     recordings: RecordingsConfig = RecordingsConfig()
     webrtc: WebrtcConfig = WebrtcConfig()
 
@@ -180,6 +189,8 @@ ENV_KEYS: dict[str, tuple[str, str]] = {
     "KNOTEN_LOG_LEVEL": ("logging", "level"),
     "KNOTEN_FFMPEG": ("media", "ffmpeg"),
     "KNOTEN_FFPROBE": ("media", "ffprobe"),
+    "KNOTEN_INGEST_HOST": ("ingest", "host"),
+    "KNOTEN_SRT_PORT_BASE": ("ingest", "srt_port_base"),
     "KNOTEN_WEBRTC_HOST_ADDRESSES": ("webrtc", "host_addresses"),
     "KNOTEN_WEBRTC_INTERFACES": ("webrtc", "interfaces"),
     "KNOTEN_WEBRTC_MAX_VIEWERS": ("webrtc", "max_viewers"),

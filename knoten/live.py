@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from knoten.sources import SRT_PUSH
 from schedules.domain import Phase
 from schedules.ports import SessionRequest
 from schedules.rooms import RoomRepository
@@ -34,6 +35,12 @@ class RecorderPort(Protocol):
 class ViewerPort(Protocol):
     async def open(self, occurrence_id: int, feed: Path, title: str) -> None: ...
     async def close(self, occurrence_id: int) -> None: ...
+
+
+def srt_listen_url(host: str, port: int, key: str) -> str:
+    """Where Knoten waits for the room's encoder; the key is the SRT passphrase (AES), so a
+    caller without it is refused during the handshake."""
+    return f"srt://{host}:{port}?mode=listener&passphrase={key}&pbkeylen=16"
 
 
 def camera_source(source: str, data_dir: Path) -> CameraSource:
@@ -59,7 +66,11 @@ class MediaSessionRunner:
         data_dir: Path,
         run_dir: Path,
         ffmpeg: str = "ffmpeg",
+        ingest_host: str = "127.0.0.1",
+        srt_port_base: int = 9710,
     ) -> None:
+        self._ingest_host = ingest_host
+        self._srt_port_base = srt_port_base
         self._rooms = rooms
         self._partners = partners
         self._processes = processes
@@ -85,6 +96,16 @@ class MediaSessionRunner:
             return None
         return {"source": session.source_status(), "outputs": session.outputs_status()}
 
+    def srt_port(self, room_id: int) -> int:
+        return self._srt_port_base + room_id - 1
+
+    async def _camera(self, room_id: int, source: str) -> CameraSource:
+        if source == SRT_PUSH:
+            key = await self._rooms.stream_key(room_id)
+            url = srt_listen_url(self._ingest_host, self.srt_port(room_id), key)
+            return CameraSource("srt-push", url=url, listener=True)
+        return camera_source(source, self._data_dir)
+
     async def _plan(self, request: SessionRequest) -> SessionPlan:
         room = await self._rooms.get(request.room_id)
         partners = []
@@ -100,7 +121,7 @@ class MediaSessionRunner:
             occurrence_id=request.occurrence_id,
             title=request.title,
             start_label=start.strftime("%H:%M"),
-            camera=camera_source(room.source, self._data_dir),
+            camera=await self._camera(room.id, room.source),
             run_dir=self._run_dir / f"occ{request.occurrence_id}",
             hls_dir=self._data_dir / "live" / str(request.occurrence_id),
             partners=tuple(partners),

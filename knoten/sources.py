@@ -15,6 +15,8 @@ from streaming.errors import InvalidMediaUrl
 from streaming.ffmpeg.urls import mask_url, validate_input_url
 
 TEST_PATTERN = "testsrc"
+#: The host pushes (OBS, hardware encoder) to Knoten's SRT listener with the room's key.
+SRT_PUSH = "srt-push"
 SOURCE_URL_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtmps://", "srt://")
 _V4L2_DEVICE = re.compile(r"^/dev/video[0-9]{1,2}$")
 
@@ -26,7 +28,7 @@ def _invalid(message: str) -> ApiError:
 def validate_room_source(value: str, data_dir: Path) -> str:
     """Return the canonical form of ``value`` or raise a 422 naming the ``source`` field."""
     value = value.strip()
-    if value == TEST_PATTERN:
+    if value in (TEST_PATTERN, SRT_PUSH):
         return value
     if _V4L2_DEVICE.match(value):
         return value
@@ -37,8 +39,8 @@ def validate_room_source(value: str, data_dir: Path) -> str:
             raise _invalid(str(exc)) from None
     if "://" in value or value.startswith("-") or ":" in value.split("/")[0]:
         raise _invalid(
-            "source must be 'testsrc', a file inside the data directory, an rtsp://, rtmp:// or "
-            "srt:// URL, or a /dev/videoN device"
+            "source must be 'testsrc', 'srt-push', a file inside the data directory, an rtsp://, "
+            "rtmp:// or srt:// URL, or a /dev/videoN device"
         )
     if any(ord(ch) < 32 for ch in value) or not value:
         raise _invalid("source contains control characters or is empty")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, select, update
@@ -41,10 +42,23 @@ class Room:
     name: str
     source: str
     timezone: str
+    # The push ingest's secret (SRT passphrase): kept out of repr so it never reaches a log.
+    stream_key: str | None = field(default=None, repr=False)
 
 
 def _room(row) -> Room:  # type: ignore[no-untyped-def]
-    return Room(id=row.id, name=row.name, source=row.source, timezone=row.timezone)
+    return Room(
+        id=row.id,
+        name=row.name,
+        source=row.source,
+        timezone=row.timezone,
+        stream_key=row.stream_key,
+    )
+
+
+def new_stream_key() -> str:
+    # 32 URL-safe characters: within SRT's 10–79 character passphrase limit.
+    return secrets.token_urlsafe(24)
 
 
 class RoomRepository:
@@ -74,13 +88,28 @@ class RoomRepository:
             async with self._engine.begin() as conn:
                 result = await conn.execute(
                     insert(rooms).values(
-                        name=name, source=source, timezone=timezone, created_at=now, updated_at=now
+                        name=name,
+                        source=source,
+                        timezone=timezone,
+                        stream_key=new_stream_key(),
+                        created_at=now,
+                        updated_at=now,
                     )
                 )
                 room_id = result.inserted_primary_key[0]
         except IntegrityError:
             raise RoomNameTaken(name) from None
         return Room(id=room_id, name=name, source=source, timezone=timezone)
+
+    async def stream_key(self, room_id: int) -> str:
+        """The room's push key, created on first use (rooms from before keys existed)."""
+        room = await self.get(room_id)
+        if room.stream_key:
+            return room.stream_key
+        key = new_stream_key()
+        async with self._engine.begin() as conn:
+            await conn.execute(update(rooms).where(rooms.c.id == room_id).values(stream_key=key))
+        return key
 
     async def update(self, room_id: int, **changes: str) -> Room:
         if changes:

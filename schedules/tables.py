@@ -56,6 +56,8 @@ rooms = Table(
     Column("name", String(120), nullable=False, unique=True),
     Column("source", String(500), nullable=False),
     Column("timezone", String(64), nullable=False),
+    # Secret key of the room's push ingest (SRT passphrase); never listed, shown on request.
+    Column("stream_key", String(64), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

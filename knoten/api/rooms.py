@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from knoten.http.errors import ApiError
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model
-from knoten.keys import CONFIG, ROOMS
-from knoten.sources import public_source, validate_room_source
+from knoten.keys import CONFIG, LIVE, ROOMS
+from knoten.sources import SRT_PUSH, public_source, validate_room_source
 from schedules.rooms import Room
 
 
@@ -92,6 +95,25 @@ async def update_room(request: web.Request) -> web.Response:
     return json_response(RoomOut.of(room))
 
 
+class IngestOut(BaseModel):
+    kind: Literal["srt"]
+    url: str = Field(description="what to enter in OBS or the encoder; holds the secret key")
+    passphrase: str
+    port: int
+
+
+async def room_ingest(request: web.Request) -> web.Response:
+    """The push address of an ``srt-push`` room, key included: shown only on explicit request."""
+    room = await request.app[ROOMS].get(path_int(request, "room_id"))
+    if room.source != SRT_PUSH:
+        raise ApiError(409, "not_a_push_room", "the room's camera is not 'srt-push'", "source")
+    key = await request.app[ROOMS].stream_key(room.id)
+    port = request.app[LIVE].srt_port(room.id)
+    host = urlsplit(request.app[CONFIG].public_url).hostname or "127.0.0.1"
+    url = f"srt://{host}:{port}?passphrase={key}&pbkeylen=16"
+    return json_response(IngestOut(kind="srt", url=url, passphrase=key, port=port))
+
+
 async def delete_room(request: web.Request) -> web.Response:
     await request.app[ROOMS].delete(path_int(request, "room_id"))
     return web.Response(status=204)
@@ -108,4 +130,7 @@ OPERATIONS = (
               request=RoomPatch, response=RoomOut, errors=(404, 409)),
     Operation("DELETE", "/api/v1/rooms/{room_id}", delete_room, "Delete a room", "rooms",
               status=204, errors=(404, 409)),
+    Operation("GET", "/api/v1/rooms/{room_id}/ingest", room_ingest,
+              "Push address and key of an srt-push room (for OBS)", "rooms",
+              response=IngestOut, errors=(404, 409)),
 )  # fmt: skip

@@ -31,8 +31,9 @@ class CameraSource:
     """The room's camera: ``kind`` is testsrc, file, rtsp, rtmp, srt or v4l2."""
 
     kind: str
-    url: str | None = None  # remote cameras (secret: may carry credentials)
+    url: str | None = field(default=None, repr=False)  # remote cameras: may carry secrets
     path: Path | None = None  # files and devices
+    listener: bool = False  # Knoten waits for the camera to call (push from an encoder)
 
     def ffmpeg_input(self, profile: VideoProfile) -> TestPattern | UrlInput | FileInput:
         if self.kind == "testsrc":

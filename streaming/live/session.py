@@ -48,6 +48,8 @@ LOSS_SLATE_TEXT = "Die Übertragung wird in Kürze fortgesetzt\n\nThe broadcast 
 OUTPUT_POLICY = RestartPolicy(initial_backoff_s=1.0, max_backoff_s=30.0, stale_timeout_s=10.0)
 # The camera: retried quickly at first (a network blip), then every 10 s at most.
 CAMERA_POLICY = RestartPolicy(initial_backoff_s=0.5, max_backoff_s=10.0, stale_timeout_s=5.0)
+# A push ingest waits for the host's encoder as long as it takes: no startup timeout.
+LISTENER_POLICY = replace(CAMERA_POLICY, startup_timeout_s=24 * 3600.0)
 INTERNAL_POLICY = RestartPolicy(initial_backoff_s=0.5, max_backoff_s=5.0, stale_timeout_s=10.0)
 
 _OUTPUT_STATES = {
@@ -147,7 +149,7 @@ class LiveSession:
                 ),
                 self._ffmpeg,
             ),
-            CAMERA_POLICY,
+            LISTENER_POLICY if plan.camera.listener else CAMERA_POLICY,
         )
         await self._add_profile_feeds()
         if "webrtc" in plan.extra_feeds:

@@ -5,6 +5,7 @@ partner reconnect, and stopping leaves nothing behind."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import subprocess
 import time
@@ -103,7 +104,7 @@ def _largest_video_gap(path: Path) -> float:
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     times = [float(p["pts_time"]) for p in json.loads(result.stdout)["packets"] if "pts_time" in p]
-    return max(b - a for a, b in zip(times, times[1:], strict=False))
+    return max(b - a for a, b in itertools.pairwise(times))
 
 
 async def test_camera_loss_puts_slate_on_air_without_partner_reconnect(
