@@ -5,8 +5,6 @@ partner reconnect, and stopping leaves nothing behind."""
 from __future__ import annotations
 
 import asyncio
-import itertools
-import json
 import subprocess
 import time
 from pathlib import Path
@@ -17,6 +15,7 @@ from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.ffmpeg.tools import ffprobe_json
 from streaming.live.plan import CameraSource, PartnerTarget, SessionPlan
 from streaming.live.session import LiveSession
+from tests.support.media_checks import largest_video_gap
 
 pytestmark = pytest.mark.slow
 
@@ -97,16 +96,6 @@ def _push_camera(url: str) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
-def _largest_video_gap(path: Path) -> float:
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
-         "-of", "json", str(path)],
-        capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
-    times = [float(p["pts_time"]) for p in json.loads(result.stdout)["packets"] if "pts_time" in p]
-    return max(b - a for a, b in itertools.pairwise(times))
-
-
 async def test_camera_loss_puts_slate_on_air_without_partner_reconnect(
     tmp_path: Path, nginx_partner_factory
 ) -> None:
@@ -153,4 +142,35 @@ async def test_camera_loss_puts_slate_on_air_without_partner_reconnect(
     assert output["state"] == "live" and output["restarts"] == 0, output
     recorded = partner.recordings()
     assert len(recorded) == 1, "the partner connection must never drop"
-    assert _largest_video_gap(recorded[0]) <= 1.0
+    assert largest_video_gap(recorded[0]) <= 1.0
+
+
+async def test_lead_in_slate_then_camera(tmp_path: Path, nginx_partner) -> None:
+    plan = SessionPlan(
+        occurrence_id=9,
+        title="Vortrag: 3D-Druck; Teil 1 %{localtime}",
+        start_label="18:00",
+        camera=CameraSource("testsrc"),
+        run_dir=tmp_path / "run",
+        hls_dir=tmp_path / "hls",
+        partners=(PartnerTarget(1, "Campus", "rtmp", "720p", nginx_partner.url("lead")),),
+    )
+    processes = FfmpegProcesses()
+    session = LiveSession(plan, processes)
+    try:
+        await session.start(live=False)
+        await _wait(lambda: session.outputs_status()[0]["state"] == "live", 20, "partner live")
+        slate_text = (plan.run_dir / "slate.txt").read_text()
+        assert slate_text.startswith("Vortrag: 3D-Druck; Teil 1 %{localtime}")
+        assert "beginnt um 18:00" in slate_text
+        status = session.source_status()
+        assert status["on_air"] == "slate" and status["state"] == "standby"
+        await session.set_live(True)
+        await _wait(lambda: session.source_status()["on_air"] == "camera", 5, "camera on air")
+        assert "fortgesetzt" in (plan.run_dir / "slate.txt").read_text()
+        output = session.outputs_status()[0]
+    finally:
+        await session.aclose()
+        await processes.aclose()
+    assert output["restarts"] == 0
+    assert len(nginx_partner.recordings()) == 1, "lead-in to live without a reconnect"
