@@ -30,7 +30,7 @@ from schedules.errors import InvalidOccurrenceState, ScheduleValidationError
 from schedules.recurrence import MAX_SERIES_SPAN, expand, is_bounded, normalize_rrule
 from schedules.recurrence import validate_series as validate_series_rule
 from schedules.store import OccurrenceRow, ScheduleStore, SeminarRow
-from schedules.timing import load_timezone, resolve_local, to_local, validate_duration
+from schedules.timing import load_timezone, resolve_local, resolve_span, to_local
 
 log = logging.getLogger(__name__)
 
@@ -477,9 +477,8 @@ class ScheduleService:
                     row.id, f"only a scheduled occurrence can be moved (it is {row.state.value})"
                 )
             zone = load_timezone(row.timezone)
-            start_utc = resolve_local(_local(start, zone), zone, field="start")
-            end_utc = resolve_local(_local(end, zone), zone, field="end")
-            validate_duration(start_utc, end_utc)
+            # The same rules as for a booking: existing wall times, whole seconds, ≤ 12 h.
+            start_utc, end_utc = resolve_span(_local(start, zone), _local(end, zone), zone)
             if end_utc <= now:
                 raise ScheduleValidationError("end", "cannot move an occurrence into the past")
             view = replace(row.view(), start_utc=start_utc, end_utc=end_utc)
