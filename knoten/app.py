@@ -45,12 +45,14 @@ from knoten.keys import (
     OPENAPI,
     PARTNERS,
     RECONCILER,
+    RECORDER,
     ROOMS,
     RUN_DIR,
     SCHEDULE,
     SESSION_RUNNER,
     SESSIONS,
     TRIGGERS,
+    WEBRTC,
 )
 from knoten.live import MediaSessionRunner
 from knoten.media import MediaTools
@@ -77,6 +79,7 @@ API_OPERATIONS: tuple[Operation, ...] = (
     *rooms.OPERATIONS,
     *seminars.OPERATIONS,
     *occurrences.OPERATIONS,
+    *whep.OPERATIONS,
     *partners.OPERATIONS,
     *recordings.OPERATIONS,
 )
@@ -153,7 +156,9 @@ def build_app(
     calendar.add_routes(app.router)
     hls.add_routes(app.router)  # partner HLS pull: /live/{occurrence}/{partner}/…
     whep.setup(app, config, registry)  # join tokens, WebRTC registry, WHEP + join routes
+    media_runner.viewers = app[WEBRTC]
     recordings.setup(app, registry, clock)  # archive components + public share routes
+    media_runner.recorder = app[RECORDER]
 
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)

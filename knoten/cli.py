@@ -54,6 +54,8 @@ def _configure_logging(config: Config) -> None:
     )
     # aiohttp's access log line per request is noise for a librarian; keep warnings.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters at DEBUG: never let secrets through.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def serve(config: Config) -> None:

@@ -51,7 +51,8 @@ class Database:
         url = make_url(self.url)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(self.url)
+        # hide_parameters: bound values (stream keys among them) never reach an error or log.
+        engine = create_async_engine(self.url, hide_parameters=True)
         if url.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _enable_sqlite_pragmas)
         self._engine = engine

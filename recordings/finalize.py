@@ -192,7 +192,8 @@ class Finalizer:
         return segments.completed(parts)
 
     async def _remux(self, recording_id: int, parts: Path, segs: list[Path], media: Path) -> None:
-        needed = sum(s.stat().st_size for s in segs) * SPACE_MARGIN
+        # Joined copies of the segments, then the MP4: about twice their size at the peak.
+        needed = sum(s.stat().st_size for s in segs) * 2 * SPACE_MARGIN
         free = await asyncio.to_thread(self._free_bytes, self._paths.root)
         if free < needed:
             raise FinalizeFailed(
@@ -200,7 +201,8 @@ class Finalizer:
                 f"{int(needed) // 2**20} MiB needed); segments kept"
             )
         concat = parts / "concat.ffconcat"
-        await asyncio.to_thread(segments.write_concat_list, parts, segs, concat)
+        joined = await asyncio.to_thread(segments.join_runs, parts, segs)
+        await asyncio.to_thread(segments.write_concat_list, parts, joined, concat)
         tmp = media.with_suffix(".part.mp4")
         await jobs.run_job(f"recording-{recording_id}-remux",
                            jobs.remux_argv(self._ffmpeg, concat, tmp),

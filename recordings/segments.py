@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,28 @@ def usage(parts: Path) -> Usage:
             total += entry.stat().st_size
             count += not entry.name.endswith(PART_SUFFIX)
     return Usage(count, total)
+
+
+def join_runs(parts: Path, segments: list[Path]) -> list[Path]:
+    """Byte-join each run's segments into ``joined-r<run>.ts`` (blocking); returns them in order.
+
+    Within a run the timestamps are continuous (one FFmpeg, one muxer clock), so MPEG-TS bytes
+    join losslessly; between runs they are not, which the concat demuxer then re-bases. Joining
+    first matters: the concat demuxer probes every entry (≈18 ms each, measured), which made a
+    10-minute recording of 300 segments take 5.5 s to remux instead of 0.8 s.
+    """
+    runs: dict[int, list[Path]] = {}
+    for segment in segments:
+        runs.setdefault(_order(segment)[0], []).append(segment)
+    joined = []
+    for run, members in sorted(runs.items()):
+        target = parts / f"joined-r{run:03d}.ts"
+        with target.open("wb") as out:
+            for member in members:
+                with member.open("rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+        joined.append(target)
+    return joined
 
 
 def write_concat_list(parts: Path, segments: list[Path], target: Path) -> None:

@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
 
 from knoten.config import Config
 from knoten.http.errors import ApiError
+from knoten.http.openapi import Operation
 from knoten.http.requests import path_int
 from knoten.join import JoinTokenError, JoinTokens, load_or_create_join_secret
 from knoten.keys import CONFIG, JOIN_TOKENS, SCHEDULE, WEBRTC
@@ -111,6 +113,29 @@ async def viewer_stats(request: web.Request) -> web.Response:
     return web.json_response(request.app[WEBRTC].stats(occurrence_id))
 
 
+class ViewerStats(BaseModel):
+    live: bool
+    viewers: int
+    feed: dict[str, int] | None = None
+    packets: int | None = None
+    bytes: int | None = None
+    dropped: int | None = None
+    time_to_first_frame_s_max: float | None = None
+
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/api/v1/occurrences/{occurrence_id}/viewers",
+        viewer_stats,
+        "WebRTC viewers of a live occurrence and their counters",
+        "occurrences",
+        response=ViewerStats,
+        errors=(404,),
+    ),
+)
+
+
 def webrtc_options(config: Config) -> WebrtcOptions:
     section = config.webrtc
     return WebrtcOptions(
@@ -152,4 +177,3 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/whep/{occurrence_id}", post_offer)
     router.add_delete("/whep/{occurrence_id}/{viewer_id}", delete_viewer)
     router.add_patch("/whep/{occurrence_id}/{viewer_id}", patch_viewer)
-    router.add_get("/api/v1/occurrences/{occurrence_id}/viewers", viewer_stats)

@@ -33,6 +33,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "ended": "Diese Veranstaltung ist beendet. Danke fürs Zuschauen!",
         "cancelled": "Dieser Termin fällt aus.",
         "invalid": "Dieser Link ist ungültig oder abgelaufen.",
+        "needs_link": "Zum Teilnehmen brauchen Sie den persönlichen Link, den Sie von der "
+        "Kursleitung oder der Bibliothek bekommen haben.",
         "unknown": "Diese Veranstaltung gibt es nicht.",
         "full": "Gerade sind alle Plätze belegt. Wir versuchen es gleich noch einmal …",
         "offline": "Der Dienst ist nicht erreichbar – wir versuchen es weiter …",
@@ -50,6 +52,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "ended": "This event has ended. Thank you for watching!",
         "cancelled": "This date has been cancelled.",
         "invalid": "This link is invalid or has expired.",
+        "needs_link": "To take part you need the personal link you received from the course "
+        "host or the library.",
         "unknown": "This event does not exist.",
         "full": "All places are taken right now. Trying again shortly …",
         "offline": "The service cannot be reached – still trying …",
@@ -71,6 +75,9 @@ async def _state(request: web.Request, occurrence_id: int | None) -> tuple[int, 
     """(HTTP status, state document) for the page's poll and its first render."""
     if occurrence_id is None:
         return 404, {"state": "unknown"}
+    if not request.query.get("t"):
+        # The public calendar links here without a token: say how to get in, not "invalid".
+        return 401, {"state": "needs_link"}
     try:
         request.app[JOIN_TOKENS].verify(request.query.get("t"), occurrence_id, datetime.now(UTC))
     except JoinTokenError as exc:

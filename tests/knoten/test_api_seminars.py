@@ -44,7 +44,7 @@ async def test_weekly_seminar_stays_at_1800_across_dst(api: aiohttp.ClientSessio
     ]
     assert all(o["state"] == "scheduled" for o in seminar["occurrences"])
     first = seminar["occurrences"][0]
-    assert first["join_url"].endswith(f"/join/{first['id']}")
+    assert f"/join/{first['id']}?t=" in first["join_url"]
     async with api.get(f"/api/v1/occurrences/{first['id']}") as response:
         assert (await response.json())["end"] == "2027-03-16T19:30:00+01:00"
 
@@ -229,7 +229,9 @@ async def test_room_calendar_feed(
         start = event.decoded("DTSTART")
         assert start.strftime("%H:%M") == "18:00"
         assert start.isoformat() == occurrence["start"]
-        assert str(event["URL"]) == occurrence["join_url"]
+        # The public feed links the join page without the personal token.
+        assert str(event["URL"]) == occurrence["join_url"].split("?")[0]
+        assert "?t=" not in raw.decode()
     assert calendar.walk("VTIMEZONE"), "the feed carries its time zone definition"
     async with http.get(knoten_app.url("/calendar/rooms/99.ics")) as response:
         assert response.status == 404
@@ -242,3 +244,13 @@ async def test_room_with_seminars_cannot_be_deleted(api: aiohttp.ClientSession) 
         assert (await response.json())["error"]["code"] == "room_in_use"
     async with api.get("/api/v1/rooms/1") as response:
         assert response.status == 200
+
+
+async def test_join_page_without_token_explains_how_to_get_in(
+    api: aiohttp.ClientSession, http: aiohttp.ClientSession, knoten_app: RunningApp
+) -> None:
+    seminar = await _create(api, {**WEEKLY, "recurrence": None})
+    occurrence_id = seminar["occurrences"][0]["id"]
+    async with http.get(knoten_app.url(f"/join/{occurrence_id}?lang=de")) as response:
+        assert response.status == 401
+        assert "persönlichen Link" in await response.text()

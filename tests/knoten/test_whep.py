@@ -29,19 +29,57 @@ from tests.support.ports import free_tcp_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
-FEED_ARGS = (
-    "-hide_banner -loglevel error -nostdin -re -f lavfi -i testsrc2=size=1280x720:rate=30 "
-    "-f lavfi -i sine=frequency=440:sample_rate=48000 -c:v libx264 -profile:v baseline "
-    "-preset veryfast -tune zerolatency -g 30 -keyint_min 30 -x264-params repeat-headers=1 "
-    "-b:v 2000k -c:a libopus -ar 48000 -ac 2 -f mpegts -listen 1"
-).split()
+FEED_ARGS = [
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    "-re",
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc2=size=1280x720:rate=30",
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=frequency=440:sample_rate=48000",
+    "-c:v",
+    "libx264",
+    "-profile:v",
+    "baseline",
+    "-preset",
+    "veryfast",
+    "-tune",
+    "zerolatency",
+    "-g",
+    "30",
+    "-keyint_min",
+    "30",
+    "-x264-params",
+    "repeat-headers=1",
+    "-b:v",
+    "2000k",
+    "-c:a",
+    "libopus",
+    "-ar",
+    "48000",
+    "-ac",
+    "2",
+    "-f",
+    "mpegts",
+    "-listen",
+    "1",
+]
 
 
 @contextlib.asynccontextmanager
 async def feed_producer(path: Path, size: str = "1280x720") -> AsyncIterator[Path]:
     """The stand-in for the pipeline's WebRTC feed: FFmpeg serving one client on ``path``."""
     args = [a.replace("1280x720", size) for a in FEED_ARGS]
-    process = subprocess.Popen(["ffmpeg", *args, f"unix:{path}"], stdin=subprocess.DEVNULL)
+    # Started once, killed and reaped in finally.
+    process = subprocess.Popen(  # noqa: ASYNC220
+        ["ffmpeg", *args, f"unix:{path}"], stdin=subprocess.DEVNULL
+    )
     try:
         for _ in range(100):  # the socket appears once FFmpeg listens
             if path.exists():
@@ -162,7 +200,9 @@ async def until(condition, timeout: float = 10.0) -> None:  # type: ignore[no-un
 
 
 async def test_whep_statuses_with_aiortc_clients(
-    webrtc_app: RunningApp, admin: aiohttp.ClientSession, http: aiohttp.ClientSession,
+    webrtc_app: RunningApp,
+    admin: aiohttp.ClientSession,
+    http: aiohttp.ClientSession,
     tmp_path: Path,
 ) -> None:
     registry = webrtc_app.app[WEBRTC]
@@ -253,8 +293,10 @@ async def test_whep_statuses_with_aiortc_clients(
 def hostile_offers(good: str) -> list[bytes]:
     """20 malformed or hostile offers, each answerable only with a 4xx."""
     video_only = good.split("m=audio")[0]
-    audio_only = good.split("m=video")[0] if good.index("m=audio") < good.index("m=video") else (
-        good.split("m=video")[0] + "m=audio" + good.split("m=audio")[1]
+    audio_only = (
+        good.split("m=video")[0]
+        if good.index("m=audio") < good.index("m=video")
+        else (good.split("m=video")[0] + "m=audio" + good.split("m=audio")[1])
     )
     no_media = good.split("m=")[0]
     return [
@@ -271,8 +313,9 @@ def hostile_offers(good: str) -> list[bytes]:
         good.replace("a=fingerprint:", "a=fingerprint-gone:").encode(),
         re.sub(r"m=video \d+", "m=video 0", good).encode(),
         good.replace("a=candidate:", "a=candidate:bogus ").encode(),
-        good.replace("a=candidate:", "a=candidate:1 1 udp notanumber 999.1.1.1 x typ host\r\n"
-                                     "a=candidate:").encode(),
+        good.replace(
+            "a=candidate:", "a=candidate:1 1 udp notanumber 999.1.1.1 x typ host\r\na=candidate:"
+        ).encode(),
         good.replace("v=0", "v=1").encode(),
         ("\x00" + good).encode(),
         good.encode("utf-16"),

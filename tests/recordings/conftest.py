@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from knoten.db import Database
-from prometheus_client import CollectorRegistry
 from recordings.catalog import Catalog
 from recordings.diskguard import DiskGuard
 from recordings.finalize import Finalizer

@@ -43,7 +43,8 @@ async def test_eight_seconds_become_one_available_recording(archive, feed, ffpro
     assert "mp4" in probe["format"]["format_name"]
     # faststart: the moov box comes before mdat, so browsers start playing at once.
     head = media.read_bytes()[:4096]
-    assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))  # fmt: skip
+    moov, mdat = head.find(b"moov"), head.find(b"mdat")
+    assert moov != -1 and (mdat == -1 or moov < mdat)
     assert recording.sha256 == hashlib.sha256(media.read_bytes()).hexdigest()
     assert recording.size_bytes == media.stat().st_size
     assert (recording.width, recording.height) == (640, 360)
@@ -54,7 +55,7 @@ async def test_eight_seconds_become_one_available_recording(archive, feed, ffpro
     assert thumbs["streams"][0]["width"] == 1600  # 10 × 160 px
     # Raw segments are gone only now that the MP4 is verified.
     assert not archive.paths.parts_dir(recording_id).exists()
-    assert finalize_s < 5.0
+    assert finalize_s < 10.0  # stop + remux + stills + sha256; generous for loaded CI
     assert archive.recorder.status(11) is None
 
 
@@ -71,9 +72,10 @@ async def test_disk_guard_closes_cleanly_and_keeps_a_valid_file(archive, feed, f
     assert isinstance(status, RecorderStatus) and status.state == "closed_disk_full"
     assert status.reason and "disk almost full" in status.reason
     assert status.segments >= 1 and status.bytes > 0
-    supervisor_name = f"recorder-{status.recording_id}"
     await asyncio.sleep(0.5)
-    assert not any(p.name.endswith(".part") for p in archive.paths.parts_dir(status.recording_id).iterdir()), supervisor_name  # fmt: skip
+    # Closed cleanly: FFmpeg finished its open segment, so every segment is complete.
+    written = list(archive.paths.parts_dir(status.recording_id).iterdir())
+    assert not [p.name for p in written if p.name.endswith(".part")]
     # Space comes back (e.g. retention ran): the end of the seminar finalizes what was written.
     archive.free["bytes"] = 10**12
     await recorder.stop(12)

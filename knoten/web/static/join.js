@@ -11,7 +11,7 @@
   const message = document.getElementById("message");
   const unmute = document.getElementById("unmute");
   const leaveButton = document.getElementById("leave");
-  const TERMINAL = new Set(["ended", "missed", "failed", "cancelled", "invalid", "unknown"]);
+  const TERMINAL = new Set(["ended", "missed", "failed", "cancelled", "invalid", "needs_link", "unknown"]);
 
   let pc = null;          // the current RTCPeerConnection
   let resource = null;    // the WHEP resource (Location) of the current viewer
@@ -19,6 +19,8 @@
   let stopped = false;    // left, or the occurrence is over
   let status = "init";
   let failures = 0;
+  const timeline = [];    // [mark, ms since navigation]: diagnostics for people and tests
+  const mark = (name) => timeline.push([name, Math.round(performance.now())]);
 
   function show(key, extra) {
     status = key;
@@ -89,6 +91,7 @@
 
   async function connect(state) {
     show(failures ? "reconnecting" : "connecting");
+    mark("connect");
     const peer = new RTCPeerConnection({iceServers: state.ice_servers || []});
     pc = peer;
     const stream = new MediaStream();
@@ -102,6 +105,7 @@
       if (pc !== peer) return;
       const s = peer.connectionState;
       if (s === "connected") {
+        mark("connected");
         failures = 0;
         show("live");
         video.hidden = false;
@@ -116,7 +120,8 @@
       }
     };
     await peer.setLocalDescription();
-    await gathered(peer, 2000);
+    await gathered(peer, 1500);
+    mark("offer");
     const r = await fetch(`/whep/${occurrence}`, {
       method: "POST", body: peer.localDescription.sdp,
       headers: {"Content-Type": "application/sdp", Authorization: `Bearer ${token}`},
@@ -125,6 +130,7 @@
     if (pc !== peer) return;
     if (r.status === 201) {
       resource = r.headers.get("Location");
+      mark("answer");
       await peer.setRemoteDescription({type: "answer", sdp: await r.text()});
       return;
     }
@@ -182,6 +188,7 @@
     peer: () => pc,
     resource: () => resource,
     leave: () => finish("left"),
+    timeline: () => timeline,
   };
 
   const initial = JSON.parse(root.dataset.state);

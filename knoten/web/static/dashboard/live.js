@@ -38,6 +38,7 @@ function render(o) {
   $("extend-group").hidden = !(live || scheduled);
   $("cancel-date").hidden = !scheduled;
   $("restore-date").hidden = o.state !== "cancelled";
+  $("date-actions").hidden = $("cancel-date").hidden && $("restore-date").hidden;
 
   const joinInput = $("join-url");
   if (joinInput.value !== o.join_url) joinInput.value = o.join_url;

@@ -55,7 +55,7 @@ async function load() {
         "tr",
         { "data-testid": "room-row" },
         el("td", {}, room.name),
-        el("td", { class: "secret" }, room.source === "testsrc" ? T.testsrc : room.source),
+        room.source === "testsrc" ? el("td", {}, T.testsrc) : el("td", { class: "secret" }, room.source),
         el("td", {}, room.timezone),
         el(
           "td",

@@ -1,0 +1,151 @@
+"""HLS pull for ``hls`` partners: the playlist and segments FFmpeg writes for a live occurrence.
+
+    GET /live/{occurrence_id}/{partner_id}/index.m3u8?token=…
+    GET /live/{occurrence_id}/{partner_id}/{segment}.ts?token=…
+
+The token is the partner's HLS pull token (checked in constant time by the partner repository);
+a missing or wrong one is a 401, checked before anything about the occurrence is revealed. A
+404 means the path names nothing that is on air: unknown or not running occurrence, a partner
+not on its session, a segment name that is not one FFmpeg writes, or a file that is gone.
+Errors are JSON whatever the app's JSON prefixes say.
+
+Segment names are never used as given: they must match :data:`SEGMENT_NAME` and the resolved
+file must lie inside ``<data_dir>/live/<occurrence_id>/<partner_id>/``. The playlist is
+rewritten so every relative URI carries ``?token=``, because players request segments relative
+to the playlist and would drop the query otherwise. Nothing here logs the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from aiohttp import web
+
+from knoten.http.errors import ApiError
+from knoten.keys import CONFIG, LIVE, PARTNERS
+
+PLAYLIST = "index.m3u8"
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+SEGMENT_TYPE = "video/mp2t"
+#: What FFmpeg's hls muxer names segments after ``index.m3u8``: index0.ts, index1.ts, …
+SEGMENT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\.ts")
+#: Tokens are ``secrets.token_urlsafe(24)`` (32 characters); anything far longer is not one.
+MAX_TOKEN_LENGTH = 256
+#: Segments do not change once written; the window is 6 × 2 s, so a short lifetime is enough
+#: and a segment rewritten after an output restart is not served stale for long.
+SEGMENT_CACHE = "private, max-age=30"
+_ID = re.compile(r"[1-9][0-9]{0,10}")
+_URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
+# Errors must never be cached: a 404 while FFmpeg starts up turns into a 200 seconds later.
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "not_found", "no live HLS stream at this address", headers=_NO_STORE)
+
+
+def _id(request: web.Request, name: str) -> int:
+    raw = request.match_info[name]
+    if _ID.fullmatch(raw) is None:
+        raise _not_found()
+    return int(raw)
+
+
+async def _check_token(request: web.Request, partner_id: int) -> str:
+    token = request.query.get("token", "")
+    if not token:
+        raise ApiError(401, "unauthorized", "missing token", field="token", headers=_NO_STORE)
+    if len(token) > MAX_TOKEN_LENGTH or not await request.app[PARTNERS].check_hls_token(
+        partner_id, token
+    ):
+        raise ApiError(401, "unauthorized", "invalid token", field="token", headers=_NO_STORE)
+    return token
+
+
+async def _partner_dir(request: web.Request) -> tuple[Path, str]:
+    """The partner's HLS directory on a running session, and the (valid) token."""
+    occurrence_id = _id(request, "occurrence_id")
+    partner_id = _id(request, "partner_id")
+    token = await _check_token(request, partner_id)
+    session = request.app[LIVE].session(occurrence_id)
+    if session is None or not any(
+        p.partner_id == partner_id and p.kind == "hls" for p in session.plan.partners
+    ):
+        raise _not_found()
+    # Built from integers only; the session writes to exactly this directory.
+    root = request.app[CONFIG].data_dir / "live" / str(occurrence_id) / str(partner_id)
+    return root, token
+
+
+def _inside(root: Path, name: str) -> Path:
+    """``root/name`` if it is an existing regular file that really lies under ``root``."""
+    base = root.resolve()
+    candidate = (base / name).resolve()
+    if candidate.parent != base or not candidate.is_file():
+        raise _not_found()
+    return candidate
+
+
+def with_token(uri: str, token: str) -> str:
+    """A relative URI with ``token`` added; absolute ones are left alone (never leak it)."""
+    if not uri or uri.startswith("/") or "://" in uri or uri.startswith("data:"):
+        return uri
+    return f"{uri}{'&' if '?' in uri else '?'}token={quote(token, safe='')}"
+
+
+def rewrite_playlist(text: str, token: str) -> str:
+    """Every segment line and every ``URI="…"`` attribute of ``text`` carrying the token."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            lines.append(line)
+        elif stripped.startswith("#"):
+            lines.append(
+                _URI_ATTRIBUTE.sub(lambda m: f'URI="{with_token(m.group(1), token)}"', line)
+            )
+        else:
+            lines.append(with_token(stripped, token))
+    return "\n".join(lines) + "\n"
+
+
+async def get_playlist(request: web.Request) -> web.Response:
+    root, token = await _partner_dir(request)
+    path = _inside(root, PLAYLIST)
+    try:
+        # FFmpeg replaces the playlist by renaming a temporary file: this reads a whole one.
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8", errors="replace")
+    except OSError:
+        raise _not_found() from None
+    if not text.startswith("#EXTM3U"):
+        raise _not_found()
+    return web.Response(
+        text=rewrite_playlist(text, token),
+        content_type=PLAYLIST_TYPE,
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+async def get_segment(request: web.Request) -> web.FileResponse:
+    name = request.match_info["segment"]
+    if SEGMENT_NAME.fullmatch(name) is None:
+        raise _not_found()
+    root, _token = await _partner_dir(request)
+    path = _inside(root, name)
+    return web.FileResponse(
+        path, headers={"Content-Type": SEGMENT_TYPE, "Cache-Control": SEGMENT_CACHE}
+    )
+
+
+async def not_found(request: web.Request) -> web.Response:
+    """Anything else under /live/: a JSON 404, like the handlers' own refusals."""
+    raise _not_found()
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get(f"/live/{{occurrence_id}}/{{partner_id}}/{PLAYLIST}", get_playlist)
+    router.add_get("/live/{occurrence_id}/{partner_id}/{segment}", get_segment)
+    router.add_get("/live/{tail:.*}", not_found)
