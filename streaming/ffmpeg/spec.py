@@ -37,9 +37,7 @@ from streaming.ffmpeg.urls import validate_input_url, validate_push_url
 FONT_FILE = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 AUDIO_RATE = 48_000
 LOGLEVEL = "level+info"  # info keeps stream mapping/open errors for the stderr ring buffer
-OUTPUT_FORMATS = frozenset(
-    {"flv", "mpegts", "mp4", "matroska", "mov", "segment", "null", "hls"}
-)
+OUTPUT_FORMATS = frozenset({"flv", "mpegts", "mp4", "matroska", "mov", "segment", "null", "hls"})
 # Which remote protocols FFmpeg may open (incl. the ones the demuxer opens underneath).
 PROTOCOL_WHITELIST: Mapping[str, str] = MappingProxyType(
     {
@@ -343,7 +341,15 @@ def _input_streams(spec: FfmpegSpec) -> tuple[Any, Any]:
         )
         return video, audio
     if isinstance(src, FeedInput):
-        node = ffmpeg_python.input(f"unix:{src.path}", format="mpegts", protocol_whitelist="unix")
+        # Our own feed, format known: a short probe lets a (re)joining reader start writing
+        # within a GOP or two instead of analysing five seconds of stream first.
+        node = ffmpeg_python.input(
+            f"unix:{src.path}",
+            format="mpegts",
+            protocol_whitelist="unix",
+            analyzeduration=1_500_000,
+            probesize=1_000_000,
+        )
         copy = spec.profile is None
         return (node["v:0?"] if copy else node["v:0"]), node["a:0?"]
     options: dict[str, Any] = {}

@@ -45,12 +45,18 @@ log = logging.getLogger(__name__)
 
 LOSS_SLATE_TEXT = "Die Übertragung wird in Kürze fortgesetzt\n\nThe broadcast will resume shortly"
 # Outputs: capped at 30 s so a partner that comes back is reached again within half a minute.
-OUTPUT_POLICY = RestartPolicy(initial_backoff_s=1.0, max_backoff_s=30.0, stale_timeout_s=10.0)
+# Readers of a feed wait for what is upstream (camera, encoder) at session start: on a busy
+# machine that takes more than the default 10 s, so they get 30 s before counting as stuck.
+OUTPUT_POLICY = RestartPolicy(
+    initial_backoff_s=1.0, max_backoff_s=30.0, stale_timeout_s=10.0, startup_timeout_s=30.0
+)
 # The camera: retried quickly at first (a network blip), then every 10 s at most.
 CAMERA_POLICY = RestartPolicy(initial_backoff_s=0.5, max_backoff_s=10.0, stale_timeout_s=5.0)
 # A push ingest waits for the host's encoder as long as it takes: no startup timeout.
 LISTENER_POLICY = replace(CAMERA_POLICY, startup_timeout_s=24 * 3600.0)
-INTERNAL_POLICY = RestartPolicy(initial_backoff_s=0.5, max_backoff_s=5.0, stale_timeout_s=10.0)
+INTERNAL_POLICY = RestartPolicy(
+    initial_backoff_s=0.5, max_backoff_s=5.0, stale_timeout_s=10.0, startup_timeout_s=30.0
+)
 
 _OUTPUT_STATES = {
     ProcessState.IDLE: "starting",
@@ -211,6 +217,9 @@ class LiveSession:
                     ("hls_time", "2"),
                     ("hls_list_size", "6"),
                     ("hls_flags", "delete_segments+independent_segments+omit_endlist"),
+                    # Numbers keep rising across an output restart: players never see the
+                    # playlist jump back to segment 0 and replay stale cached segments.
+                    ("hls_start_number_source", "epoch"),
                 ),
             )
         else:
