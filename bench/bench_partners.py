@@ -86,13 +86,12 @@ class Window:
         return min((n / (FPS * self.wall), role) for role, n in self.frames.items())
 
     def per_video_second(self) -> float:
-        """CPU-s per second of video produced: the cost at 1× even if the machine fell behind.
-        A session is paced by its camera; each naive process by its own encode."""
-        if "camera" in self.frames:
-            return self.total / max(1, self.frames["camera"]) * FPS
-        video_s = [max(1, self.frames[role]) / FPS for role in self.cpu]
-        spent = sum(self.cpu[role] / v for role, v in zip(self.cpu, video_s, strict=True))
-        return spent + self.python / statistics.fmean(video_s)
+        """CPU-s per second of video, each FFmpeg child by the frames it produced itself (so
+        the figure means the cost at 1× even when a loaded machine let a process fall behind);
+        Python by the mean of its children's video seconds."""
+        video_s = {role: max(1, n) / FPS for role, n in self.frames.items()}
+        spent = sum(self.cpu[role] / video_s[role] for role in self.cpu)
+        return spent + self.python / statistics.fmean(video_s.values())
 
 
 @dataclass
@@ -346,7 +345,9 @@ def _session_figures(label: str, w: Window) -> list[Figure]:
     return [
         Figure(f"{label}: total (FFmpeg children + Python)", w.cores(w.total), "cores"),
         Figure(
-            "  same, per second of camera video (1×-normalized)", w.per_video_second(), "CPU-s/s"
+            "  same, 1×-normalized (each process per s of its own video)",
+            w.per_video_second(),
+            "CPU-s/s",
         ),
         Figure(
             "  camera ingest: testsrc2+clock → x264 720p30 baseline + AAC",

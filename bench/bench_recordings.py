@@ -1,9 +1,10 @@
 """Recordings: finalize time of a 10-minute recording, sha256 speed, recorder CPU while live.
 
-The 10-minute recording is built from 10 s of real 720p segments (2.5 Mbps, 1 s GOP) copied 60
-times: the concat demuxer re-bases every segment's timestamps, so the remux sees 10 minutes of
-media exactly as after a seminar. Recorder CPU is read from the kernel for its FFmpeg while it
-records the stand-in master feed (copy only, no decoding).
+The 10-minute recording is built from 10 s of real 720p segments (2.5 Mbps, 1 s GOP) copied 61
+times as 61 recorder runs (a worst case: a seminar whose feed dropped 60 times): the concat
+demuxer re-bases each run's timestamps, so the remux sees 10 minutes of media.
+Recorder CPU is read from the kernel for its FFmpeg while it records the stand-in master
+feed (copy only, no decoding).
 """
 
 from __future__ import annotations
@@ -55,11 +56,11 @@ async def _finalize_figures(tmp: Path) -> list[Figure]:
         await jobs.run_job("bench-source", _source_argv(parts), timeout=300)
         sources = sorted(parts.glob("src-*.ts"))
         copies = MINUTES * 60 // (2 * len(sources)) + 1
-        n = 0
-        for _ in range(copies):
-            for src in sources:
-                shutil.copyfile(src, parts / f"r001-{n:05d}.ts")
-                n += 1
+        # Each copy is its own "run" (as after a recorder restart): within a run timestamps
+        # must be continuous, between runs the concat demuxer re-bases them.
+        for run in range(1, copies + 1):
+            for n, src in enumerate(sources):
+                shutil.copyfile(src, parts / f"r{run:03d}-{n:05d}.ts")
         for src in sources:
             src.unlink()
         size = sum(p.stat().st_size for p in segments.completed(parts))

@@ -349,6 +349,8 @@ def _input_streams(spec: FfmpegSpec) -> tuple[Any, Any]:
             protocol_whitelist="unix",
             analyzeduration=1_500_000,
             probesize=1_000_000,
+            # x264 in MPEG-TS carries no frame rate; without this FFmpeg analyses to the limit.
+            fpsprobesize=0,
         )
         copy = spec.profile is None
         return (node["v:0?"] if copy else node["v:0"]), node["a:0?"]

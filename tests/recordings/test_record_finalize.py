@@ -37,7 +37,7 @@ async def test_eight_seconds_become_one_available_recording(archive, feed, ffpro
         "available", False, 11)  # fmt: skip
     media = archive.paths.media(recording_id)
     probe = await ffprobe(media)
-    assert abs(float(probe["format"]["duration"]) - 8.0) <= 1.0
+    assert abs(float(probe["format"]["duration"]) - 8.0) <= 1.0, probe["format"]
     codecs = sorted(s["codec_name"] for s in probe["streams"])
     assert codecs == ["aac", "h264"]
     assert "mp4" in probe["format"]["format_name"]
@@ -55,7 +55,7 @@ async def test_eight_seconds_become_one_available_recording(archive, feed, ffpro
     assert thumbs["streams"][0]["width"] == 1600  # 10 × 160 px
     # Raw segments are gone only now that the MP4 is verified.
     assert not archive.paths.parts_dir(recording_id).exists()
-    assert finalize_s < 10.0  # stop + remux + stills + sha256; generous for loaded CI
+    assert finalize_s < 10.0, finalize_s  # stop + remux + stills + sha256; generous for loaded CI
     assert archive.recorder.status(11) is None
 
 

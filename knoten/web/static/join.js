@@ -97,7 +97,8 @@
     const stream = new MediaStream();
     peer.ontrack = (e) => {
       stream.addTrack(e.track);
-      video.srcObject = stream;
+      if (video.srcObject !== stream) video.srcObject = stream;
+      if (e.track.kind === "video") mark("track");
     };
     h264First(peer.addTransceiver("video", {direction: "recvonly"}));
     peer.addTransceiver("audio", {direction: "recvonly"});
@@ -176,6 +177,14 @@
     if (state.state === "scheduled") show("waiting", {time: state.start_local});
     else show("starting");
     schedule(2000);
+  }
+
+  // Diagnostics: when the first picture reached the element (timeline marks "metadata", "frame").
+  video.addEventListener("loadedmetadata", () => mark("metadata"));
+  if (video.requestVideoFrameCallback) {
+    const firstFrame = () => mark("frame");
+    video.addEventListener("emptied", () => video.requestVideoFrameCallback(firstFrame));
+    video.requestVideoFrameCallback(firstFrame);
   }
 
   unmute.addEventListener("click", () => { video.muted = false; unmute.hidden = true; });

@@ -2,7 +2,7 @@
 // Polls GET /api/v1/occurrences/{id} every 2 s (paused while the tab is hidden); the output and
 // viewer blocks appear once the API reports those fields.
 import {
-  T, tr, api, el, showNotice, wallDay, wallTime, formatDay, formatDuration, formatInstant, stateText,
+  T, tr, api, apiOptional, el, showNotice, wallDay, wallTime, formatDay, formatDuration, formatInstant, stateText,
 } from "./common.js";
 
 const POLL_MS = 2000;
@@ -43,7 +43,7 @@ function render(o) {
   const joinInput = $("join-url");
   if (joinInput.value !== o.join_url) joinInput.value = o.join_url;
 
-  renderViewers(o);
+  renderSource(o);
   renderOutputs(o);
   tick();
   $("last-update").textContent = tr("last_update", {
@@ -51,11 +51,28 @@ function render(o) {
   });
 }
 
-function renderViewers(o) {
-  const has = o.viewers !== undefined && o.viewers !== null;
+function renderSource(o) {
+  $("source-block").hidden = !o.source;
+  if (!o.source) return;
+  const size = o.source.width ? ` · ${o.source.width}×${o.source.height}` : "";
+  $("source-state").textContent = `${T[`source_${o.source.state}`] || o.source.state}${size}`;
+}
+
+function renderViewers(count) {
+  const has = typeof count === "number";
   $("viewers-block").hidden = !has;
-  if (!has) return;
-  $("viewers").textContent = typeof o.viewers === "object" ? String(o.viewers.count ?? o.viewers.current ?? "") : String(o.viewers);
+  if (has) $("viewers").textContent = String(count);
+}
+
+/** Viewer count from the WebRTC stats endpoint while live (hidden if that API is absent). */
+async function refreshViewers(o) {
+  if (o.state !== "live") return renderViewers(typeof o.viewers === "number" ? o.viewers : null);
+  try {
+    const stats = await apiOptional(`/occurrences/${id}/viewers`);
+    renderViewers(stats && typeof stats.viewers === "number" ? stats.viewers : null);
+  } catch {
+    renderViewers(null);
+  }
 }
 
 function renderOutputs(o) {
@@ -95,7 +112,9 @@ function tick() {
 
 async function refresh() {
   try {
-    render(await api(`/occurrences/${id}`));
+    const o = await api(`/occurrences/${id}`);
+    render(o);
+    await refreshViewers(o);
     if (message.dataset.kind === "poll") showNotice(message, "");
   } catch (error) {
     if (error.status === 404) {
