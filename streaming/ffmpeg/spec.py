@@ -341,14 +341,14 @@ def _input_streams(spec: FfmpegSpec) -> tuple[Any, Any]:
         )
         return video, audio
     if isinstance(src, FeedInput):
-        # Our own feed, format known: a short probe lets a (re)joining reader start writing
-        # within a GOP or two instead of analysing five seconds of stream first.
+        # Our own feed, format known, and FeedHub starts every reader with PAT, PMT and a
+        # keyframe: half a second of probing finds everything instead of five seconds.
         node = ffmpeg_python.input(
             f"unix:{src.path}",
             format="mpegts",
             protocol_whitelist="unix",
-            analyzeduration=1_500_000,
-            probesize=1_000_000,
+            analyzeduration=500_000,
+            probesize=500_000,
             # x264 in MPEG-TS carries no frame rate; without this FFmpeg analyses to the limit.
             fpsprobesize=0,
         )

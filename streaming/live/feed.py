@@ -2,10 +2,11 @@
 
 A producer (an FFmpeg process connecting to ``input_path``, or in-process code calling
 :meth:`FeedHub.publish`) writes MPEG-TS; every reader that connects to ``output_path`` gets the
-stream from the next 188-byte packet boundary on, so FFmpeg consumers can join and rejoin at any
-time. Each reader has a bounded send buffer: a reader that falls behind by more than
+latest PAT and PMT and then the stream from the next video keyframe on, so an FFmpeg consumer can
+join or rejoin at any time and needs only a short probe (SPS/PPS and a picture come first).
+Each reader has a bounded send buffer: a reader that falls behind by more than
 ``max_lag_bytes`` is disconnected (its supervisor restarts it) instead of growing memory or
-slowing the others down. Nothing here decodes or parses more than packet alignment.
+slowing the others down. Nothing here decodes: it reads TS packet headers, the PAT and the PMT.
 """
 
 from __future__ import annotations
@@ -19,6 +20,84 @@ log = logging.getLogger(__name__)
 
 TS_PACKET = 188
 READ_CHUNK = TS_PACKET * 348  # ≈ 64 KiB
+H264_STREAM_TYPES = frozenset({0x1B})
+# A reader that has seen no keyframe for this long gets the stream as it is.
+KEYFRAME_WAIT_S = 3.0
+
+
+class TsIndex:
+    """Just enough MPEG-TS parsing to start readers well: the current PAT and PMT packets, the
+    video PID, and where a video keyframe begins (random-access indicator on a PES start)."""
+
+    def __init__(self) -> None:
+        self.pat: bytes | None = None
+        self.pmt: bytes | None = None
+        self.pmt_pid: int | None = None
+        self.video_pid: int | None = None
+
+    def scan(self, chunk: bytes) -> int | None:
+        """Remember PAT/PMT in ``chunk``; return the offset of its first video keyframe."""
+        keyframe: int | None = None
+        for offset in range(0, len(chunk), TS_PACKET):
+            if chunk[offset] != 0x47:
+                continue
+            pid = ((chunk[offset + 1] & 0x1F) << 8) | chunk[offset + 2]
+            if pid == 0:
+                self.pat = chunk[offset : offset + TS_PACKET]
+                self._parse_pat(self.pat)
+            elif pid == self.pmt_pid:
+                self.pmt = chunk[offset : offset + TS_PACKET]
+                self._parse_pmt(self.pmt)
+            elif keyframe is None and pid == self.video_pid and _random_access(chunk, offset):
+                keyframe = offset
+        return keyframe
+
+    @property
+    def headers(self) -> bytes:
+        return (self.pat or b"") + (self.pmt or b"")
+
+    def _parse_pat(self, packet: bytes) -> None:
+        start = _section_start(packet)
+        if start is None or start + 12 > TS_PACKET:
+            return
+        # First program entry after the 8-byte section header: program number, then PID.
+        self.pmt_pid = ((packet[start + 10] & 0x1F) << 8) | packet[start + 11]
+
+    def _parse_pmt(self, packet: bytes) -> None:
+        start = _section_start(packet)
+        if start is None or start + 12 > TS_PACKET:
+            return
+        section_end = min(
+            TS_PACKET, start + 3 + (((packet[start + 1] & 0x0F) << 8) | packet[start + 2]) - 4
+        )
+        info_length = ((packet[start + 10] & 0x0F) << 8) | packet[start + 11]
+        position = start + 12 + info_length
+        while position + 5 <= section_end:
+            stream_type = packet[position]
+            pid = ((packet[position + 1] & 0x1F) << 8) | packet[position + 2]
+            if stream_type in H264_STREAM_TYPES:
+                self.video_pid = pid
+                return
+            position += 5 + (((packet[position + 3] & 0x0F) << 8) | packet[position + 4])
+
+
+def _section_start(packet: bytes) -> int | None:
+    if not packet[1] & 0x40:  # no section starts in this packet
+        return None
+    offset = 4
+    if packet[3] & 0x20:  # adaptation field
+        offset += 1 + packet[4]
+    if offset >= TS_PACKET:
+        return None
+    return offset + 1 + packet[offset]  # skip the pointer field
+
+
+def _random_access(chunk: bytes, offset: int) -> bool:
+    header = chunk[offset + 1]
+    control = chunk[offset + 3]
+    return bool(
+        header & 0x40 and control & 0x20 and chunk[offset + 4] > 0 and chunk[offset + 5] & 0x40
+    )
 
 
 class FeedHub:
@@ -35,6 +114,9 @@ class FeedHub:
         self.input_path = input_path
         self.max_lag_bytes = max_lag_bytes
         self._readers: set[asyncio.StreamWriter] = set()
+        # New readers wait here, with the time they came, until a keyframe passes by.
+        self._waiting: dict[asyncio.StreamWriter, float] = {}
+        self._index = TsIndex()
         self._servers: list[asyncio.Server] = []
         self._producer_tasks: set[asyncio.Task[None]] = set()
         self._remainder = b""
@@ -69,7 +151,20 @@ class FeedHub:
             return
         chunk = data[:cut]
         self.bytes_in += cut
-        self.last_input_at = asyncio.get_running_loop().time()
+        now = self.last_input_at = asyncio.get_running_loop().time()
+        keyframe = self._index.scan(chunk)
+        joined: set[asyncio.StreamWriter] = set()
+        for writer, since in list(self._waiting.items()):
+            if writer.transport.is_closing():
+                del self._waiting[writer]
+            elif keyframe is not None or self._index.video_pid is None:
+                del self._waiting[writer]
+                writer.write(self._index.headers + chunk[keyframe or 0 :])
+                joined.add(writer)
+            elif now - since > KEYFRAME_WAIT_S:
+                del self._waiting[writer]
+                writer.write(self._index.headers + chunk)
+                joined.add(writer)
         for writer in list(self._readers):
             transport = writer.transport
             if transport.is_closing():
@@ -83,12 +178,14 @@ class FeedHub:
                 transport.abort()
                 continue
             writer.write(chunk)
+        # Added only now: readers that joined during this chunk already have their part of it.
+        self._readers |= joined
 
     async def _serve_reader(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        self._readers.add(writer)
-        log.debug("feed %s: reader connected (%d)", self.name, len(self._readers))
+        self._waiting[writer] = asyncio.get_running_loop().time()
+        log.debug("feed %s: reader connected", self.name)
         try:
             # Readers send nothing; this returns when they hang up.
             await reader.read()
@@ -96,6 +193,7 @@ class FeedHub:
             pass
         finally:
             self._readers.discard(writer)
+            self._waiting.pop(writer, None)
             writer.close()
 
     async def _serve_producer(
@@ -121,9 +219,10 @@ class FeedHub:
     async def aclose(self) -> None:
         for server in self._servers:
             server.close()
-        for writer in list(self._readers):
+        for writer in [*self._readers, *self._waiting]:
             writer.transport.abort()
         self._readers.clear()
+        self._waiting.clear()
         for task in list(self._producer_tasks):
             task.cancel()
         await asyncio.gather(*self._producer_tasks, return_exceptions=True)

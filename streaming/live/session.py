@@ -249,8 +249,8 @@ class LiveSession:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self._slate_text)  # drawtext must never read half a file
 
-    def _on_switch(self, source: SourceName) -> None:
-        if source is SourceName.SLATE and self._live:
+    def _on_switch(self, source: SourceName, previous: SourceName | None) -> None:
+        if source is SourceName.SLATE and previous is SourceName.CAMERA and self._live:
             log.warning("occurrence %s: camera lost, slate on air", self.plan.occurrence_id)
         elif source is SourceName.CAMERA:
             log.info("occurrence %s: camera on air", self.plan.occurrence_id)

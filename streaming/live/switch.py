@@ -160,12 +160,15 @@ class MasterSwitch:
         slate_path: Path,
         *,
         loss_timeout: float = 1.0,
+        camera_grace: float = 4.0,
     ) -> None:
         self.name = name
         self.hub = hub
         self._camera_path = camera_path
         self._slate_path = slate_path
         self.loss_timeout = loss_timeout
+        self.camera_grace = camera_grace
+        self._started_at: float | None = None
         self._inputs: dict[SourceName, SourceInput] = {}
         self.want_camera = False
         self.active: SourceName | None = None
@@ -178,13 +181,14 @@ class MasterSwitch:
         self._watch: asyncio.Task[None] | None = None
         self.switches = 0
         self.packets_out = 0
-        self.on_switch: Callable[[SourceName], None] | None = None
+        self.on_switch: Callable[[SourceName, SourceName | None], None] | None = None
 
     def source(self, name: SourceName) -> SourceInput:
         return self._inputs[name]
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        self._started_at = loop.time()
         for name, path in (
             (SourceName.CAMERA, self._camera_path),
             (SourceName.SLATE, self._slate_path),
@@ -202,7 +206,17 @@ class MasterSwitch:
     def _desired(self) -> SourceName:
         if self.want_camera and self.camera_healthy():
             return SourceName.CAMERA
+        if self.want_camera and self.active is None and self._in_camera_grace():
+            # A session that starts live waits briefly for the camera's first keyframe rather
+            # than putting the slate on air for a second and then switching.
+            return SourceName.CAMERA
         return SourceName.SLATE
+
+    def _in_camera_grace(self) -> bool:
+        camera = self._inputs.get(SourceName.CAMERA)
+        if camera is None or camera.last_packet_at is not None or self._started_at is None:
+            return False
+        return asyncio.get_running_loop().time() - self._started_at < self.camera_grace
 
     def decide(self) -> None:
         """Pick the source that should be on air; the switch happens at its next keyframe."""
@@ -238,6 +252,7 @@ class MasterSwitch:
         last_video = self._last_dts.get("video")
         next_dts = 0 if last_video is None else last_video + self._frame_ticks
         self._offset = next_dts - dts
+        previous = self.active
         self.active = source.name
         self._pending = None
         self.switches += 1
@@ -247,7 +262,7 @@ class MasterSwitch:
             self._open_output(source)
         log.info("switch %s: %s on air", self.name, source.name)
         if self.on_switch is not None:
-            self.on_switch(source.name)
+            self.on_switch(source.name, previous)
 
     def _open_output(self, source: SourceInput) -> None:
         # Every stream must exist before the first packet is muxed (the header is written

@@ -1,7 +1,9 @@
 """Reads one occurrence's WebRTC feed (MPEG-TS on a Unix socket) and hands packets to its hub.
 
-PyAV's demuxer blocks, so it runs in a thread of its own; each packet crosses to the event loop
-with ``call_soon_threadsafe``. When the feed ends or breaks (the pipeline restarted FFmpeg) the
+PyAV's demuxer blocks, so it runs in a thread of its own. The thread also packetizes each frame
+for RTP (once for all viewers, see :mod:`streaming.webrtc.packets`); each
+:class:`~streaming.webrtc.packets.MediaPacket` crosses to the event loop with
+``call_soon_threadsafe``. When the feed ends or breaks (the pipeline restarted FFmpeg) the
 reader reconnects with capped backoff, and shifts timestamps so they keep increasing across the
 break: the viewers' RTP timestamps stay monotonic and their players need not resynchronise.
 """
@@ -15,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import av
+
+from streaming.webrtc.packets import MediaPacket, audio_packet, video_packet
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +36,8 @@ class FeedReader:
         self,
         path: Path,
         loop: asyncio.AbstractEventLoop,
-        on_video: Callable[[av.Packet], None],
-        on_audio: Callable[[av.Packet], None],
+        on_video: Callable[[MediaPacket], None],
+        on_audio: Callable[[MediaPacket], None],
         *,
         name: str = "feed",
     ) -> None:
@@ -49,9 +53,11 @@ class FeedReader:
         self.connected = threading.Event()
 
     def start(self) -> None:
+        """Start the reader thread (it connects, and reconnects, by itself)."""
         self._thread.start()
 
     async def aclose(self) -> None:
+        """Stop the thread; returns once it has ended (or after a bounded wait)."""
         self._stop.set()
         if self._thread.is_alive():
             # The demuxer returns within READ_TIMEOUT_S (or OPEN_TIMEOUT_S while connecting).
@@ -115,9 +121,9 @@ class FeedReader:
                 if self._last_pts is None or packet.pts > self._last_pts:
                     self._last_pts = packet.pts
                 if packet.stream_index == video_index:
-                    call(self._on_video, packet)
+                    call(self._on_video, video_packet(packet))
                 else:
-                    call(self._on_audio, packet)
+                    call(self._on_audio, audio_packet(packet))
         finally:
             container.close()
             log.info("feed %s disconnected", self.path)

@@ -1,7 +1,14 @@
 """Fan-out of one occurrence's encoded packets: the last GOP and bounded per-viewer queues.
 
 Everything here runs on the event loop and never awaits while holding state, so it needs no
-locks. Packets are shared, not copied: every viewer's sender reads the same ``av.Packet``.
+locks. Packets are shared, not copied: every viewer's sender reads the same
+:class:`~streaming.webrtc.packets.MediaPacket` (payloads packetized once).
+
+A new viewer starts with the last GOP, retimed: its frames keep their order but get timestamps
+1 ms apart ending at the newest frame's, so the browser decodes the burst at once and continues
+with live frames without a jump. Sent with their original timestamps (a second of frames
+arriving in one burst) the burst made Chromium's jitter buffer add up to a second of delay or
+drop the burst, and the frame rate sagged while it recovered.
 """
 
 from __future__ import annotations
@@ -11,17 +18,22 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
-import av
 from aiortc.mediastreams import MediaStreamError
+
+from streaming.webrtc.packets import MediaPacket
 
 log = logging.getLogger(__name__)
 
 #: A GOP longer than this is not a GOP the contract allows (≤ 1 s); stop growing the buffer.
 MAX_GOP_FRAMES = 300
+#: Spacing of the retimed start burst: 1 ms at 90 kHz.
+BURST_STEP = 90
 
 
 @dataclass
 class QueueStats:
+    """What one queue handed to its sender, and what it dropped."""
+
     packets: int = 0
     bytes: int = 0
     dropped: int = 0
@@ -30,17 +42,19 @@ class QueueStats:
 class PacketQueue:
     """A bounded queue of packets for one viewer's track.
 
-    Video (``keyframe_aware``): when full, everything queued is dropped and the queue waits for
-    the next keyframe, so a lagging viewer skips ahead to a decodable picture instead of growing
-    memory or stalling the others. Audio: the oldest packet is dropped.
+    Video (``keyframe_aware``): the queue starts on a keyframe (anything before the first one is
+    dropped), and when full, everything queued is dropped and the queue waits for the next
+    keyframe, so a lagging viewer skips ahead to a decodable picture instead of growing memory or
+    stalling the others. Audio: the oldest packet is dropped. Memory is bounded by ``limit``
+    items either way.
     """
 
     __slots__ = ("_items", "_limit", "_skipping", "_waiter", "closed", "keyframe_aware", "stats")
 
     def __init__(self, limit: int, *, keyframe_aware: bool) -> None:
-        self._items: deque[av.Packet] = deque()
+        self._items: deque[MediaPacket] = deque()
         self._limit = limit
-        self._skipping = False
+        self._skipping = keyframe_aware
         self._waiter: asyncio.Future[None] | None = None
         self.keyframe_aware = keyframe_aware
         self.closed = False
@@ -49,7 +63,8 @@ class PacketQueue:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, packet: av.Packet) -> None:
+    def put(self, packet: MediaPacket) -> None:
+        """Queue ``packet`` (never blocks; drops as described above when full)."""
         if self.closed:
             return
         items = self._items
@@ -74,7 +89,8 @@ class PacketQueue:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def extend(self, packets: list[av.Packet]) -> None:
+    def extend(self, packets: list[MediaPacket]) -> None:
+        """``put`` each of ``packets`` in order."""
         for packet in packets:
             self.put(packet)
 
@@ -89,7 +105,8 @@ class PacketQueue:
                 return True
         return False
 
-    async def get(self) -> av.Packet:
+    async def get(self) -> MediaPacket:
+        """The next packet; raises MediaStreamError once the queue is closed."""
         while not self._items:
             if self.closed:
                 raise MediaStreamError
@@ -104,6 +121,7 @@ class PacketQueue:
         return packet
 
     def close(self) -> None:
+        """Drop everything and wake the reader, which then gets MediaStreamError."""
         self.closed = True
         self._items.clear()
         waiter = self._waiter
@@ -121,6 +139,8 @@ class Subscription:
 
 @dataclass
 class HubStats:
+    """What the feed delivered."""
+
     video_packets: int = 0
     audio_packets: int = 0
     bytes: int = 0
@@ -135,13 +155,14 @@ class FeedHub:
     title: str
     video_queue_frames: int = 90
     audio_queue_packets: int = 100
-    gop: list[av.Packet] = field(default_factory=list)
+    gop: list[MediaPacket] = field(default_factory=list)
     subscribers: set[Subscription] = field(default_factory=set)
     stats: HubStats = field(default_factory=HubStats)
     #: Set once the first keyframe arrived; until then a new viewer has nothing to start on.
     has_keyframe: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def push_video(self, packet: av.Packet) -> None:
+    def push_video(self, packet: MediaPacket) -> None:
+        """A video frame from the feed: keep it in the GOP and queue it for every viewer."""
         self.stats.video_packets += 1
         self.stats.bytes += packet.size
         if packet.is_keyframe:
@@ -154,29 +175,46 @@ class FeedHub:
         for subscription in self.subscribers:
             subscription.video.put(packet)
 
-    def push_audio(self, packet: av.Packet) -> None:
+    def push_audio(self, packet: MediaPacket) -> None:
+        """An audio packet from the feed: queue it for every viewer (audio needs no GOP)."""
         self.stats.audio_packets += 1
         self.stats.bytes += packet.size
         for subscription in self.subscribers:
             subscription.audio.put(packet)
 
     def subscribe(self) -> Subscription:
-        """A new viewer's queues; video starts with the current GOP (its keyframe first), so the
-        browser can decode at once instead of waiting for the next keyframe."""
+        """A new viewer's queues; video starts with the current GOP (its keyframe first, retimed,
+        see the module docstring), so the browser can decode at once instead of waiting for the
+        next keyframe. Before the feed's first keyframe the queue waits for it."""
         subscription = Subscription(
             video=PacketQueue(self.video_queue_frames, keyframe_aware=True),
             audio=PacketQueue(self.audio_queue_packets, keyframe_aware=False),
         )
-        subscription.video.extend(self.gop)
+        subscription.video.extend(start_burst(self.gop))
         self.subscribers.add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop feeding ``subscription`` and close its queues (idempotent)."""
         self.subscribers.discard(subscription)
         subscription.video.close()
         subscription.audio.close()
 
     def close(self) -> None:
+        """Close every subscription and forget the GOP."""
         for subscription in list(self.subscribers):
             self.unsubscribe(subscription)
         self.gop = []
+
+
+def start_burst(gop: list[MediaPacket]) -> list[MediaPacket]:
+    """``gop`` for one new viewer: same frames, timestamps ``BURST_STEP`` apart ending at the
+    newest frame's own, so the next live frame follows at its usual distance."""
+    if not gop:
+        return []
+    last = gop[-1].timestamp
+    count = len(gop)
+    return [
+        packet.retimed(last - (count - 1 - index) * BURST_STEP)
+        for index, packet in enumerate(gop)
+    ]

@@ -93,12 +93,13 @@ class Viewer:
         # it, so the H.264-only preference must already be set then.
         transceiver = self.pc.addTransceiver(video, direction="sendonly")
         transceiver.setCodecPreferences(_h264_only())
-        # aiortc reacts to PLI/FIR only by flagging its (unused) encoder: answer them here.
-        transceiver.sender._send_keyframe = video.request_keyframe  # type: ignore[method-assign]
+        # Pass-through sending, and PLI/FIR answered from the queue (aiortc would only flag its
+        # encoder, which pass-through never uses).
+        video.attach(transceiver.sender)
         if with_audio:
             audio = PacketTrack("audio", self.subscription.audio)
             self.tracks.append(audio)
-            self.pc.addTransceiver(audio, direction="sendonly")
+            audio.attach(self.pc.addTransceiver(audio, direction="sendonly").sender)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             answer = await self.pc.createAnswer()
