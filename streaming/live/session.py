@@ -43,6 +43,7 @@ from streaming.live.switch import MasterSwitch, SourceName
 
 log = logging.getLogger(__name__)
 
+SLATE_FPS = 10
 LOSS_SLATE_TEXT = "Die Übertragung wird in Kürze fortgesetzt\n\nThe broadcast will resume shortly"
 # Outputs: capped at 30 s so a partner that comes back is reached again within half a minute.
 # Readers of a feed wait for what is upstream (camera, encoder) at session start: on a busy
@@ -130,13 +131,15 @@ class LiveSession:
         await self._switch.hub.start()
         await self._switch.start()
         master = self.master_profile
-        slate_profile = profile_copy(master, gop_seconds=0.5)
+        # A still picture needs no 30 fps: at 10 fps the slate costs a third (bench/partners),
+        # and a keyframe every 0.5 s keeps the switch to it quick.
+        slate_profile = profile_copy(master, fps=SLATE_FPS, gop_seconds=0.5)
         self._supervisor(
             "slate",
             build_argv(
                 FfmpegSpec(
                     self._name("slate"),
-                    SlateInput(self._slate_text, master.width, master.height, master.fps),
+                    SlateInput(self._slate_text, master.width, master.height, SLATE_FPS),
                     slate_profile,
                     (Output(plan.run_dir / "slate-in.sock", "mpegts", socket=True),),
                 ),
