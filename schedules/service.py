@@ -68,6 +68,28 @@ class SeminarDetail:
     occurrences: list[OccurrenceRow]
 
 
+def _seminar_columns(
+    draft: SeminarDraft, series: SeriesRule, materialized_until: datetime | None
+) -> dict[str, Any]:
+    """The seminars row of a validated draft (times as the series normalized them)."""
+    return {
+        "room_id": draft.room_id,
+        "title": draft.title,
+        "description": draft.description,
+        "host": draft.host,
+        "timezone": series.timezone,
+        "start_local": series.start_local,
+        "end_local": series.end_local,
+        "rrule": series.rrule,
+        "exdates": series.exdates,
+        "record": draft.record,
+        "lead_in_minutes": series.lead_in_minutes,
+        "lead_out_minutes": series.lead_out_minutes,
+        "partner_ids": draft.partner_ids,
+        "materialized_until": materialized_until,
+    }
+
+
 def _local(value: datetime, zone: ZoneInfo) -> datetime:
     return value if value.tzinfo is None else to_local(value, zone).replace(tzinfo=None)
 
@@ -197,20 +219,7 @@ class ScheduleService:
             await self._check_conflicts(conn, candidates, draft.room_id)
             seminar_id = await self._store.insert_seminar(
                 conn,
-                room_id=draft.room_id,
-                title=draft.title,
-                description=draft.description,
-                host=draft.host,
-                timezone=series.timezone,
-                start_local=series.start_local,
-                end_local=series.end_local,
-                rrule=series.rrule,
-                exdates=series.exdates,
-                record=draft.record,
-                lead_in_minutes=series.lead_in_minutes,
-                lead_out_minutes=series.lead_out_minutes,
-                partner_ids=draft.partner_ids,
-                materialized_until=materialized_until,
+                **_seminar_columns(draft, series, materialized_until),
                 sequence=0,
                 created_at=now,
                 updated_at=now,
@@ -257,20 +266,7 @@ class ScheduleService:
             await self._store.update_seminar(
                 conn,
                 seminar_id,
-                room_id=draft.room_id,
-                title=draft.title,
-                description=draft.description,
-                host=draft.host,
-                timezone=series.timezone,
-                start_local=series.start_local,
-                end_local=series.end_local,
-                rrule=series.rrule,
-                exdates=series.exdates,
-                record=draft.record,
-                lead_in_minutes=series.lead_in_minutes,
-                lead_out_minutes=series.lead_out_minutes,
-                partner_ids=draft.partner_ids,
-                materialized_until=materialized_until,
+                **_seminar_columns(draft, series, materialized_until),
                 sequence=current.sequence + 1,
                 updated_at=now,
             )

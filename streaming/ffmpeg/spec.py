@@ -274,6 +274,11 @@ def build_argv(spec: FfmpegSpec, ffmpeg: str = "ffmpeg") -> list[str]:
 
 
 def _global_args(spec: FfmpegSpec) -> list[str]:
+    return global_args(overwrite=spec.overwrite)
+
+
+def global_args(*, overwrite: bool) -> list[str]:
+    """The options every Knoten FFmpeg process starts with (also for hand-built argv)."""
     # -nostdin: we stop with SIGINT, and a stray 'q'/tty read must never stall a child.
     # -progress pipe:1: machine-readable progress on stdout; stderr stays for human logs.
     return [
@@ -284,7 +289,7 @@ def _global_args(spec: FfmpegSpec) -> list[str]:
         LOGLEVEL,
         "-progress",
         "pipe:1",
-        "-y" if spec.overwrite else "-n",
+        "-y" if overwrite else "-n",
     ]
 
 

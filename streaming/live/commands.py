@@ -6,7 +6,7 @@ from pathlib import Path
 
 import ffmpeg as ffmpeg_python
 
-from streaming.ffmpeg.spec import LOGLEVEL
+from streaming.ffmpeg.spec import global_args
 
 
 def webrtc_feed_argv(master: Path, output: Path, ffmpeg: str = "ffmpeg") -> list[str]:
@@ -22,14 +22,5 @@ def webrtc_feed_argv(master: Path, output: Path, ffmpeg: str = "ffmpeg") -> list
         **{"c:v": "copy", "c:a": "libopus", "b:a": "96k", "ar": 48000, "ac": 2},
     )
     argv: list[str] = node.compile(cmd=ffmpeg)
-    return [
-        argv[0],
-        "-nostdin",
-        "-hide_banner",
-        "-nostats",
-        "-loglevel",
-        LOGLEVEL,
-        "-progress",
-        "pipe:1",
-        *argv[1:],
-    ]
+    # The output is a socket Knoten listens on: nothing to overwrite, so -n is harmless.
+    return [argv[0], *global_args(overwrite=False), *argv[1:]]
