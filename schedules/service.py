@@ -296,8 +296,11 @@ class ScheduleService:
             for row in existing
             if row.state is OccurrenceState.CANCELLED and row.start_utc > now
         ]
-        fixed_ids = {row.recurrence_id for row in existing} - {r.recurrence_id for r in open_rows}
-        times = [t for t in times if t.recurrence_id not in fixed_ids]
+        open_ids = {r.id for r in open_rows}
+        # A date that already has a started, running or past occurrence keeps it: a new time
+        # for the series applies from the next date on, never as a second booking that day.
+        fixed_days = {row.recurrence_id[:10] for row in existing if row.id not in open_ids}
+        times = [t for t in times if t.recurrence_id[:10] not in fixed_days]
         by_rid = {row.recurrence_id: row for row in open_rows}
         by_date: dict[str, OccurrenceRow] = {}
         for row in open_rows:
@@ -334,7 +337,11 @@ class ScheduleService:
                     recurrence_id=time.recurrence_id,
                 )
             )
-        await self._check_conflicts(conn, candidates, draft.room_id, exclude_seminar=current.id)
+        # Only the rows being replaced step aside; the seminar's own running or started
+        # occurrences still block the room (regression: a reschedule double-booked today).
+        await self._check_conflicts(
+            conn, candidates, draft.room_id, exclude_ids=frozenset(open_ids)
+        )
         inserts = []
         for (time, row), view in zip(plan, candidates, strict=True):
             if row is None:

@@ -40,11 +40,6 @@ ROOMS = (1, 2)  # 1 is the migration's "Seminarraum", 2 is added per database
 REFUSALS = (SeminarConflict, ScheduleValidationError, InvalidOccurrenceState)
 ACTIVE = (OccurrenceState.SCHEDULED.value, OccurrenceState.LIVE.value)
 
-# update_seminar leaves the seminar's own occurrence in its lead-in (or running) untouched but also
-# out of the conflict check, so rescheduling can book a second one over it (see the xfail test
-# below). Tolerated by the property so it keeps guarding everything else; set to False once fixed.
-TOLERATE_KNOWN_UPDATE_BUG = True
-
 Dump = tuple[list[dict[str, Any]], list[dict[str, Any]]]
 
 
@@ -102,12 +97,6 @@ def overlapping_pairs(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], 
     return pairs
 
 
-def is_known_update_bug(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Same seminar, and one of the two had its blocked window open at NOW already: the shape of
-    the double booking update_seminar produces (nothing else can, a move excludes only itself)."""
-    return a["seminar_id"] == b["seminar_id"] and min(blocked(a)[0], blocked(b)[0]) <= NOW
-
-
 def describe(row: dict[str, Any]) -> str:
     start, end = blocked(row)
     return (
@@ -118,9 +107,6 @@ def describe(row: dict[str, Any]) -> str:
 
 def assert_no_double_booking(rows: list[dict[str, Any]]) -> None:
     pairs = overlapping_pairs(rows)
-    if TOLERATE_KNOWN_UPDATE_BUG and pairs:
-        event("known update_seminar double booking tolerated")
-        pairs = [(a, b) for a, b in pairs if not is_known_update_bug(a, b)]
     assert not pairs, "double booking: " + "; ".join(
         f"{describe(a)} overlaps {describe(b)}" for a, b in pairs
     )
@@ -387,14 +373,6 @@ async def test_rescheduling_a_series_keeps_occurrence_ids_moves_and_cancellation
     assert by_id[third.id].recurrence_id == "2027-01-25T12:00:00"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: update_seminar excludes the whole seminar from its conflict check "
-        "(_rematerialize: exclude_seminar=current.id) although its occurrences already in lead-in "
-        "or running stay as they are, so rescheduling books a second occurrence on top of today's"
-    ),
-)
 @pytest.mark.parametrize(
     ("created", "rescheduled"),
     [
