@@ -2,17 +2,25 @@
 
 Usage: ``python -m bench.bench_webrtc [N ...]`` (default 1 10 50 100 200).
 
-This process is the server (WebrtcRegistry + a small WHEP endpoint); FFmpeg produces the 720p30
-2 Mbps feed in its own process, and the viewers run in a separate Python process (their CPU is not
-counted). Viewers count frames after depacketizing without decoding them (200 software H.264
-decoders would measure the client, not the server); the mid-stream joiners that measure time to
-first frame decode for real.
+This process is the server: a :class:`WebrtcRegistry` and a minimal WHEP endpoint, fed by FFmpeg
+(its own process) with a 720p30 2 Mbps H.264 constrained-baseline + Opus MPEG-TS feed with a 1 s
+GOP, exactly the contract of the live pipeline. Server CPU is read from ``/proc/self/stat``
+(utime + stime of every thread of this process, the feed reader included) over a fixed window.
+
+Viewers are aiortc peers (real ICE, DTLS-SRTP, RTCP) in separate worker processes, about 25 per
+process, so the receiving side is never the bottleneck: once connected, a worker counts RTP
+packets straight from the socket (the RTP header is not encrypted in SRTP) instead of letting
+aiortc decrypt, reassemble and decode them. Frames = video packets with the marker bit; loss =
+gaps in the sequence numbers. A separate process adds mid-stream joiners that decode for real and
+report the time from their WHEP offer (and from DTLS connected) to their first decoded frame.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
+import os
 import statistics
 import subprocess
 import sys
@@ -25,121 +33,214 @@ from aiohttp import web
 from streaming.webrtc import WebrtcOptions, WebrtcRegistry
 
 FEED = [
-    "ffmpeg",
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-nostdin",
-    "-re",
-    "-f",
-    "lavfi",
-    "-i",
-    "testsrc2=size=1280x720:rate=30",
-    "-f",
-    "lavfi",
-    "-i",
-    "sine=frequency=440:sample_rate=48000",
-    "-c:v",
-    "libx264",
-    "-profile:v",
-    "baseline",
-    "-preset",
-    "veryfast",
-    "-tune",
-    "zerolatency",
-    "-g",
-    "30",
-    "-keyint_min",
-    "30",
-    "-x264-params",
-    "repeat-headers=1",
-    "-b:v",
-    "2000k",
-    "-c:a",
-    "libopus",
-    "-ar",
-    "48000",
-    "-ac",
-    "2",
-    "-f",
-    "mpegts",
-    "-listen",
-    "1",
-]
-WINDOW_S = 8.0
+    "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+    "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
+    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+    "-c:v", "libx264", "-profile:v", "baseline", "-preset", "veryfast", "-tune", "zerolatency",
+    "-g", "30", "-keyint_min", "30", "-x264-params", "repeat-headers=1",
+    "-b:v", "2000k", "-maxrate", "2000k", "-bufsize", "1000k",
+    "-c:a", "libopus", "-b:a", "96k", "-ar", "48000", "-ac", "2",
+    "-f", "mpegts", "-listen", "1",
+]  # fmt: skip
+WINDOW_S = 10.0
+WARMUP_S = 3.0
+PER_WORKER = 25
+JOINERS = 10
+TICKS = os.sysconf("SC_CLK_TCK")
 
-CLIENT = r"""
+# A worker: N light viewers. Reads commands on stdin ("snap", "quit"), answers JSON lines.
+WORKER = r"""
 import asyncio, json, sys, time, aiohttp
-from aiortc import RTCPeerConnection, RTCConfiguration, RTCSessionDescription
-import aiortc.rtcrtpreceiver as rx
+import aioice.ice as ice
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from streaming.webrtc.ice import host_addresses_scope
-URL, N, JOINERS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-real_get_decoder = rx.get_decoder
-class Counting:
-    def decode(self, frame):
-        return []
-counts = []
-async def viewer(session, decode):
+
+URL, COUNT = sys.argv[1], int(sys.argv[2])
+COUNTERS = {}
+
+class Counter:
+    __slots__ = ("video_pt", "audio_pt", "frames", "video", "audio", "rtcp", "streams")
+    def __init__(self):
+        self.video_pt = self.audio_pt = None
+        self.frames = self.video = self.audio = self.rtcp = 0
+        self.streams = {}  # ssrc -> [base, highest extended seq, received]
+    def feed(self, data):
+        b1 = data[1]
+        if 192 <= b1 <= 223:
+            self.rtcp += 1
+            return
+        pt = b1 & 0x7F
+        if pt == self.video_pt:
+            self.video += 1
+            if b1 & 0x80:
+                self.frames += 1
+        elif pt == self.audio_pt:
+            self.audio += 1
+        else:
+            return
+        seq = (data[2] << 8) | data[3]
+        ssrc = data[8:12]
+        s = self.streams.get(ssrc)
+        if s is None:
+            self.streams[ssrc] = [seq, seq, 1]
+            return
+        delta = (seq - s[1]) & 0xFFFF
+        if delta < 0x8000:
+            s[1] += delta
+        s[2] += 1
+    def lost(self):
+        return sum(s[1] - s[0] + 1 - s[2] for s in self.streams.values())
+
+original = ice.StunProtocol.datagram_received
+def datagram_received(self, data, addr):
+    if data and data[0] >= 128:  # RTP/RTCP: count it, never decrypt or decode
+        counter = COUNTERS.get(id(self.receiver))
+        if counter is not None:
+            counter.feed(data)
+            return
+    original(self, data, addr)
+ice.StunProtocol.datagram_received = datagram_received
+
+def payload_type(sdp, kind):
+    for line in sdp.splitlines():
+        if line.startswith(f"m={kind} "):
+            return int(line.split()[3])
+
+async def viewer(session, peers, sem):
+    async with sem:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        peers.append(pc)
+        pc.addTransceiver("video", direction="recvonly")
+        pc.addTransceiver("audio", direction="recvonly")
+        with host_addresses_scope(("127.0.0.1",)):
+            await pc.setLocalDescription(await pc.createOffer())
+        async with session.post(URL, data=pc.localDescription.sdp,
+                                headers={"Content-Type": "application/sdp"}) as r:
+            assert r.status == 201, await r.text()
+            answer = await r.text()
+        counter = Counter()
+        counter.video_pt = payload_type(answer, "video")
+        counter.audio_pt = payload_type(answer, "audio")
+        connection = pc.getTransceivers()[0].receiver.transport.transport._connection
+        COUNTERS[id(connection)] = counter
+        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        for _ in range(300):
+            if pc.connectionState == "connected":
+                break
+            await asyncio.sleep(0.05)
+        return counter
+
+async def main():
+    peers = []
+    sem = asyncio.Semaphore(5)
+    async with aiohttp.ClientSession() as session:
+        results = await asyncio.gather(*(viewer(session, peers, sem) for _ in range(COUNT)),
+                                       return_exceptions=True)
+    counters = [c for c in results if isinstance(c, Counter)]
+    errors = [repr(e) for e in results if not isinstance(e, Counter)]
+    print(json.dumps({"connected": sum(p.connectionState == "connected" for p in peers),
+                      "errors": errors[:3]}), flush=True)
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if line.strip() == "snap":
+            print(json.dumps({"t": time.monotonic(), "viewers": [
+                [c.frames, c.video, c.audio, c.lost()] for c in counters]}), flush=True)
+        else:
+            break
+    await asyncio.gather(*(pc.close() for pc in peers), return_exceptions=True)
+    print(json.dumps({"closed": len(peers)}), flush=True)
+
+asyncio.run(main())
+"""
+
+# Mid-stream joiners: real aiortc receivers that decode; one at a time, spread over the GOP.
+JOINER = r"""
+import asyncio, json, sys, time, aiohttp
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from streaming.webrtc.ice import host_addresses_scope
+URL, COUNT = sys.argv[1], int(sys.argv[2])
+
+async def join(session):
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTransceiver("video", direction="recvonly"); pc.addTransceiver("audio", direction="recvonly")
-    state = {"frames": 0, "first": None}
-    rx.get_decoder = real_get_decoder if decode else (lambda codec: Counting())
+    pc.addTransceiver("video", direction="recvonly")
+    pc.addTransceiver("audio", direction="recvonly")
+    first = asyncio.get_running_loop().create_future()
+    connected = {}
+    @pc.on("connectionstatechange")
+    def changed():
+        if pc.connectionState == "connected":
+            connected["t"] = time.monotonic()
+    @pc.on("track")
     def on_track(track):
-        if track.kind != "video" or decode:
+        if track.kind == "video":
             async def pull():
                 try:
-                    while True:
-                        await track.recv()
-                        if state["first"] is None: state["first"] = time.monotonic()
-                except Exception:
-                    pass
+                    frame = await track.recv()
+                    if not first.done():
+                        first.set_result((time.monotonic(), frame.width, frame.height))
+                except Exception as exc:
+                    if not first.done():
+                        first.set_exception(exc)
             asyncio.ensure_future(pull())
-    pc.on("track", on_track)
     with host_addresses_scope(("127.0.0.1",)):
         await pc.setLocalDescription(await pc.createOffer())
     t0 = time.monotonic()
-    async with session.post(URL, data=pc.localDescription.sdp) as r:
+    async with session.post(URL, data=pc.localDescription.sdp,
+                            headers={"Content-Type": "application/sdp"}) as r:
         answer = await r.text()
     await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-    return pc, state, t0
+    try:
+        t1, width, height = await asyncio.wait_for(first, 10)
+        return {"offer_ms": 1000 * (t1 - t0), "connected_ms": 1000 * (t1 - connected["t"]),
+                "size": [width, height]}
+    except Exception as exc:
+        return {"error": repr(exc)}
+    finally:
+        await pc.close()
+
 async def main():
-    async with aiohttp.ClientSession() as s:
-        viewers = []
-        for i in range(N):
-            viewers.append(await viewer(s, False))
-        # Frames = complete H.264 frames out of the jitter buffer: count decoder calls.
-        orig = Counting.decode
-        frames = {}
-        def decode(self, frame):
-            frames[id(self)] = frames.get(id(self), 0) + 1
-            return []
-        Counting.decode = decode
-        await asyncio.sleep(3)
-        print(json.dumps({"ready": len(frames)}), flush=True)
-        sys.stdin.readline()
-        a = dict(frames); t = time.monotonic()
-        await asyncio.sleep(float(sys.argv[4]))
-        b = dict(frames); dt = time.monotonic() - t
-        rates = sorted((b.get(k, 0) - a.get(k, 0)) / dt for k in b)
-        ttff = []
-        for _ in range(JOINERS):
-            pc, st, t0 = await viewer(s, True)
-            for _ in range(100):
-                if st["first"]: break
-                await asyncio.sleep(0.02)
-            if st["first"]: ttff.append(st["first"] - t0)
-            await pc.close()
+    out = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(COUNT):
+            out.append(await join(session))
             await asyncio.sleep(0.37)  # join at different points of the GOP
-        print(json.dumps({"rates": rates, "ttff": ttff}), flush=True)
-        for pc, _, _ in viewers: await pc.close()
+    print(json.dumps(out), flush=True)
+
 asyncio.run(main())
 """
 
 
-async def run(n: int, joiners: int = 10) -> dict[str, float]:
+def cpu_seconds() -> float:
+    """utime + stime of this process (all threads) from /proc."""
+    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+async def spawn(code: str, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def ask(workers: list[asyncio.subprocess.Process], command: str) -> list[dict]:
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write(command.encode() + b"\n")
+        await worker.stdin.drain()
+    replies = []
+    for worker in workers:
+        assert worker.stdout is not None
+        replies.append(json.loads(await asyncio.wait_for(worker.stdout.readline(), 60)))
+    return replies
+
+
+async def run(n: int, joiners: int = JOINERS) -> dict[str, object]:
+    """One measurement with ``n`` counting viewers (0 = the feed alone)."""
     with tempfile.TemporaryDirectory() as tmp:
         sock = Path(tmp) / "feed.sock"
-        feed = subprocess.Popen([*FEED, f"unix:{sock}"], stdin=subprocess.DEVNULL)
+        feed = subprocess.Popen([*FEED, f"unix:{sock}"], stdin=subprocess.DEVNULL)  # noqa: ASYNC220
         registry = WebrtcRegistry(
             WebrtcOptions(host_addresses=("127.0.0.1",), max_viewers=n + joiners + 5)
         )
@@ -155,47 +256,99 @@ async def run(n: int, joiners: int = 10) -> dict[str, float]:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        url = f"http://127.0.0.1:{port}/whep"
+        workers: list[asyncio.subprocess.Process] = []
         try:
-            while not sock.exists():
+            while not sock.exists():  # noqa: ASYNC110 - FFmpeg creates it; no event to await
                 await asyncio.sleep(0.02)
             await registry.open(1, sock, "bench")
-            client = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", CLIENT, f"http://127.0.0.1:{port}/whep", str(n),
-                str(joiners), str(WINDOW_S),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            assert client.stdout is not None and client.stdin is not None
-            json.loads(await client.stdout.readline())
-            cpu0, wall0 = time.process_time(), time.monotonic()
-            client.stdin.write(b"go\n")
-            await client.stdin.drain()
-            result = json.loads(await client.stdout.readline())
-            cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
+            hub = registry._feeds[1].hub
+            await asyncio.wait_for(hub.has_keyframe.wait(), 20)
+            count = math.ceil(n / PER_WORKER)
+            shares = [n // count + (i < n % count) for i in range(count)] if n else []
+            setup0 = time.monotonic()
+            workers = [await spawn(WORKER, url, str(share)) for share in shares]
+            ready = [
+                json.loads(await asyncio.wait_for(w.stdout.readline(), 300))  # type: ignore[union-attr]
+                for w in workers
+            ]
+            connected = sum(r["connected"] for r in ready)
+            setup_s = time.monotonic() - setup0
+            await asyncio.sleep(WARMUP_S)
+            frames0 = hub.stats.video_packets
+            before = await ask(workers, "snap") if workers else []
+            cpu0, wall0 = cpu_seconds(), time.monotonic()
+            await asyncio.sleep(WINDOW_S)
+            cpu1, wall1 = cpu_seconds(), time.monotonic()
+            after = await ask(workers, "snap") if workers else []
+            source_fps = (hub.stats.video_packets - frames0) / (wall1 - wall0)
+            # Mid-stream joiners, while the n viewers keep watching.
+            joined: list[dict] = []
+            if joiners:
+                process = await spawn(JOINER, url, str(joiners))
+                assert process.stdout is not None
+                joined = json.loads(await asyncio.wait_for(process.stdout.readline(), 120))
+                await process.wait()
             stats = registry.stats(1)
-            await client.wait()
+            if workers:
+                await ask(workers, "quit")
         finally:
+            for worker in workers:
+                if worker.returncode is None:
+                    worker.kill()
+                await worker.wait()
             await registry.aclose()
             await runner.cleanup()
             feed.kill()
             feed.wait()
-    rates, ttff = result["rates"], sorted(result["ttff"])
+    fps: list[float] = []
+    packets = lost = 0
+    for b, a in zip(before, after, strict=True):
+        dt = a["t"] - b["t"]
+        for vb, va in zip(b["viewers"], a["viewers"], strict=True):
+            fps.append((va[0] - vb[0]) / dt)
+            packets += (va[1] - vb[1]) + (va[2] - vb[2])
+            lost += va[3] - vb[3]
+    cores = (cpu1 - cpu0) / (wall1 - wall0)
+    offer_ms = sorted(j["offer_ms"] for j in joined if "offer_ms" in j)
+    conn_ms = sorted(j["connected_ms"] for j in joined if "connected_ms" in j)
+
+    def p95(values: list[float]) -> int:
+        if not values:
+            return -1
+        return round(values[min(len(values) - 1, math.ceil(0.95 * len(values)) - 1)])
+
     return {
         "viewers": n,
-        "server_cores": round(cpu, 4),
-        "cores_per_viewer": round(cpu / n, 5),
-        "fps_min": round(min(rates), 1) if rates else 0.0,
-        "fps_mean": round(statistics.mean(rates), 1) if rates else 0.0,
-        "dropped": stats.get("dropped", 0),  # type: ignore[dict-item]
-        "ttff_p95_ms": round(1000 * ttff[int(0.95 * (len(ttff) - 1))]) if ttff else -1,
-        "ttff_max_ms": round(1000 * ttff[-1]) if ttff else -1,
+        "connected": connected,
+        "setup_s": round(setup_s, 1),
+        "server_cores": round(cores, 4),
+        "cores_per_viewer": round(cores / n, 5) if n else None,
+        "source_fps": round(source_fps, 1),
+        "fps_min": round(min(fps), 1) if fps else None,
+        "fps_mean": round(statistics.mean(fps), 2) if fps else None,
+        "rtp_packets": packets,
+        "rtp_lost": lost,
+        "queue_drops": stats.get("dropped", 0),
+        "join_ttff_p95_ms": p95(offer_ms),
+        "join_ttff_max_ms": round(offer_ms[-1]) if offer_ms else -1,
+        "join_connected_to_frame_p95_ms": p95(conn_ms),
+        "join_failures": sum("error" in j for j in joined),
+        "load_avg": round(os.getloadavg()[0], 1),
     }
 
 
 async def main(sizes: list[int]) -> None:
-    print("viewers server_cores cores/viewer fps_min fps_mean dropped ttff_p95_ms ttff_max_ms")
+    idle = await run(0, joiners=0)
+    print(json.dumps({"idle_server_cores": idle["server_cores"]}), flush=True)
     for n in sizes:
-        r = await run(n)
-        print(" ".join(str(v) for v in r.values()), flush=True)
+        result = await run(n)
+        result["marginal_cores_per_viewer"] = (
+            round((result["server_cores"] - idle["server_cores"]) / n, 5)  # type: ignore[operator]
+            if n
+            else None
+        )
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

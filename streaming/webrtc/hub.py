@@ -215,6 +215,5 @@ def start_burst(gop: list[MediaPacket]) -> list[MediaPacket]:
     last = gop[-1].timestamp
     count = len(gop)
     return [
-        packet.retimed(last - (count - 1 - index) * BURST_STEP)
-        for index, packet in enumerate(gop)
+        packet.retimed(last - (count - 1 - index) * BURST_STEP) for index, packet in enumerate(gop)
     ]

@@ -37,9 +37,7 @@ class MediaPacket:
 
     def retimed(self, timestamp: int) -> MediaPacket:
         """The same payloads (shared, not copied) at another timestamp."""
-        return MediaPacket(
-            self.payloads, timestamp, is_keyframe=self.is_keyframe, size=self.size
-        )
+        return MediaPacket(self.payloads, timestamp, is_keyframe=self.is_keyframe, size=self.size)
 
     def __repr__(self) -> str:
         kind = "key" if self.is_keyframe else "delta"

@@ -70,10 +70,11 @@
     if (h264.length) transceiver.setCodecPreferences([...h264, ...rtx]);
   }
 
-  function gathered(peer, ms) {
-    // WHEP without trickle: send the offer once candidates are in. Host candidates come at
-    // once; waiting for "complete" can take seconds (unreachable STUN, idle interfaces), so a
-    // short pause after the first candidate is enough, bounded by ms overall.
+  function gathered(peer, ms, withServers) {
+    // WHEP without trickle: send the offer once candidates are in. Without ICE servers only
+    // host candidates exist and gathering completes within milliseconds: wait for that. With
+    // servers, waiting for "complete" can take seconds (an unreachable STUN server), so a short
+    // pause after the first candidate is enough. Bounded by ms overall.
     if (peer.iceGatheringState === "complete") return Promise.resolve();
     return new Promise((resolve) => {
       let settle = null;
@@ -81,7 +82,7 @@
       const t = setTimeout(done, ms);
       peer.addEventListener("icecandidate", (e) => {
         if (!e.candidate) return done();
-        if (!settle) settle = setTimeout(done, 150);
+        if (!settle && withServers) settle = setTimeout(done, 150);
       });
       peer.addEventListener("icegatheringstatechange", () => {
         if (peer.iceGatheringState === "complete") done();
@@ -121,7 +122,8 @@
       }
     };
     await peer.setLocalDescription();
-    await gathered(peer, 1500);
+    const servers = state.ice_servers || [];
+    await gathered(peer, servers.length ? 1500 : 500, servers.length > 0);
     mark("offer");
     const r = await fetch(`/whep/${occurrence}`, {
       method: "POST", body: peer.localDescription.sdp,

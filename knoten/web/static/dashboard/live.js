@@ -1,9 +1,11 @@
-// Live panel of one occurrence: state, countdown, start early / stop / extend, join link + QR.
-// Polls GET /api/v1/occurrences/{id} every 2 s (paused while the tab is hidden); the output and
-// viewer blocks appear once the API reports those fields.
+// Live panel of one occurrence: state, countdown, start early / stop / extend, join link + QR,
+// the camera (source state, what is on air), partner outputs with state and bitrate, viewers,
+// and an optional WebRTC preview (preview.js). Polls GET /api/v1/occurrences/{id} every 2 s
+// (paused while the tab is hidden); blocks appear only when the API reports their fields.
 import {
   T, tr, api, apiOptional, el, showNotice, wallDay, wallTime, formatDay, formatDuration, formatInstant, stateText,
 } from "./common.js";
+import { Preview } from "./preview.js";
 
 const POLL_MS = 2000;
 const main = document.getElementById("main");
@@ -43,8 +45,10 @@ function render(o) {
   const joinInput = $("join-url");
   if (joinInput.value !== o.join_url) joinInput.value = o.join_url;
 
+  $("record-note").hidden = !(o.record && (live || scheduled));
   renderSource(o);
   renderOutputs(o);
+  renderPreview(o);
   tick();
   $("last-update").textContent = tr("last_update", {
     t: new Date().toLocaleTimeString(document.documentElement.lang, { hour: "2-digit", minute: "2-digit", second: "2-digit" }),
@@ -52,16 +56,33 @@ function render(o) {
 }
 
 function renderSource(o) {
-  $("source-block").hidden = !o.source;
-  if (!o.source) return;
-  const size = o.source.width ? ` · ${o.source.width}×${o.source.height}` : "";
-  $("source-state").textContent = `${T[`source_${o.source.state}`] || o.source.state}${size}`;
+  const source = o.source || null;
+  $("source-block").hidden = !source;
+  $("source-idle").hidden = Boolean(source) || o.state === "ended";
+  if (!source) return;
+  const badge = $("source-state");
+  setText(badge, T[`src_${source.state}`] || source.state);
+  badge.className = `badge small src-${source.state}`;
+  badge.dataset.state = source.state;
+  const onAir = $("source-on-air");
+  setText(onAir, source.on_air ? T[`on_air_${source.on_air}`] || source.on_air : "—");
+  onAir.dataset.onAir = source.on_air || "";
+  onAir.className = source.on_air === "slate" ? "on-air slate" : "on-air";
+  const parts = [];
+  if (source.width && source.height) parts.push(`${source.width}×${source.height}`);
+  if (source.fps) parts.push(`${Math.round(source.fps)} fps`);
+  setText($("source-format"), parts.join(" · ") || "—");
+}
+
+/** Change text only when it differs (keeps screen readers and selections calm). */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
 
 function renderViewers(count) {
   const has = typeof count === "number";
   $("viewers-block").hidden = !has;
-  if (has) $("viewers").textContent = String(count);
+  if (has) setText($("viewers"), String(count));
 }
 
 /** Viewer count from the WebRTC stats endpoint while live (hidden if that API is absent). */
@@ -77,20 +98,71 @@ async function refreshViewers(o) {
 
 function renderOutputs(o) {
   const outputs = Array.isArray(o.outputs) ? o.outputs : null;
-  $("outputs-block").hidden = !outputs || outputs.length === 0;
+  $("outputs-card").hidden = !outputs || outputs.length === 0;
   if (!outputs) return;
   $("outputs").replaceChildren(
     ...outputs.map((out) => {
-      const kbps = out.bitrate_kbps ?? (out.bitrate ? Math.round(out.bitrate / 1000) : null);
+      const kbps = out.bitrate_kbps ?? (out.bitrate ? out.bitrate / 1000 : null);
+      const trouble = out.state === "retrying" || out.state === "failed";
+      const notes = [];
+      if (trouble && out.last_error) notes.push(tr("output_error", { error: out.last_error }));
+      if (out.restarts) notes.push(tr("output_restarts", { n: out.restarts }));
       return el(
         "tr",
-        { "data-testid": "output", "data-state": out.state || "" },
-        el("td", {}, out.name || out.partner_name || String(out.partner_id ?? out.id ?? "")),
-        el("td", {}, el("span", { class: `badge small ${out.state || ""}` }, T[`output_${out.state}`] || out.state || "—")),
-        el("td", {}, kbps ? `${kbps} kbit/s` : "—"),
+        { "data-testid": "output", "data-state": out.state || "", "data-name": out.name || "" },
+        el("th", { scope: "row" },
+          out.name || out.partner_name || String(out.partner_id ?? out.id ?? ""),
+          out.profile ? el("span", { class: "hint inline" }, ` · ${out.profile}`) : null,
+          notes.length ? el("span", { class: "hint block" }, notes.join(" · ")) : null),
+        el("td", {}, el("span", { class: `badge small out-${out.state || ""}` }, T[`output_${out.state}`] || out.state || "—")),
+        el("td", { class: "num", "data-testid": "output-bitrate" }, kbps ? `${Math.round(kbps).toLocaleString(document.documentElement.lang)} kbit/s` : "—"),
       );
     }),
   );
+}
+
+// -- preview ----------------------------------------------------------------------------------
+
+const previewButton = $("preview-button");
+const previewStatus = $("preview-status");
+const preview = new Preview({
+  occurrenceId: id,
+  video: $("preview-video"),
+  onStatus: (key, values) => {
+    previewStatus.textContent = tr(key, values);
+    previewStatus.classList.toggle("over-video", key === "preview_live");
+    syncPreviewButton();
+  },
+});
+
+function syncPreviewButton() {
+  const open = preview.open;
+  previewButton.textContent = open ? T.preview_hide : T.preview_show;
+}
+
+function renderPreview(o) {
+  const live = o.state === "live";
+  $("preview-block").hidden = !live;
+  if (!live && preview.open) preview.close();
+}
+
+async function togglePreview() {
+  if (preview.open) {
+    preview.close();
+    return;
+  }
+  if (!current || current.state !== "live") return;
+  let iceServers = [];
+  try {
+    // The join page's own state document tells which ICE servers (if any) the service uses.
+    const url = new URL(current.join_url, location.href);
+    const response = await fetch(`/join/${id}/state${url.search}`, { cache: "no-store", credentials: "omit" });
+    if (response.ok) iceServers = (await response.json()).ice_servers || [];
+  } catch {
+    iceServers = [];
+  }
+  await preview.start(current.join_url, iceServers);
+  syncPreviewButton();
 }
 
 /** The countdown line, once a second, from the last known occurrence. */
@@ -190,12 +262,18 @@ function start() {
   });
   $("restore-date").addEventListener("click", () => setState("scheduled", $("cancel-date")));
   $("copy-button").addEventListener("click", copyLink);
+  previewButton.addEventListener("click", togglePreview);
   document.addEventListener("visibilitychange", () => {
-    if (document.hidden) stopPolling();
-    else refresh().then(schedule);
+    if (document.hidden) {
+      stopPolling();
+      preview.close(); // no picture for nobody: free the viewer slot while the tab is hidden
+    } else refresh().then(schedule);
   });
   setInterval(tick, 1000);
   refresh().then(schedule);
 }
+
+// For tests and for people reading the console.
+window.knotenLive = { preview: () => preview.peer, current: () => current };
 
 start();

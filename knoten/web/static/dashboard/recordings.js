@@ -1,17 +1,22 @@
-// Recordings: shown only when the archive API exists. List with a title search, play in the
-// browser (same-origin media URL, authorised by the session cookie), keep flag, share link,
-// delete with confirmation.
+// Recordings: shown only when the archive API exists. A list with poster, date, length and
+// size; a title search; play in the browser (the same-origin media URL is authorised by the
+// session cookie and served with Range); keep flag; share link; delete with confirmation.
+// While a recording is still being written or finalized, the list refreshes every 5 s.
 import { T, tr, api, el, showNotice, formatInstant } from "./common.js";
 
+const REFRESH_MS = 5000;
 const $ = (id) => document.getElementById(id);
-const body = $("recordings-body");
+const list = $("recordings-list");
 const message = $("recordings-message");
 let recordings = [];
+let playing = null; // id of the recording in the player
+let timer = null;
 
 function size(bytes) {
   if (!bytes) return "—";
   const mb = bytes / 1e6;
-  return mb >= 1000 ? `${(mb / 1000).toFixed(1)} GB` : `${Math.max(1, Math.round(mb))} MB`;
+  if (mb >= 1000) return `${(mb / 1000).toFixed(1)} GB`;
+  return mb >= 10 ? `${Math.round(mb)} MB` : `${mb.toFixed(1)} MB`;
 }
 
 function duration(seconds) {
@@ -23,20 +28,36 @@ function duration(seconds) {
   return h ? `${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}` : `${m}:${String(s).padStart(2, "0")}`;
 }
 
+const when = (iso) => (iso ? formatInstant(iso, undefined, { dateStyle: "medium", timeStyle: "short" }) : "—");
+
 function play(r) {
   const video = $("player-video");
-  $("player-h").textContent = r.title;
+  $("player-h").textContent = `${r.title} · ${when(r.started_at)}`;
   video.poster = r.poster_url || "";
   video.src = r.media_url;
+  playing = r.id;
   $("player").hidden = false;
+  render();
   $("player").scrollIntoView({ block: "nearest" });
+  video.play().catch(() => {}); // the host asked to play; if autoplay is refused, controls remain
   video.focus();
+}
+
+function closePlayer() {
+  const video = $("player-video");
+  video.pause();
+  video.removeAttribute("src");
+  video.removeAttribute("poster");
+  video.load();
+  $("player").hidden = true;
+  playing = null;
+  render();
 }
 
 async function setKeep(r, keep) {
   try {
     Object.assign(r, await api(`/recordings/${r.id}`, { method: "PATCH", body: { keep } }));
-    showNotice(message, T.saved, "ok");
+    showNotice(message, tr(keep ? "r_kept" : "r_not_kept", { title: r.title }), "ok");
   } catch (error) {
     showNotice(message, error.message, "bad");
     render();
@@ -46,10 +67,27 @@ async function setKeep(r, keep) {
 async function share(r) {
   try {
     const link = await api(`/recordings/${r.id}/share`, { method: "POST", body: {} });
-    const date = formatInstant(link.expires_at, undefined, { dateStyle: "medium", timeStyle: "short" });
-    showNotice(message, tr("r_share_link", { date, url: link.url }), "ok");
+    const input = $("share-url");
+    input.value = link.url;
+    $("share-label").textContent = tr("r_share_label", { title: r.title });
+    $("share-until").textContent = tr("r_share_until", { date: when(link.expires_at) });
+    $("share").hidden = false;
+    showNotice(message, "");
+    input.focus();
+    input.select();
   } catch (error) {
     showNotice(message, error.message, "bad");
+  }
+}
+
+async function copyShare() {
+  const input = $("share-url");
+  try {
+    await navigator.clipboard.writeText(input.value);
+    showNotice(message, T.copied, "ok");
+  } catch {
+    input.select();
+    showNotice(message, document.execCommand && document.execCommand("copy") ? T.copied : T.copy_failed, "ok");
   }
 }
 
@@ -57,64 +95,100 @@ async function remove(r) {
   if (!confirm(tr("r_delete_confirm", { title: r.title }))) return;
   try {
     await api(`/recordings/${r.id}`, { method: "DELETE" });
+    if (playing === r.id) closePlayer();
     recordings = recordings.filter((x) => x.id !== r.id);
     render();
     showNotice(message, T.r_deleted, "ok");
+    $("recording-search").focus();
   } catch (error) {
     showNotice(message, error.message, "bad");
   }
 }
 
-function render() {
-  const needle = $("recording-search").value.trim().toLowerCase();
-  const shown = recordings.filter((r) => !needle || String(r.title || "").toLowerCase().includes(needle));
-  if (!shown.length) {
-    body.replaceChildren(el("tr", {}, el("td", { colspan: 7 }, T.no_recordings)));
-    return;
-  }
-  body.replaceChildren(
-    ...shown.map((r) =>
+function poster(r) {
+  if (r.poster_url) return el("img", { class: "rec-poster", src: r.poster_url, alt: "", loading: "lazy", width: 144, height: 81 });
+  return el("div", { class: "rec-poster empty", "aria-hidden": "true" }, T[`r_status_${r.status}`] || r.status);
+}
+
+function item(r) {
+  const ready = Boolean(r.media_url);
+  const statusClass = r.status === "failed" ? "failed" : r.status === "available" ? "" : "scheduled";
+  return el(
+    "li",
+    { class: `rec${playing === r.id ? " current" : ""}`, "data-testid": "recording-row", "data-id": r.id, "data-status": r.status },
+    poster(r),
+    el(
+      "div",
+      { class: "rec-body" },
+      el("h2", { class: "rec-title" }, r.title),
       el(
-        "tr",
-        { "data-testid": "recording-row" },
-        el("td", {}, r.title),
-        el("td", {}, r.started_at ? formatInstant(r.started_at, undefined, { dateStyle: "medium", timeStyle: "short" }) : "—"),
-        el("td", {}, duration(r.duration_s)),
-        el("td", {}, size(r.size_bytes)),
-        el("td", {}, el("span", { class: `badge small ${r.status === "failed" ? "failed" : ""}` }, T[`r_status_${r.status}`] || r.status)),
-        el("td", {}, el("input", {
-          type: "checkbox", checked: r.keep, "aria-label": tr("r_keep_label", { title: r.title }),
-          onchange: (e) => setKeep(r, e.currentTarget.checked),
-        })),
-        el(
-          "td",
-          { class: "actions-cell" },
-          r.media_url ? el("button", { type: "button", onclick: () => play(r) }, T.r_play) : null, " ",
-          r.media_url ? el("button", { type: "button", onclick: () => share(r) }, T.r_share) : null, " ",
-          el("button", { type: "button", class: "danger", onclick: () => remove(r), "aria-label": `${T.delete}: ${r.title}` }, T.delete),
-        ),
+        "p",
+        { class: "rec-meta" },
+        el("span", {}, when(r.started_at)),
+        el("span", {}, `${T.r_duration}: ${duration(r.duration_s)}`),
+        el("span", {}, `${T.r_size}: ${size(r.size_bytes)}`),
+        r.status === "available" ? null : el("span", { class: `badge small ${statusClass}` }, T[`r_status_${r.status}`] || r.status),
+      ),
+      el(
+        "div",
+        { class: "rec-actions" },
+        ready ? el("button", { type: "button", class: "primary", onclick: () => play(r), "aria-label": tr("r_play_label", { title: r.title }) }, `▶ ${T.r_play}`) : null,
+        ready ? el("button", { type: "button", onclick: () => share(r), "aria-label": tr("r_share_label_button", { title: r.title }) }, T.r_share) : null,
+        el("label", { class: "check" },
+          el("input", {
+            type: "checkbox", checked: r.keep, "aria-label": tr("r_keep_label", { title: r.title }),
+            onchange: (e) => setKeep(r, e.currentTarget.checked),
+          }),
+          T.r_keep),
+        el("button", { type: "button", class: "danger", onclick: () => remove(r), "aria-label": `${T.delete}: ${r.title}` }, T.delete),
       ),
     ),
   );
 }
 
+function render() {
+  const needle = $("recording-search").value.trim().toLowerCase();
+  // Newest first: that is the one a host looks for after a seminar.
+  const sorted = [...recordings].sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)) || b.id - a.id);
+  const shown = sorted.filter((r) => !needle || String(r.title || "").toLowerCase().includes(needle));
+  list.setAttribute("aria-busy", "false");
+  $("recordings-count").textContent = recordings.length ? tr("r_count", { n: shown.length, total: recordings.length }) : "";
+  $("recordings-pending").hidden = !recordings.some((r) => r.status === "recording" || r.status === "finalizing");
+  if (!shown.length) {
+    list.replaceChildren(el("li", { class: "hint", "data-testid": "no-recordings" }, T.no_recordings));
+    return;
+  }
+  // Keep focus where it was when the list is rebuilt by the auto-refresh.
+  const active = document.activeElement;
+  const focusLabel = list.contains(active) ? active.getAttribute("aria-label") : null;
+  list.replaceChildren(...shown.map(item));
+  if (focusLabel) list.querySelector(`[aria-label="${CSS.escape(focusLabel)}"]`)?.focus();
+}
+
 async function load() {
+  clearTimeout(timer);
   try {
     recordings = await api("/recordings");
     render();
+    if (message.dataset.kind === "load") showNotice(message, "");
   } catch (error) {
     showNotice(message, `${T.load_failed} ${error.message}`, "bad");
+    message.dataset.kind = "load";
+  }
+  if (recordings.some((r) => r.status === "recording" || r.status === "finalizing")) {
+    timer = setTimeout(load, REFRESH_MS);
   }
 }
 
-if (body) {
+if (list) {
   $("recording-search").addEventListener("input", render);
-  $("player-close").addEventListener("click", () => {
-    const video = $("player-video");
-    video.pause();
-    video.removeAttribute("src");
-    video.load();
-    $("player").hidden = true;
+  $("recordings-refresh").addEventListener("click", load);
+  $("player-close").addEventListener("click", closePlayer);
+  $("share-copy").addEventListener("click", copyShare);
+  $("share-close").addEventListener("click", () => {
+    $("share").hidden = true;
   });
+  // For tests and for people reading the console.
+  window.knotenRecordings = { reload: load, all: () => recordings };
   load();
 }

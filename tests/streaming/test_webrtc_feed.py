@@ -1,0 +1,71 @@
+"""The WebRTC feed reader against a real FFmpeg feed that goes away and comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from streaming.webrtc.feed import FeedReader
+from streaming.webrtc.packets import MediaPacket
+
+pytestmark = pytest.mark.timeout(30)
+
+# A small, short feed: what matters is the container and its timestamps, not the picture.
+FEED = [
+    "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+    "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30",
+    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+    "-t", "1.2", "-c:v", "libx264", "-profile:v", "baseline", "-preset", "ultrafast",
+    "-tune", "zerolatency", "-g", "15", "-x264-params", "repeat-headers=1",
+    "-c:a", "libopus", "-ar", "48000", "-ac", "2", "-f", "mpegts", "-listen", "1",
+]  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def serve_once(path: Path):  # type: ignore[no-untyped-def]
+    """One FFmpeg serving the feed to one client on ``path``; reaped at the end."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    process = await asyncio.create_subprocess_exec(*FEED, f"unix:{path}", stdin=subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+async def test_reconnect_keeps_timestamps_increasing(tmp_path: Path) -> None:
+    path = tmp_path / "feed.sock"
+    video: list[MediaPacket] = []
+    audio: list[MediaPacket] = []
+    reader = FeedReader(path, asyncio.get_running_loop(), video.append, audio.append)
+    reader.start()
+    try:
+        marks = []
+        for _ in range(2):  # the pipeline restarts its FFmpeg: same path, new stream
+            async with serve_once(path) as ffmpeg:
+                await asyncio.wait_for(ffmpeg.wait(), 15)
+            for _ in range(100):  # the last packets cross to the loop after EOF
+                if not reader.connected.is_set():
+                    break
+                await asyncio.sleep(0.02)
+            marks.append(len(video))
+        assert reader.connections == 2
+        assert 0 < marks[0] < marks[1], marks
+        stamps = [p.timestamp for p in video]
+        assert all(b > a for a, b in itertools.pairwise(stamps)), stamps
+        # Each connection starts on the encoder's first frame, a keyframe, with SPS/PPS.
+        assert video[0].is_keyframe and video[marks[0]].is_keyframe
+        assert video[marks[0]].payloads[0][0] & 0x1F in (7, 24)  # SPS, or STAP-A holding it
+        audio_stamps = [p.timestamp for p in audio]
+        assert len(audio) > 20
+        assert all(b > a for a, b in itertools.pairwise(audio_stamps))
+    finally:
+        await reader.aclose()
+    assert not reader._thread.is_alive()
