@@ -55,6 +55,7 @@ from knoten.keys import (
     WEBRTC,
 )
 from knoten.live import MediaSessionRunner
+from knoten.live_metrics import LiveSessionCollector
 from knoten.media import MediaTools
 from knoten.security import AdminToken, load_or_create_admin_token
 from knoten.web import dashboard, pages
@@ -138,6 +139,7 @@ def build_app(
         srt_port_base=config.ingest.srt_port_base,
     )
     app[LIVE] = media_runner
+    registry.register(LiveSessionCollector(media_runner))
     app[SESSION_RUNNER] = session_runner or media_runner
     source = SqlOccurrenceSource(engine, store)
     app[RECONCILER] = Reconciler(source, app[SESSION_RUNNER], clock)

@@ -95,6 +95,13 @@ async def test_partners_isolated_through_the_service(
     a_status = next(o for o in back["outputs"] if o["partner_id"] == a_id)
     b_status = next(o for o in back["outputs"] if o["partner_id"] == b_id)
     assert a_status["restarts"] >= 1 and b_status["restarts"] == 0
+    async with api.get("/metrics") as response:
+        exposition = await response.text()
+    labels = f'occurrence="{occurrence_id}",partner="{b_id}",state="live"'
+    assert f"knoten_live_output_state{{{labels}}} 1.0" in exposition
+    assert (
+        f'knoten_live_source_state{{occurrence="{occurrence_id}",state="live"}} 1.0' in exposition
+    )
     await asyncio.sleep(2)
 
     async with api.post(f"/api/v1/occurrences/{occurrence_id}/stop") as response:

@@ -1,0 +1,59 @@
+"""Prometheus view of the running live sessions, read from their status at scrape time.
+
+A collector rather than gauges updated on every change: nothing to keep in sync, and a session
+that ended simply disappears from the next scrape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from knoten.live import MediaSessionRunner
+
+SOURCE_STATES = ("starting", "standby", "live", "lost")
+OUTPUT_STATES = ("starting", "live", "retrying", "failed", "stopped")
+
+
+class LiveSessionCollector(Collector):
+    def __init__(self, runner: MediaSessionRunner) -> None:
+        self._runner = runner
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        source = GaugeMetricFamily(
+            "knoten_live_source_state", "Room camera state (1 for the current state)",
+            labels=["occurrence", "state"],
+        )  # fmt: skip
+        on_air = GaugeMetricFamily(
+            "knoten_live_slate_on_air", "1 while the slate replaces the camera",
+            labels=["occurrence"],
+        )  # fmt: skip
+        output = GaugeMetricFamily(
+            "knoten_live_output_state", "Partner output state (1 for the current state)",
+            labels=["occurrence", "partner", "state"],
+        )  # fmt: skip
+        bitrate = GaugeMetricFamily(
+            "knoten_live_output_bitrate_kbps", "Partner output bitrate",
+            labels=["occurrence", "partner"],
+        )  # fmt: skip
+        restarts = GaugeMetricFamily(
+            "knoten_live_output_restarts", "Reconnects of a partner output in this session",
+            labels=["occurrence", "partner"],
+        )  # fmt: skip
+        for occurrence_id in sorted(self._runner.running()):
+            status = self._runner.status(occurrence_id)
+            if status is None:
+                continue
+            occ = str(occurrence_id)
+            for state in SOURCE_STATES:
+                source.add_metric([occ, state], float(status["source"]["state"] == state))
+            on_air.add_metric([occ], float(status["source"]["on_air"] == "slate"))
+            for out in status["outputs"]:
+                partner = str(out["partner_id"])
+                for state in OUTPUT_STATES:
+                    output.add_metric([occ, partner, state], float(out["state"] == state))
+                bitrate.add_metric([occ, partner], float(out["bitrate_kbps"] or 0.0))
+                restarts.add_metric([occ, partner], float(out["restarts"]))
+        yield from (source, on_air, output, bitrate, restarts)
