@@ -30,6 +30,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bench.common import Figure
 from streaming.webrtc import WebrtcOptions, WebrtcRegistry
 
 FEED = [
@@ -236,7 +237,7 @@ async def ask(workers: list[asyncio.subprocess.Process], command: str) -> list[d
     return replies
 
 
-async def run(n: int, joiners: int = JOINERS) -> dict[str, object]:
+async def measure(n: int, joiners: int = JOINERS) -> dict[str, object]:
     """One measurement with ``n`` counting viewers (0 = the feed alone)."""
     with tempfile.TemporaryDirectory() as tmp:
         sock = Path(tmp) / "feed.sock"
@@ -338,11 +339,34 @@ async def run(n: int, joiners: int = JOINERS) -> dict[str, object]:
     }
 
 
+async def run() -> list[Figure]:
+    """For ``make bench``: N from KNOTEN_BENCH_VIEWERS (default 1, 10, 50), as a table."""
+    sizes = [int(v) for v in os.environ.get("KNOTEN_BENCH_VIEWERS", "1,10,50").split(",")]
+    idle = await measure(0, joiners=0)
+    figures = [Figure("server, feed alone", float(idle["server_cores"]), "cores")]  # type: ignore[arg-type]
+    for n in sizes:
+        r = await measure(n)
+        per = (float(r["server_cores"]) - float(idle["server_cores"])) / n  # type: ignore[arg-type]
+        figures += [
+            Figure(f"{n} viewers: connected", float(r["connected"]), "count", f"= {n}"),  # type: ignore[arg-type]
+            Figure(f"{n} viewers: server cores per viewer", per, "cores", "≤ 0.004"),
+            Figure(
+                f"{n} viewers: frames per viewer (mean)",
+                float(r["fps_mean"] or 0),
+                "fps",
+                f"= source {r['source_fps']}",
+            ),
+            Figure(f"{n} viewers: RTP packets lost", float(r["rtp_lost"]), "packets", "0"),  # type: ignore[arg-type]
+            Figure(f"{n} viewers: joiner first frame p95", float(r["join_ttff_p95_ms"]), "ms"),  # type: ignore[arg-type]
+        ]
+    return figures
+
+
 async def main(sizes: list[int]) -> None:
-    idle = await run(0, joiners=0)
+    idle = await measure(0, joiners=0)
     print(json.dumps({"idle_server_cores": idle["server_cores"]}), flush=True)
     for n in sizes:
-        result = await run(n)
+        result = await measure(n)
         result["marginal_cores_per_viewer"] = (
             round((result["server_cores"] - idle["server_cores"]) / n, 5)  # type: ignore[operator]
             if n

@@ -399,5 +399,5 @@ async def test_rescheduling_does_not_double_book_the_seminars_own_current_occurr
     with contextlib.suppress(SeminarConflict):  # refusing would be fine, booking twice is not
         await env.service.update_seminar(detail.seminar.id, {"start": start, "end": end})
 
-    # Actual: the current row stays and a new row for the new recurrence id is inserted beside it.
+    # Regression: the current row used to stay and a second one for the new time was booked.
     assert overlapping_pairs((await env.dump())[1]) == []
