@@ -261,6 +261,10 @@ class ScheduleService:
             series = await self._resolve(conn, draft)
             now = self._clock.now()
             times, materialized_until = self._future_times(series, now)
+            if not times and {"start", "end", "rrule", "exdates"} & changes.keys():
+                # As for a new booking: a change that moves everything into the past would
+                # silently drop the upcoming dates.
+                raise ScheduleValidationError("start", "the changed seminar lies in the past")
             existing = await self._store.occurrences_of(conn, seminar_id)
             count = await self._rematerialize(conn, current, draft, series, times, existing, now)
             await self._store.update_seminar(

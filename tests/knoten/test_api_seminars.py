@@ -254,3 +254,13 @@ async def test_join_page_without_token_explains_how_to_get_in(
     async with http.get(knoten_app.url(f"/join/{occurrence_id}?lang=de")) as response:
         assert response.status == 401
         assert "persönlichen Link" in await response.text()
+
+
+async def test_moving_a_series_into_the_past_is_refused(api: aiohttp.ClientSession) -> None:
+    seminar = await _create(api, WEEKLY)
+    change = {"start": "2020-03-17T18:00:00", "end": "2020-03-17T19:30:00"}
+    async with api.patch(f"/api/v1/seminars/{seminar['id']}", json=change) as response:
+        assert response.status == 422
+        assert (await response.json())["error"]["field"] == "start"
+    async with api.get(f"/api/v1/seminars/{seminar['id']}") as response:
+        assert len((await response.json())["occurrences"]) == 4
