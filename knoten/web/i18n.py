@@ -277,6 +277,7 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "r_share_label": "Freigabe-Link für „{title}“",
         "r_play_label": "„{title}“ abspielen",
         "r_share_label_button": "Freigabe-Link für „{title}“ erzeugen",
+        "live_recording_after": "Die Aufzeichnung ist einige Sekunden nach dem Ende bereit:",
     },
     "en": {
         "skip": "Skip to content",
@@ -494,6 +495,7 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "r_share_label": "Share link for “{title}”",
         "r_play_label": "Play “{title}”",
         "r_share_label_button": "Create a share link for “{title}”",
+        "live_recording_after": "The recording is ready a few seconds after the end:",
     },
 }
 

@@ -44,13 +44,14 @@ FRAMES_GROWING = """async (selector) => {
   return b > a ? {width: v.videoWidth, height: v.videoHeight, a, b} : null;
 }"""
 
-# framesDecoded of the inbound video RTP stream of a peer connection (join page / preview).
-FRAMES_DECODED = """async (getter) => {
-  const pc = eval(getter);
+# framesDecoded of the join page's inbound video RTP stream (-1 while there is none).
+FRAMES_DECODED = """async () => {
+  const pc = window.knotenJoin.peer();
   if (!pc) return -1;
-  const stats = await pc.getStats();
   let frames = -1;
-  stats.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") frames = s.framesDecoded || 0; });
+  (await pc.getStats()).forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "video") frames = s.framesDecoded || 0;
+  });
   return frames;
 }"""
 
@@ -65,12 +66,15 @@ async def _shot(page: Page, directory: Path, name: str, full: bool = True) -> No
 
 def _foreign(urls: list[str], base_url: str) -> list[str]:
     origin = urlsplit(base_url)
-    return [u for u in urls if urlsplit(u).scheme in {"http", "https", "ws", "wss"}
-            and urlsplit(u)[:2] != origin[:2]]
+    return [
+        u
+        for u in urls
+        if urlsplit(u).scheme in {"http", "https", "ws", "wss"} and urlsplit(u)[:2] != origin[:2]
+    ]
 
 
-async def _frames_decoded(page: Page, getter: str) -> int:
-    return int(await eval_with_timeout(page, FRAMES_DECODED, 5, getter))
+async def _frames_decoded(page: Page) -> int:
+    return int(await eval_with_timeout(page, FRAMES_DECODED, 5))
 
 
 async def _watch_as_participant(context: BrowserContext, join_url: str, shots: Path) -> Page:
@@ -79,9 +83,9 @@ async def _watch_as_participant(context: BrowserContext, join_url: str, shots: P
     await viewer.goto(join_url)
     await wait_for_js(viewer, "window.knotenJoin && window.knotenJoin.status() === 'live'", 15)
     await wait_for_js(viewer, FRAMES_GROWING, 15, arg="#player")
-    first = await _frames_decoded(viewer, "window.knotenJoin.peer()")
+    first = await _frames_decoded(viewer)
     await asyncio.sleep(1.0)
-    later = await _frames_decoded(viewer, "window.knotenJoin.peer()")
+    later = await _frames_decoded(viewer)
     assert first > 0 and later > first, ("framesDecoded must grow", first, later)
     await _shot(viewer, shots, "08-participant-watching", full=False)
     return viewer
@@ -206,6 +210,7 @@ async def test_host_runs_a_recorded_seminar_end_to_end(
         await page.get_by_role("button", name="Beenden").click()
         await expect(state).to_have_text("Beendet")
         await expect(page.get_by_test_id("preview-button")).to_be_hidden()
+        await expect(page.get_by_test_id("recording-after")).to_be_visible()
         await wait_for_js(viewer, "window.knotenJoin.status() === 'ended'", 10)
         await _shot(page, artifacts_dir, "10-live-ended")
     finally:
@@ -215,7 +220,8 @@ async def test_host_runs_a_recorded_seminar_end_to_end(
     assert _foreign(participant_log.urls, base) == []
 
     # -- 10. the recording: find it, play it, keep it, share it, delete it ------------------------
-    await page.get_by_role("link", name="Aufzeichnungen").click()
+    await page.get_by_test_id("recording-after").get_by_role("link").click()
+    await page.wait_for_url(knoten_app.url("/dashboard/recordings"))
     row = page.get_by_test_id("recording-row").filter(has_text=TITLE)
     await expect(row).to_have_count(1)
     # The page refreshes by itself while the recording is finalized (≤ 30 s).
@@ -249,9 +255,8 @@ async def test_host_runs_a_recorded_seminar_end_to_end(
     await expect(share_box).to_be_focused()
     share_url = await share_box.input_value()
     await _shot(page, artifacts_dir, "13-recording-shared")
-    async with aiohttp.ClientSession() as anonymous:
-        async with anonymous.get(share_url) as response:
-            assert response.status == 200
+    async with aiohttp.ClientSession() as anonymous, anonymous.get(share_url) as response:
+        assert response.status == 200  # the link works without any sign-in
 
     page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     await row.get_by_role("button", name=f"Löschen: {TITLE}").click()
@@ -266,7 +271,8 @@ async def test_host_runs_a_recorded_seminar_end_to_end(
     assert _foreign(request_log.urls, base) == []
     assert request_log.matching(r"/api/v1/recordings/\d+/media"), "the video came from the API"
     errors = [
-        line for line in console_log
+        line
+        for line in console_log
         if line.startswith(("error", "pageerror")) and "Failed to load resource" not in line
     ]
     assert not errors, errors

@@ -46,6 +46,9 @@ function render(o) {
   if (joinInput.value !== o.join_url) joinInput.value = o.join_url;
 
   $("record-note").hidden = !(o.record && (live || scheduled));
+  const after = $("recording-after");
+  if (after) after.hidden = !(o.record && o.state === "ended" && o.actual_start);
+  $("picture-card").hidden = !o.source && !(live || scheduled);
   renderSource(o);
   renderOutputs(o);
   renderPreview(o);

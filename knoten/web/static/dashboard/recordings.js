@@ -70,6 +70,7 @@ async function share(r) {
     const input = $("share-url");
     input.value = link.url;
     $("share-label").textContent = tr("r_share_label", { title: r.title });
+    $("share-h").textContent = tr("r_share_label", { title: r.title });
     $("share-until").textContent = tr("r_share_until", { date: when(link.expires_at) });
     $("share").hidden = false;
     showNotice(message, "");
