@@ -137,7 +137,19 @@ class SlateInput:
             raise ValueError("SlateInput.text_file must be an absolute pathlib.Path")
 
 
-Input = TestPattern | UrlInput | FileInput | FeedInput | SlateInput
+@dataclass(frozen=True, slots=True)
+class DeviceInput:
+    """A V4L2 camera (``/dev/videoN``, checked). It has no sound of its own: silence is added so
+    every feed downstream keeps an audio track (partners and players expect one)."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"/dev/video[0-9]{1,2}", str(self.path)):
+            raise ValueError("DeviceInput.path must be /dev/videoN")
+
+
+Input = TestPattern | UrlInput | FileInput | FeedInput | SlateInput | DeviceInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +252,7 @@ class FfmpegSpec:
             raise ValueError("a spec needs a non-empty tuple of outputs")
         if self.duration_s is not None and self.duration_s <= 0:
             raise ValueError("duration_s must be positive")
-        if self.profile is None and isinstance(self.input, TestPattern | SlateInput):
+        if self.profile is None and isinstance(self.input, TestPattern | SlateInput | DeviceInput):
             raise ValueError("a test pattern is raw video: it needs a profile to encode with")
 
 
@@ -345,6 +357,12 @@ def _input_streams(spec: FfmpegSpec) -> tuple[Any, Any]:
             f"anullsrc=channel_layout=stereo:sample_rate={AUDIO_RATE}", format="lavfi", re=None
         )
         return video, audio
+    if isinstance(src, DeviceInput):
+        device = ffmpeg_python.input(str(src.path), format="v4l2", protocol_whitelist="file")
+        silence = ffmpeg_python.input(
+            f"anullsrc=channel_layout=stereo:sample_rate={AUDIO_RATE}", format="lavfi", re=None
+        )
+        return device["v:0"], silence["a:0"]
     if isinstance(src, FeedInput):
         # Our own feed, format known, and FeedHub starts every reader with PAT, PMT and a
         # keyframe: half a second of probing finds everything instead of five seconds.

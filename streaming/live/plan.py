@@ -14,6 +14,7 @@ from typing import Literal
 from streaming.ffmpeg.spec import (
     AUDIO_ONLY,
     PROFILES,
+    DeviceInput,
     FeedInput,
     FileInput,
     TestPattern,
@@ -35,9 +36,13 @@ class CameraSource:
     path: Path | None = None  # files and devices
     listener: bool = False  # Knoten waits for the camera to call (push from an encoder)
 
-    def ffmpeg_input(self, profile: VideoProfile) -> TestPattern | UrlInput | FileInput:
+    def ffmpeg_input(
+        self, profile: VideoProfile
+    ) -> TestPattern | UrlInput | FileInput | DeviceInput:
         if self.kind == "testsrc":
             return TestPattern(width=profile.width, height=profile.height, fps=profile.fps)
+        if self.kind == "v4l2" and self.path is not None:
+            return DeviceInput(self.path)
         if self.kind == "file" and self.path is not None:
             return FileInput(self.path, loop=True, realtime=True)
         if self.url is not None:

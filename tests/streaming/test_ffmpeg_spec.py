@@ -194,3 +194,24 @@ def test_user_strings_are_validated_at_construction(make: object) -> None:
 def test_invalid_specs(make: object) -> None:
     with pytest.raises(ValueError):
         make()  # type: ignore[operator]
+
+
+def test_v4l2_camera_argv_adds_silence() -> None:
+    """A V4L2 camera cannot run on the test machines (no /dev/video*): the argv is checked."""
+    from streaming.ffmpeg.spec import DeviceInput
+
+    spec = FfmpegSpec(
+        "cam",
+        DeviceInput(Path("/dev/video0")),
+        PROFILES["720p"],
+        (Output(Path("/tmp/camera-in.sock"), "mpegts", socket=True),),
+    )
+    argv = build_argv(spec)
+    device = argv.index("/dev/video0")
+    assert argv[device - 5 : device + 1] == [
+        "-f", "v4l2", "-protocol_whitelist", "file", "-i", "/dev/video0",
+    ]  # fmt: skip
+    assert "anullsrc=channel_layout=stereo:sample_rate=48000" in argv
+    assert argv[-1] == "unix:/tmp/camera-in.sock"
+    with pytest.raises(ValueError):
+        DeviceInput(Path("/etc/passwd"))
