@@ -4,6 +4,8 @@ The pages are server-rendered shells (Jinja2); small ES modules under ``/static/
 them from the same JSON API that scripts use (``/api/v1``, authorised by the session cookie plus
 the ``X-CSRF-Token`` header, see :mod:`knoten.web.session`). Sections whose API does not exist
 yet (partners, recordings) are hidden. The join-link QR code is drawn here, as SVG, with segno.
+The live panel follows its occurrence over Server-Sent Events (``…/events``, see
+:func:`occurrence_events`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 from typing import Any, cast
 from urllib.parse import quote
 
@@ -18,15 +21,26 @@ import segno
 from aiohttp import web
 
 from knoten.api import occurrences as occurrences_api
-from knoten.keys import SESSIONS
+from knoten.keys import SESSIONS, WEBRTC
 from knoten.web.i18n import TEXTS, choose_language
 from knoten.web.pages import render
 from knoten.web.session import CSRF_FIELD, Session
+from schedules.errors import OccurrenceNotFound
+
+log = logging.getLogger(__name__)
 
 #: A wrong token costs the guesser this long (the token itself is 256 random bits).
 FAILED_SIGNIN_DELAY_S = 0.5
 PARTNERS_API = "/api/v1/partners"
 RECORDINGS_API = "/api/v1/recordings"
+#: The live panel's event stream looks for changes this often …
+EVENTS_CHECK_S = 1.0
+#: … and writes a comment after this long without an event (keeps proxies and NATs open).
+EVENTS_KEEPALIVE_S = 15.0
+#: How long a browser waits before reconnecting a dropped stream (the SSE ``retry:`` field).
+EVENTS_RETRY_MS = 3000
+#: Set when the app shuts down: every open event stream ends at its next check.
+EVENTS_CLOSING = web.AppKey("dashboard_events_closing", asyncio.Event)
 
 
 def has_api(app: web.Application, path: str) -> bool:
@@ -188,6 +202,88 @@ async def recordings_page(request: web.Request) -> web.Response:
     return await _page(request, "dashboard/recordings.html", "recordings", section="recordings")
 
 
+# -- the live panel's event stream --------------------------------------------------------------
+
+
+async def _occurrence_json(request: web.Request) -> str:
+    """The occurrence exactly as ``GET /api/v1/occurrences/{id}`` answers it (same handler:
+    ``OccurrenceOut.of`` plus the live source and outputs), with ``viewers`` from the WebRTC
+    registry when there is one. Raises ``OccurrenceNotFound`` for an unknown id."""
+    answer = await occurrences_api.get_occurrence(request)
+    data = json.loads(cast(bytes, answer.body))
+    webrtc = request.app.get(WEBRTC)
+    if webrtc is not None:
+        viewers = webrtc.stats(data["id"]).get("viewers")
+        if isinstance(viewers, int):
+            data["viewers"] = viewers
+    # One line (json.dumps escapes every control character), as an SSE data field must be.
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _event(name: str, data: str) -> bytes:
+    return f"event: {name}\ndata: {data}\n\n".encode()
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def occurrence_events(request: web.Request) -> web.StreamResponse:
+    """``text/event-stream`` of one occurrence for the live panel.
+
+    ``event: occurrence`` with the API's JSON at once, then whenever that JSON changes (checked
+    every second); ``: keepalive`` after 15 s of quiet; ``event: gone`` if the occurrence is
+    deleted. Needs a session (401 without: an EventSource cannot follow a sign-in page). Ends
+    when the client goes away, the session ends, or the app shuts down.
+    """
+    sessions = request.app[SESSIONS]
+    if sessions.get(request) is None:
+        raise web.HTTPUnauthorized(text="sign in first", headers={"Cache-Control": "no-store"})
+    _int_path(request, "occurrence_id")
+    closing = request.app.get(EVENTS_CLOSING) or asyncio.Event()
+    payload = await _occurrence_json(request)  # 404 before any byte of the stream
+
+    response = _secure_headers(web.StreamResponse())
+    response.content_type = "text/event-stream"
+    response.charset = "utf-8"
+    response.headers["X-Accel-Buffering"] = "no"  # a buffering reverse proxy would hold events
+    await response.prepare(request)
+    loop = asyncio.get_running_loop()
+    try:
+        await response.write(f"retry: {EVENTS_RETRY_MS}\n".encode() + _event("occurrence", payload))
+        last_write = loop.time()
+        while not closing.is_set():
+            try:
+                async with asyncio.timeout(EVENTS_CHECK_S):
+                    await closing.wait()
+            except TimeoutError:
+                pass  # our own timeout; a cancellation of this task propagates untouched
+            if closing.is_set() or _gone(request) or sessions.get(request) is None:
+                break
+            try:
+                fresh = await _occurrence_json(request)
+            except OccurrenceNotFound:
+                await response.write(_event("gone", "{}"))
+                break
+            if fresh != payload:
+                payload = fresh
+                await response.write(_event("occurrence", payload))
+                last_write = loop.time()
+            elif loop.time() - last_write >= EVENTS_KEEPALIVE_S:
+                await response.write(b": keepalive\n\n")
+                last_write = loop.time()
+        if not _gone(request):
+            await response.write_eof()
+    except ConnectionResetError:  # the client left between two checks: nothing left to finish
+        log.debug("event stream of %s: client gone", request.path)
+    return response
+
+
+async def _close_event_streams(app: web.Application) -> None:
+    app[EVENTS_CLOSING].set()
+
+
 def _int_path(request: web.Request, name: str) -> int:
     raw = request.match_info[name]
     if not raw.isdigit() or len(raw) > 11:
@@ -196,6 +292,9 @@ def _int_path(request: web.Request, name: str) -> int:
 
 
 def add_routes(app: web.Application) -> None:
+    app[EVENTS_CLOSING] = asyncio.Event()
+    # on_shutdown runs before aiohttp waits for running handlers: open streams end at once.
+    app.on_shutdown.append(_close_event_streams)
     router = app.router
     router.add_get("/signin", signin_form, name="signin")
     router.add_post("/signin", signin)
@@ -205,6 +304,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/dashboard/seminars/{seminar_id}", seminar_edit)
     router.add_get("/dashboard/occurrences/{occurrence_id}", live_page)
     router.add_get("/dashboard/occurrences/{occurrence_id}/qr.svg", join_qr)
+    router.add_get("/dashboard/occurrences/{occurrence_id}/events", occurrence_events)
     router.add_get("/dashboard/rooms", rooms_page)
     router.add_get("/dashboard/partners", partners_page)
     router.add_get("/dashboard/recordings", recordings_page)

@@ -164,7 +164,7 @@ async def test_host_runs_a_recorded_seminar_end_to_end(
     await page.get_by_role("button", name="Jetzt starten").click()
     await expect(state).to_have_text("Live")
 
-    # -- 6. camera and partner output come up by polling, without a reload -----------------------
+    # -- 6. camera and partner output come up live, without a reload -----------------------
     source = page.get_by_test_id("source-state")
     await expect(source).to_have_attribute("data-state", "live", timeout=20_000)
     await expect(page.get_by_test_id("source-on-air")).to_have_attribute("data-on-air", "camera")

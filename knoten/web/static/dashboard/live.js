@@ -1,13 +1,17 @@
 // Live panel of one occurrence: state, countdown, start early / stop / extend, join link + QR,
 // the camera (source state, what is on air), partner outputs with state and bitrate, viewers,
-// and an optional WebRTC preview (preview.js). Polls GET /api/v1/occurrences/{id} every 2 s
-// (paused while the tab is hidden); blocks appear only when the API reports their fields.
+// and an optional WebRTC preview (preview.js). Follows the occurrence over Server-Sent Events
+// (GET /dashboard/occurrences/{id}/events: the API's JSON plus `viewers`, on every change); if
+// the stream keeps failing it falls back to polling GET /api/v1/occurrences/{id} every 2 s.
+// Both pause while the tab is hidden; blocks appear only when the API reports their fields.
 import {
   T, tr, api, apiOptional, el, showNotice, wallDay, wallTime, formatDay, formatDuration, formatInstant, stateText,
 } from "./common.js";
 import { Preview } from "./preview.js";
 
 const POLL_MS = 2000;
+/** Errors in a row (without an event or an open in between) before falling back to polling. */
+const STREAM_FAILURES = 3;
 const main = document.getElementById("main");
 const id = Number(main.dataset.occurrenceId);
 const $ = (name) => document.getElementById(name);
@@ -16,6 +20,9 @@ const message = $("live-message");
 let current = null;
 let pollTimer = null;
 let busy = false;
+let stream = null; // the EventSource while it is open
+let streamFailures = 0;
+let streaming = typeof EventSource === "function"; // false once we fell back to polling
 
 function render(o) {
   current = o;
@@ -202,6 +209,69 @@ async function refresh() {
   }
 }
 
+// -- updates: the event stream, or polling as the fallback -------------------------------------
+
+function openStream() {
+  if (stream || !streaming) return;
+  const source = new EventSource(`/dashboard/occurrences/${id}/events`);
+  stream = source;
+  source.addEventListener("open", () => {
+    streamFailures = 0;
+  });
+  source.addEventListener("occurrence", (event) => {
+    if (stream !== source) return;
+    let o;
+    try {
+      o = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    streamFailures = 0;
+    render(o);
+    renderViewers(typeof o.viewers === "number" ? o.viewers : null);
+    if (message.dataset.kind === "poll") showNotice(message, "");
+  });
+  source.addEventListener("gone", () => {
+    // The date was deleted: one plain request shows the API's message (and stops there).
+    closeStream();
+    streaming = false;
+    refresh();
+  });
+  source.addEventListener("error", () => {
+    if (stream !== source) return;
+    streamFailures += 1;
+    // CLOSED: the browser gave up (the answer was no event stream: a 401 after sign-out, a
+    // 404 …); polling then shows why. Otherwise it reconnects by itself — a few times.
+    if (source.readyState === EventSource.CLOSED || streamFailures >= STREAM_FAILURES) {
+      closeStream();
+      streaming = false;
+      refresh().then(schedule);
+    } else if (!current) {
+      refresh(); // nothing shown yet: fill the panel once while the stream retries
+    } else if (streamFailures > 1) {
+      showNotice(message, T.updating_failed, "bad");
+      message.dataset.kind = "poll";
+    }
+  });
+}
+
+function closeStream() {
+  if (stream) stream.close();
+  stream = null;
+}
+
+/** Start following the occurrence (after load, and when the tab becomes visible again). */
+function follow() {
+  if (streaming) openStream();
+  else refresh().then(schedule);
+}
+
+/** Stop every update (tab hidden, page left). */
+function pause() {
+  closeStream();
+  stopPolling();
+}
+
 function schedule() {
   stopPolling();
   pollTimer = setTimeout(async () => {
@@ -268,15 +338,25 @@ function start() {
   previewButton.addEventListener("click", togglePreview);
   document.addEventListener("visibilitychange", () => {
     if (document.hidden) {
-      stopPolling();
+      pause();
       preview.close(); // no picture for nobody: free the viewer slot while the tab is hidden
-    } else refresh().then(schedule);
+    } else follow();
+  });
+  // Leaving the page (or going into the back/forward cache) closes the stream at once; coming
+  // back from that cache opens it again.
+  window.addEventListener("pagehide", pause);
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted && !document.hidden) follow();
   });
   setInterval(tick, 1000);
-  refresh().then(schedule);
+  follow();
 }
 
 // For tests and for people reading the console.
-window.knotenLive = { preview: () => preview.peer, current: () => current };
+window.knotenLive = {
+  preview: () => preview.peer,
+  current: () => current,
+  mode: () => (stream ? "stream" : pollTimer !== null ? "polling" : "paused"),
+};
 
 start();
