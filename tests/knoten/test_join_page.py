@@ -24,7 +24,7 @@ from playwright.async_api import Page
 
 from knoten.keys import WEBRTC
 from tests.knoten.test_whep import create_live_occurrence
-from tests.support.app_fixtures import RunningApp, make_config, serve
+from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
 from tests.support.browser import RequestLog, eval_with_timeout, wait_for_js
 from tests.support.ports import free_tcp_port
 
@@ -93,11 +93,7 @@ async def live_app(tmp_path: Path) -> AsyncIterator[RunningApp]:
 
 @pytest_asyncio.fixture
 async def admin(live_app: RunningApp) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        base_url=live_app.base_url,
-        headers={"Authorization": f"Bearer {live_app.token}"},
-        timeout=aiohttp.ClientTimeout(total=20),
-    ) as session:
+    async with admin_session(live_app, timeout=20) as session:
         yield session
 
 

@@ -24,7 +24,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from knoten.keys import WEBRTC
 from schedules.ports import LoggingSessionRunner
 from streaming.webrtc.ice import host_addresses_scope
-from tests.support.app_fixtures import RunningApp, make_config, serve
+from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
 from tests.support.ports import free_tcp_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
@@ -136,11 +136,7 @@ async def webrtc_app(tmp_path: Path) -> AsyncIterator[RunningApp]:
 
 @pytest_asyncio.fixture
 async def admin(webrtc_app: RunningApp) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        base_url=webrtc_app.base_url,
-        headers={"Authorization": f"Bearer {webrtc_app.token}"},
-        timeout=aiohttp.ClientTimeout(total=20),
-    ) as session:
+    async with admin_session(webrtc_app, timeout=20) as session:
         yield session
 
 

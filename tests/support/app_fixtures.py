@@ -86,14 +86,19 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+def admin_session(app: RunningApp, timeout: float = 30) -> aiohttp.ClientSession:
+    """A client session that talks to ``app``'s API with the admin token."""
+    return aiohttp.ClientSession(
+        base_url=app.base_url,
+        headers={"Authorization": f"Bearer {app.token}"},
+        timeout=aiohttp.ClientTimeout(total=timeout),
+    )
+
+
 @pytest.fixture
 async def api(knoten_app: RunningApp) -> AsyncIterator[aiohttp.ClientSession]:
     """A client session that talks to the API with the admin token."""
-    async with aiohttp.ClientSession(
-        base_url=knoten_app.base_url,
-        headers={"Authorization": f"Bearer {knoten_app.token}"},
-        timeout=aiohttp.ClientTimeout(total=30),
-    ) as session:
+    async with admin_session(knoten_app) as session:
         yield session
 
 
