@@ -321,6 +321,11 @@ class LiveSession:
             )
         return result
 
+    @property
+    def switches(self) -> int:
+        """How often the master feed changed between camera and slate."""
+        return self._switch.switches
+
     def supervisor(self, part: str) -> FfmpegSupervisor | None:
         name = self._name(part)
         return next((s for s in self._supervisors if s.name == name), None)

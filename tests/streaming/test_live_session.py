@@ -174,3 +174,45 @@ async def test_lead_in_slate_then_camera(tmp_path: Path, nginx_partner) -> None:
         await processes.aclose()
     assert output["restarts"] == 0
     assert len(nginx_partner.recordings()) == 1, "lead-in to live without a reconnect"
+
+
+async def test_file_camera_loops_without_losing_the_picture(tmp_path: Path) -> None:
+    """A 2 s clip as the room's camera plays on a loop: the camera stays on air across the loop
+    points (no slate, no restart)."""
+    clip = tmp_path / "media" / "intro.mp4"
+    clip.parent.mkdir()
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin",
+         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+         "-f", "lavfi", "-i", "sine=frequency=500:sample_rate=48000", "-t", "2",
+         "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(clip)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    plan = SessionPlan(
+        occurrence_id=10,
+        title="Film",
+        start_label="18:00",
+        camera=CameraSource("file", path=clip),
+        run_dir=tmp_path / "run",
+        hls_dir=tmp_path / "hls",
+        extra_feeds=(),
+    )
+    processes = FfmpegProcesses()
+    session = LiveSession(plan, processes)
+    try:
+        await session.start(live=True)
+        await _wait(lambda: session.source_status()["on_air"] == "camera", 15, "camera on air")
+        switches = session.switches
+        on_air = []
+        for _ in range(25):  # 5 s: two loop points of the 2 s clip
+            await asyncio.sleep(0.2)
+            on_air.append(session.source_status()["on_air"])
+        camera = session.supervisor("camera")
+        assert camera is not None
+        restarts = camera.restarts
+    finally:
+        await session.aclose()
+        await processes.aclose()
+    assert set(on_air) == {"camera"}
+    assert session.switches == switches, "no switch to the slate at a loop point"
+    assert restarts == 0
