@@ -344,7 +344,8 @@ async def run() -> list[Figure]:
                 "KNOTEN_ADMIN_TOKEN": TOKEN,
             }
         )
-        app = build_app(config)
+        # The scheduler is measured, not the media plane: sessions are only recorded.
+        app = build_app(config, session_runner=LoggingSessionRunner())
         runner = web.AppRunner(app, shutdown_timeout=2)
         await runner.setup()
         try:

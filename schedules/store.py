@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schedules.domain import (
@@ -302,21 +302,26 @@ class SqlOccurrenceSource:
 
     async def reconcile_candidates(self, now: datetime) -> list[tuple[OccurrenceView, SessionInfo]]:
         # Live ones, and scheduled ones whose lead-in has begun or whose end has passed (to be
-        # marked missed), or which staff started early.
-        query = _joined().where(
-            or_(
-                occurrences.c.state == OccurrenceState.LIVE.value,
-                and_(
-                    occurrences.c.state == OccurrenceState.SCHEDULED.value,
-                    or_(
-                        occurrences.c.start_utc <= now + _LEAD_IN_MARGIN,
-                        occurrences.c.actual_start_utc.is_not(None),
-                    ),
-                ),
-            )
+        # marked missed), or which staff started early. Three indexed queries instead of one
+        # with ORs, which SQLite answers by reading every future row (5–9 ms at 10,000
+        # occurrences, on every edit and trigger; bench/schedules).
+        scheduled, live = OccurrenceState.SCHEDULED.value, OccurrenceState.LIVE.value
+        queries = (
+            _joined().where(
+                occurrences.c.state == scheduled,
+                occurrences.c.start_utc <= now + _LEAD_IN_MARGIN,
+            ),
+            _joined().where(occurrences.c.state == live),
+            _joined().where(
+                occurrences.c.actual_start_utc.is_not(None), occurrences.c.state == scheduled
+            ),
         )
+        found: dict[int, OccurrenceRow] = {}
         async with self._engine().connect() as conn:
-            rows = [_occurrence(row) for row in await conn.execute(query)]
+            # One round trip: each aiosqlite statement costs about a millisecond of overhead.
+            for row in await conn.execute(union_all(*queries)):
+                found.setdefault(row.id, _occurrence(row))
+        rows = sorted(found.values(), key=lambda r: (r.start_utc, r.id))
         return [
             (row.view(), SessionInfo(record=row.record, partner_ids=row.partner_ids))
             for row in rows

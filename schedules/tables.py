@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     func,
+    text,
 )
 
 metadata = MetaData()
@@ -108,4 +109,10 @@ occurrences = Table(
     UniqueConstraint("seminar_id", "recurrence_id", name="uq_occurrence_recurrence"),
     Index("ix_occurrences_room_start", "room_id", "start_utc"),
     Index("ix_occurrences_state_start", "state", "start_utc"),
+    Index(
+        "ix_occurrences_started_early",
+        "state",
+        sqlite_where=text("actual_start_utc IS NOT NULL"),
+        postgresql_where=text("actual_start_utc IS NOT NULL"),
+    ),
 )
