@@ -5,8 +5,10 @@ partner reconnect, and stopping leaves nothing behind."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,21 @@ async def _wait(predicate, timeout: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
+@contextlib.asynccontextmanager
+async def _running(
+    plan: SessionPlan, live: bool
+) -> AsyncIterator[tuple[LiveSession, FfmpegProcesses]]:
+    """A started session, stopped (and its processes reaped) when the block ends."""
+    processes = FfmpegProcesses()
+    session = LiveSession(plan, processes)
+    try:
+        await session.start(live=live)
+        yield session, processes
+    finally:
+        await session.aclose()
+        await processes.aclose()
+
+
 def _streams(probe: dict) -> dict[str, dict]:
     return {s["codec_type"]: s for s in probe["streams"]}
 
@@ -47,10 +64,7 @@ async def test_two_partners_receive_their_profiles(tmp_path: Path, nginx_partner
             PartnerTarget(2, "Campus", "rtmp", "480p", partner_b.url("campuskey")),
         ),
     )
-    processes = FfmpegProcesses()
-    session = LiveSession(plan, processes)
-    try:
-        await session.start(live=True)
+    async with _running(plan, live=True) as (session, processes):
         await _wait(
             lambda: all(o["state"] == "live" for o in session.outputs_status()), 20, "outputs"
         )
@@ -61,9 +75,6 @@ async def test_two_partners_receive_their_profiles(tmp_path: Path, nginx_partner
         status = session.source_status()
         assert status["state"] == "live" and status["on_air"] == "camera"
         assert (status["width"], status["height"]) == (1280, 720)
-    finally:
-        await session.aclose()
-        await processes.aclose()
     a, b = _streams(probe_a), _streams(probe_b)
     assert (a["video"]["codec_name"], a["video"]["width"], a["video"]["height"]) == (
         "h264",
@@ -112,31 +123,27 @@ async def test_camera_loss_puts_slate_on_air_without_partner_reconnect(
         hls_dir=tmp_path / "hls",
         partners=(PartnerTarget(1, "Campus", "rtmp", "720p", partner.url("campus")),),
     )
-    processes = FfmpegProcesses()
-    session = LiveSession(plan, processes)
     try:
-        await session.start(live=True)
-        await _wait(lambda: session.source_status()["on_air"] == "camera", 20, "camera on air")
-        await _wait(lambda: session.outputs_status()[0]["state"] == "live", 20, "partner live")
-        await asyncio.sleep(2)
+        async with _running(plan, live=True) as (session, _):
+            await _wait(lambda: session.source_status()["on_air"] == "camera", 20, "camera on air")
+            await _wait(lambda: session.outputs_status()[0]["state"] == "live", 20, "partner live")
+            await asyncio.sleep(2)
 
-        pusher.kill()
-        pusher.wait()
-        lost_at = time.monotonic()
-        await _wait(lambda: session.source_status()["on_air"] == "slate", 5, "slate on air")
-        slate_after = time.monotonic() - lost_at
-        assert session.source_status()["state"] == "lost"
-        await asyncio.sleep(3)
+            pusher.kill()
+            pusher.wait()
+            lost_at = time.monotonic()
+            await _wait(lambda: session.source_status()["on_air"] == "slate", 5, "slate on air")
+            slate_after = time.monotonic() - lost_at
+            assert session.source_status()["state"] == "lost"
+            await asyncio.sleep(3)
 
-        pusher = _push_camera(camera_url)
-        await _wait(lambda: session.source_status()["on_air"] == "camera", 25, "camera back")
-        await asyncio.sleep(2)
-        output = session.outputs_status()[0]
+            pusher = _push_camera(camera_url)
+            await _wait(lambda: session.source_status()["on_air"] == "camera", 25, "camera back")
+            await asyncio.sleep(2)
+            output = session.outputs_status()[0]
     finally:
         pusher.kill()
         pusher.wait()
-        await session.aclose()
-        await processes.aclose()
     print(f"slate on air {slate_after:.2f} s after the camera was lost")
     assert slate_after <= 3.0, f"slate took {slate_after:.1f} s"
     assert output["state"] == "live" and output["restarts"] == 0, output
@@ -155,10 +162,7 @@ async def test_lead_in_slate_then_camera(tmp_path: Path, nginx_partner) -> None:
         hls_dir=tmp_path / "hls",
         partners=(PartnerTarget(1, "Campus", "rtmp", "720p", nginx_partner.url("lead")),),
     )
-    processes = FfmpegProcesses()
-    session = LiveSession(plan, processes)
-    try:
-        await session.start(live=False)
+    async with _running(plan, live=False) as (session, _):
         await _wait(lambda: session.outputs_status()[0]["state"] == "live", 20, "partner live")
         slate_text = (plan.run_dir / "slate.txt").read_text()
         assert slate_text.startswith("Vortrag: 3D-Druck; Teil 1 %{localtime}")
@@ -169,9 +173,6 @@ async def test_lead_in_slate_then_camera(tmp_path: Path, nginx_partner) -> None:
         await _wait(lambda: session.source_status()["on_air"] == "camera", 5, "camera on air")
         assert "fortgesetzt" in (plan.run_dir / "slate.txt").read_text()
         output = session.outputs_status()[0]
-    finally:
-        await session.aclose()
-        await processes.aclose()
     assert output["restarts"] == 0
     assert len(nginx_partner.recordings()) == 1, "lead-in to live without a reconnect"
 
@@ -197,10 +198,7 @@ async def test_file_camera_loops_without_losing_the_picture(tmp_path: Path) -> N
         hls_dir=tmp_path / "hls",
         extra_feeds=(),
     )
-    processes = FfmpegProcesses()
-    session = LiveSession(plan, processes)
-    try:
-        await session.start(live=True)
+    async with _running(plan, live=True) as (session, _):
         await _wait(lambda: session.source_status()["on_air"] == "camera", 15, "camera on air")
         switches = session.switches
         on_air = []
@@ -210,9 +208,6 @@ async def test_file_camera_loops_without_losing_the_picture(tmp_path: Path) -> N
         camera = session.supervisor("camera")
         assert camera is not None
         restarts = camera.restarts
-    finally:
-        await session.aclose()
-        await processes.aclose()
     assert set(on_air) == {"camera"}
     assert session.switches == switches, "no switch to the slate at a loop point"
     assert restarts == 0
