@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiortc.mediastreams import MediaStreamError
@@ -47,15 +48,30 @@ class PacketQueue:
     keyframe, so a lagging viewer skips ahead to a decodable picture instead of growing memory or
     stalling the others. Audio: the oldest packet is dropped. Memory is bounded by ``limit``
     items either way.
+
+    Once the viewer is connected the queue normally stays empty: :meth:`send_to` gives it a
+    sink (the viewer's :class:`~streaming.webrtc.rtpstream.RtpStream`) that sends each packet
+    while the hub fans it out. A sink that refuses a packet (the viewer's socket is backed up)
+    puts a video queue into the same skip-to-the-next-keyframe state.
     """
 
-    __slots__ = ("_items", "_limit", "_skipping", "_waiter", "closed", "keyframe_aware", "stats")
+    __slots__ = (
+        "_items",
+        "_limit",
+        "_sink",
+        "_skipping",
+        "_waiter",
+        "closed",
+        "keyframe_aware",
+        "stats",
+    )
 
     def __init__(self, limit: int, *, keyframe_aware: bool) -> None:
         self._items: deque[MediaPacket] = deque()
         self._limit = limit
         self._skipping = keyframe_aware
         self._waiter: asyncio.Future[None] | None = None
+        self._sink: Callable[[MediaPacket], bool] | None = None
         self.keyframe_aware = keyframe_aware
         self.closed = False
         self.stats = QueueStats()
@@ -64,7 +80,8 @@ class PacketQueue:
         return len(self._items)
 
     def put(self, packet: MediaPacket) -> None:
-        """Queue ``packet`` (never blocks; drops as described above when full)."""
+        """Queue ``packet``, or hand it to the sink at once (never blocks; drops as described
+        above when full or when the sink refuses it)."""
         if self.closed:
             return
         items = self._items
@@ -84,10 +101,40 @@ class PacketQueue:
         elif len(items) >= self._limit:
             items.popleft()
             self.stats.dropped += 1
+        sink = self._sink
+        if sink is not None:
+            self._deliver(sink, packet)
+            return
         items.append(packet)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def _deliver(self, sink: Callable[[MediaPacket], bool], packet: MediaPacket) -> None:
+        if sink(packet):
+            stats = self.stats
+            stats.packets += 1
+            stats.bytes += packet.size
+        else:
+            # The viewer cannot take more now: the next decodable picture is a keyframe.
+            self.stats.dropped += 1
+            if self.keyframe_aware:
+                self._skipping = True
+
+    def send_to(self, sink: Callable[[MediaPacket], bool]) -> None:
+        """From now on hand packets to ``sink`` as they arrive (it returns False to refuse one);
+        what is queued goes first. Used once the viewer's RTP stream is connected."""
+        if self.closed:
+            return
+        self._sink = sink
+        items = self._items
+        while items and self._sink is sink and not self.closed:
+            packet = items.popleft()
+            if self._skipping and not packet.is_keyframe:
+                self.stats.dropped += 1
+                continue
+            self._skipping = False
+            self._deliver(sink, packet)
 
     def extend(self, packets: list[MediaPacket]) -> None:
         """``put`` each of ``packets`` in order."""
@@ -123,6 +170,7 @@ class PacketQueue:
     def close(self) -> None:
         """Drop everything and wake the reader, which then gets MediaStreamError."""
         self.closed = True
+        self._sink = None
         self._items.clear()
         waiter = self._waiter
         if waiter is not None and not waiter.done():

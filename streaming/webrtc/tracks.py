@@ -1,22 +1,30 @@
 """Pass-through tracks: each viewer's sender sends the feed's packetized payloads as they are.
 
-aiortc's ``RTCRtpSender`` gets its next frame from ``_next_encoded_frame()`` (track ``recv()``,
-then encode or ``encoder.pack()``). :meth:`PacketTrack.attach` replaces that one method on the
-viewer's sender: it takes the next :class:`~streaming.webrtc.packets.MediaPacket` from the
-viewer's queue and returns its payloads, which were packetized once for all viewers. No encoder
-is ever created. The sender paces itself on the queue: packets leave as the feed delivers them.
+:meth:`PacketTrack.attach` takes over the send loop of the viewer's aiortc ``RTCRtpSender``
+(``_run_rtp``, which aiortc starts once DTLS is connected): it opens an
+:class:`~streaming.webrtc.rtpstream.RtpStream` on the connected transports and makes it the
+sink of the viewer's queue, so from then on the hub sends each frame synchronously while it fans
+it out. NACKs are answered from the stream's history, PLI/FIR from the queue. No encoder is ever
+created. Should the stream not open (aiortc's internals changed), aiortc's own loop runs
+instead, reading the same queue through ``_next_encoded_frame``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 
 from aiortc import RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpsender import RTCEncodedFrame
+from aiortc.utils import random16, random32
 
 from streaming.webrtc.hub import PacketQueue
 from streaming.webrtc.packets import MediaPacket
+from streaming.webrtc.rtpstream import RtpStream, open_stream
+
+log = logging.getLogger(__name__)
 
 
 class PacketTrack(MediaStreamTrack):
@@ -29,12 +37,49 @@ class PacketTrack(MediaStreamTrack):
         self.kind = kind
         self.queue = queue
         self._on_first = on_first
+        self._ended = asyncio.Event()
         self.keyframe_requests = 0
+        self.stream: RtpStream | None = None
+
+    @property
+    def send_path(self) -> str:
+        """How packets leave: ``direct`` (with its encryption) or aiortc's own sender loop."""
+        if self.stream is None:
+            return "aiortc"
+        return f"direct/{self.stream.encryption}"
 
     def attach(self, sender: RTCRtpSender) -> None:
         """Make ``sender`` send this track's packets without an encoder, and answer PLI/FIR."""
+        aiortc_run_rtp = sender._run_rtp
+        started = sender._RTCRtpSender__rtp_started  # type: ignore[attr-defined]
+        exited = sender._RTCRtpSender__rtp_exited  # type: ignore[attr-defined]
+
+        async def run_rtp(codec: object) -> None:
+            stream = open_stream(sender, codec, random16(), random32())
+            if stream is None:
+                await aiortc_run_rtp(codec)  # type: ignore[arg-type]
+                return
+            started.set()
+            self.stream = stream
+            sender._retransmit = stream.retransmit  # type: ignore[method-assign]
+            try:
+                stream.on_first = self._first
+                self.queue.send_to(stream.send)
+                await self._ended.wait()
+            except asyncio.CancelledError:
+                pass
+            finally:
+                stream.closed = True
+                exited.set()
+
+        sender._run_rtp = run_rtp  # type: ignore[method-assign]
         sender._next_encoded_frame = self._next_encoded_frame  # type: ignore[method-assign]
         sender._send_keyframe = self.request_keyframe  # type: ignore[method-assign]
+
+    def _first(self) -> None:
+        if self._on_first is not None:
+            on_first, self._on_first = self._on_first, None
+            on_first()
 
     async def _next_encoded_frame(self, codec: object = None) -> RTCEncodedFrame:
         packet = await self.recv()
@@ -45,9 +90,7 @@ class PacketTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         packet = await self.queue.get()
-        if self._on_first is not None:
-            on_first, self._on_first = self._on_first, None
-            on_first()
+        self._first()
         return packet
 
     def request_keyframe(self) -> None:
@@ -61,3 +104,4 @@ class PacketTrack(MediaStreamTrack):
         """End the track and close its queue."""
         super().stop()
         self.queue.close()
+        self._ended.set()

@@ -128,6 +128,7 @@ class Viewer:
             "bytes": bytes_,
             "dropped": dropped,
             "keyframe_requests": sum(t.keyframe_requests for t in self.tracks),
+            "send_path": {t.kind: t.send_path for t in self.tracks},
             "time_to_first_frame_s": self.first_frame_s,
         }
 
