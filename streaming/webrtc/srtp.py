@@ -50,13 +50,19 @@ class AeadRtpCipher:
     so knows the rollover counter; nothing here keeps per-stream state.
     """
 
-    __slots__ = ("_aead", "_salt")
+    __slots__ = ("_aead", "_salt", "encrypt")
+
+    #: Length of the authentication tag appended to every packet.
+    TAG = 16
 
     def __init__(self, master_key: bytes, master_salt: bytes) -> None:
         key = derive(master_key, master_salt, LABEL_RTP_ENCRYPTION, len(master_key))
         salt = derive(master_key, master_salt, LABEL_RTP_SALT, 12)
         self._aead = AESGCM(key)
         self._salt = int.from_bytes(salt, "big")
+        #: ``encrypt(iv, payload, header)``: the AEAD call itself, for callers that build the
+        #: IV inline (the per-packet path of :mod:`streaming.webrtc.rtpstream`).
+        self.encrypt = self._aead.encrypt
 
     @classmethod
     def for_profile(cls, profile: bytes, key_and_salt: bytes) -> AeadRtpCipher | None:

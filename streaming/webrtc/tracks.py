@@ -69,7 +69,7 @@ class PacketTrack(MediaStreamTrack):
             except asyncio.CancelledError:
                 pass
             finally:
-                stream.closed = True
+                stream.close()
                 exited.set()
 
         sender._run_rtp = run_rtp  # type: ignore[method-assign]

@@ -240,6 +240,13 @@ async def test_whep_statuses_with_aiortc_clients(
             await first.accept(answer)
             await until(lambda: first.frames["video"] >= 30 and first.frames["audio"] >= 20)
             assert first.size == (1280, 720)
+            viewer = registry.viewer(oid, location.rsplit("/", 1)[1])
+            assert viewer is not None
+            # Sent by Knoten's own RTP path (GCM negotiated with aiortc), not aiortc's loop.
+            assert viewer.stats()["send_path"] == {
+                "video": "direct/aes-gcm",
+                "audio": "direct/aes-gcm",
+            }
 
             # 400: offers without usable video; 413: too large. The viewer keeps receiving.
             before = first.frames["video"]

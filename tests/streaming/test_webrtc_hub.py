@@ -8,11 +8,17 @@ from fractions import Fraction
 
 import av
 import pytest
-from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.h264 import H264Encoder, H264PayloadDescriptor
 from aiortc.mediastreams import MediaStreamError
 
 from streaming.webrtc.hub import BURST_STEP, FeedHub, PacketQueue, start_burst
-from streaming.webrtc.packets import MediaPacket, audio_packet, video_packet
+from streaming.webrtc.packets import (
+    PAYLOAD_MAX,
+    MediaPacket,
+    audio_packet,
+    send_groups,
+    video_packet,
+)
 
 FRAME = 3000  # one 30 fps frame at 90 kHz
 
@@ -150,12 +156,41 @@ async def test_a_stalled_viewer_does_not_affect_the_others() -> None:
     assert not hub.subscribers and healthy.video.closed
 
 
+def test_direct_sink_gets_the_backlog_then_each_packet_and_a_refusal_skips_to_a_keyframe() -> None:
+    queue = PacketQueue(10, keyframe_aware=True)
+    for index in range(3):
+        queue.put(frame(index, key=index == 0))
+    sent: list[int] = []
+    accept = True
+
+    def sink(packet: MediaPacket) -> bool:
+        if accept:
+            sent.append(packet.timestamp // FRAME)
+        return accept
+
+    queue.send_to(sink)
+    assert sent == [0, 1, 2] and len(queue) == 0
+    queue.put(frame(3))
+    accept = False  # the viewer's socket is full
+    queue.put(frame(4))
+    accept = True
+    queue.put(frame(5))  # not decodable without frame 4: dropped
+    queue.put(frame(6, key=True))
+    queue.put(frame(7))
+    assert sent == [0, 1, 2, 3, 6, 7]
+    assert queue.stats.packets == 6 and queue.stats.dropped == 2 and len(queue) == 0
+    queue.close()
+    queue.put(frame(8, key=True))
+    assert sent[-1] == 7
+
+
 def test_start_burst_of_nothing() -> None:
     assert start_burst([]) == []
 
 
-def test_packetization_matches_aiortc() -> None:
-    """Packetized once in the reader = what aiortc's own H264Encoder.pack would send."""
+def test_packetization_reassembles_with_aiortcs_depacketizer() -> None:
+    """Packetized once in the reader: STAP-A as aiortc's own encoder, FU-A in equal fragments
+    (all but the last), and aiortc's receiver gets the same NAL units back."""
     nal = b"\x00\x00\x00\x01\x67" + b"\x11" * 20 + b"\x00\x00\x01\x68" + b"\x22" * 4
     idr = b"\x00\x00\x01\x65" + bytes(range(256)) * 12  # > 1300 bytes: FU-A
     packet = av.Packet(nal + idr)
@@ -164,8 +199,25 @@ def test_packetization_matches_aiortc() -> None:
     packet.is_keyframe = True
     ours = video_packet(packet)
     payloads, timestamp = H264Encoder().pack(packet)
-    assert ours.payloads == payloads and ours.timestamp == timestamp == 180_000
+    assert ours.payloads[0] == payloads[0]  # the STAP-A of SPS + PPS
+    assert [len(p) for p in ours.payloads] == [31, PAYLOAD_MAX, PAYLOAD_MAX, 478]
+    assert ours.groups == ((0, 1, 31), (1, 4, PAYLOAD_MAX))
+    assert ours.timestamp == timestamp == 180_000
     assert ours.is_keyframe and ours.size == len(nal + idr)
+    reassembled = b"".join(H264PayloadDescriptor.parse(p)[1] for p in ours.payloads)
+    start = b"\x00\x00\x00\x01"
+    assert reassembled == start + nal[4:25] + start + nal[28:] + start + idr[3:]
+
+
+def test_send_groups() -> None:
+    assert send_groups([]) == ()
+    assert send_groups([5]) == ((0, 1, 5),)
+    assert send_groups([9, 9, 9, 4, 9, 9]) == ((0, 4, 9), (4, 6, 9))
+    assert send_groups([3, 9, 9, 12, 12]) == ((0, 1, 3), (1, 3, 9), (3, 5, 12))
+    assert send_groups([9] * 5, limit=2) == ((0, 2, 9), (2, 4, 9), (4, 5, 9))
+    retimed = MediaPacket([b"a" * 9, b"b" * 4], 10, is_keyframe=True).retimed(20)
+    assert retimed.timestamp == 20 and retimed.groups == ((0, 2, 9),) and retimed.is_keyframe
+
     opus = av.Packet(b"\x78" * 50)
     opus.pts = 90_000  # 1 s in MPEG-TS time → 48 kHz RTP clock
     opus.time_base = Fraction(1, 90_000)

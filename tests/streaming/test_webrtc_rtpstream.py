@@ -1,0 +1,89 @@
+"""A viewer's RTP stream on a real UDP socket: libsrtp decrypts what it sends, the kernel's
+segmentation offload delivers one datagram per RTP packet."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from types import SimpleNamespace
+
+import pytest
+from aiortc.rtcdtlstransport import State
+from pylibsrtp import Policy, Session
+
+from streaming.webrtc.packets import PAYLOAD_MAX, MediaPacket
+from streaming.webrtc.rtpstream import RtpStream
+from streaming.webrtc.srtp import AeadRtpCipher
+
+SSRC = 0x0BADCAFE
+# One-byte extensions as aiortc serializes them: mid "0" (id 1), abs-send-time (id 3).
+HEADER = struct.pack("!BBHII", 0x90, 102, 0, 0, SSRC) + b"\xbe\xde\x00\x02\x10\x30\x32\0\0\0\0\0"
+
+
+@pytest.fixture
+def pair():
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(2)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.bind(("127.0.0.1", 0))
+    sender.setblocking(False)
+    yield sender, receiver
+    sender.close()
+    receiver.close()
+
+
+def make_stream(sender: socket.socket, address, keying: bytes, **kwargs) -> RtpStream:
+    dtls = SimpleNamespace(_state=State.CONNECTED, _tx_srtp=None)
+    return RtpStream(
+        sender=SimpleNamespace(),
+        payload_type=102,
+        ssrc=SSRC,
+        header=HEADER,
+        abs_send_time_at=17,
+        cipher=AeadRtpCipher.for_profile(b"SRTP_AEAD_AES_128_GCM", keying),
+        dtls=dtls,
+        sock=sender,
+        address=address,
+        sequence_number=65534,
+        timestamp_origin=1000,
+        rtx=None,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("gso", [True, False])
+def test_frames_arrive_as_decryptable_rtp_packets(pair, gso: bool) -> None:
+    sender, receiver = pair
+    keying = os.urandom(28)
+    stream = make_stream(sender, receiver.getsockname(), keying, gso=gso)
+    rx = Session(
+        Policy(
+            key=keying,
+            ssrc_type=Policy.SSRC_ANY_INBOUND,
+            srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_128_GCM,
+        )
+    )
+    stap = b"\x18" + b"\x55" * 30
+    fragments = [b"\x7c\x85" + bytes([i]) * (PAYLOAD_MAX - 2) for i in range(5)] + [b"\x7c\x45x"]
+    key = MediaPacket([stap, *fragments], 3000, is_keyframe=True)
+    delta = MediaPacket([b"\x41" + b"\x66" * 200], 6000)
+    assert stream.send(key) and stream.send(delta)
+    received = [rx.unprotect(receiver.recv(4096)) for _ in range(8)]
+    sequence = [struct.unpack("!H", p[2:4])[0] for p in received]
+    assert sequence == [65534, 65535, 0, 1, 2, 3, 4, 5]  # wraps: the rollover counter is right
+    assert [p[1] & 0x80 for p in received] == [0] * 6 + [0x80, 0x80]  # marker ends each frame
+    timestamps = [struct.unpack("!I", p[4:8])[0] for p in received]
+    assert timestamps == [4000] * 7 + [7000]
+    assert [p[len(HEADER) :] for p in received] == [stap, *fragments, delta.payloads[0]]
+    assert received[0][17:20] != b"\0\0\0"  # abs-send-time filled in
+    assert stream.packets == 8 and stream.frames == 2 and stream.refused == 0
+    stream.close()
+
+
+def test_a_closed_stream_sends_nothing(pair) -> None:
+    sender, receiver = pair
+    stream = make_stream(sender, receiver.getsockname(), os.urandom(28))
+    stream.close()
+    assert stream.closed and not stream.send(MediaPacket([b"x"], 0, is_keyframe=True))
