@@ -29,9 +29,12 @@ import time
 from pathlib import Path
 
 from aiohttp import web
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer, MediaRelay
 
 from bench.common import Figure
 from streaming.webrtc import WebrtcOptions, WebrtcRegistry
+from streaming.webrtc.ice import host_addresses_scope
 
 FEED = [
     "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
@@ -46,18 +49,19 @@ FEED = [
 WINDOW_S = 10.0
 WARMUP_S = 3.0
 PER_WORKER = 25
-JOINERS = 10
+JOINERS = 20
 TICKS = os.sysconf("SC_CLK_TCK")
 
 # A worker: N light viewers. Reads commands on stdin ("snap", "quit"), answers JSON lines.
 WORKER = r"""
-import asyncio, json, sys, time, aiohttp
+import asyncio, json, os, socket, struct, sys, time, aiohttp
 import aioice.ice as ice
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from streaming.webrtc.ice import host_addresses_scope
 
 URL, COUNT = sys.argv[1], int(sys.argv[2])
 COUNTERS = {}
+UDP_GRO = 104  # linux/udp.h: deliver segmented sends as one datagram, with the segment size
 
 class Counter:
     __slots__ = ("video_pt", "audio_pt", "frames", "video", "audio", "rtcp", "streams")
@@ -102,12 +106,53 @@ def datagram_received(self, data, addr):
     original(self, data, addr)
 ice.StunProtocol.datagram_received = datagram_received
 
+def take_over(pc, counter):
+    # Once connected, read the socket here: with UDP GRO a frame's segmented send arrives as
+    # one datagram (split below by its segment size), so counting costs little CPU and the
+    # receivers do not compete with the server for the two cores. STUN and DTLS still go to
+    # aioice (consent freshness keeps the peer alive).
+    loop = asyncio.get_running_loop()
+    connection = pc.getTransceivers()[0].receiver.transport.transport._connection
+    pair = connection._nominated[1]
+    protocol = pair.protocol
+    fd = protocol.transport.get_extra_info("socket").fileno()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, fileno=os.dup(fd))
+    sock.setblocking(False)
+    sock.setsockopt(socket.IPPROTO_UDP, UDP_GRO, 1)
+    cmsg_space = socket.CMSG_SPACE(4)
+    protocol.transport.pause_reading()  # asyncio's reader steps aside; ours takes the socket
+    def readable():
+        while True:
+            try:
+                data, ancillary, _, addr = sock.recvmsg(65536, cmsg_space)
+            except BlockingIOError:
+                return
+            except OSError:
+                loop.remove_reader(sock.fileno())
+                return
+            if not data or data[0] < 128:
+                protocol.datagram_received(data, addr)
+                continue
+            size = 0
+            for level, kind, value in ancillary:
+                if level == socket.IPPROTO_UDP and kind == UDP_GRO:
+                    fmt = "=H" if len(value) == 2 else "=i"
+                    size = struct.unpack(fmt, value[: struct.calcsize(fmt)])[0]
+            if size and size < len(data):
+                view = memoryview(data)
+                for offset in range(0, len(data), size):
+                    counter.feed(view[offset : offset + size])
+            else:
+                counter.feed(data)
+    loop.add_reader(sock.fileno(), readable)
+    return sock
+
 def payload_type(sdp, kind):
     for line in sdp.splitlines():
         if line.startswith(f"m={kind} "):
             return int(line.split()[3])
 
-async def viewer(session, peers, sem):
+async def viewer(session, peers, sem, socks):
     async with sem:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         peers.append(pc)
@@ -129,13 +174,15 @@ async def viewer(session, peers, sem):
             if pc.connectionState == "connected":
                 break
             await asyncio.sleep(0.05)
+        if pc.connectionState == "connected":
+            socks.append(take_over(pc, counter))
         return counter
 
 async def main():
-    peers = []
+    peers, socks = [], []
     sem = asyncio.Semaphore(5)
     async with aiohttp.ClientSession() as session:
-        results = await asyncio.gather(*(viewer(session, peers, sem) for _ in range(COUNT)),
+        results = await asyncio.gather(*(viewer(session, peers, sem, socks) for _ in range(COUNT)),
                                        return_exceptions=True)
     counters = [c for c in results if isinstance(c, Counter)]
     errors = [repr(e) for e in results if not isinstance(e, Counter)]
@@ -203,9 +250,12 @@ async def join(session):
 async def main():
     out = []
     async with aiohttp.ClientSession() as session:
+        # A first join warms this process up (imports, decoder, HTTP connection); not counted.
+        warm = await join(session)
         for _ in range(COUNT):
             out.append(await join(session))
             await asyncio.sleep(0.37)  # join at different points of the GOP
+    out.append({"warmup": warm})
     print(json.dumps(out), flush=True)
 
 asyncio.run(main())
@@ -237,17 +287,63 @@ async def ask(workers: list[asyncio.subprocess.Process], command: str) -> list[d
     return replies
 
 
-async def measure(n: int, joiners: int = JOINERS) -> dict[str, object]:
-    """One measurement with ``n`` counting viewers (0 = the feed alone)."""
+class Reencoding:
+    """The baseline: aiortc's usual way. The feed is decoded once (``MediaPlayer`` shared through
+    ``MediaRelay``) and every viewer's sender encodes it again (H.264, Opus) for that viewer."""
+
+    def __init__(self, sock: Path) -> None:
+        self.sock = sock
+        self.player: MediaPlayer | None = None
+        self.relay = MediaRelay()
+        self.peers: list[RTCPeerConnection] = []
+
+    async def open(self) -> None:
+        # MediaPlayer connects in its constructor (blocking): give it a thread.
+        self.player = await asyncio.to_thread(
+            MediaPlayer, f"unix:{self.sock}", format="mpegts", options={"probesize": "500000"}
+        )
+
+    async def answer(self, offer: str) -> str:
+        assert self.player is not None and self.player.video is not None
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.peers.append(pc)
+        video = pc.addTransceiver(self.relay.subscribe(self.player.video), direction="sendonly")
+        video.setCodecPreferences(
+            [c for c in RTCRtpSender.getCapabilities("video").codecs if "264" in c.mimeType]
+        )
+        if self.player.audio is not None:
+            pc.addTransceiver(self.relay.subscribe(self.player.audio), direction="sendonly")
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        answer = await pc.createAnswer()
+        with host_addresses_scope(("127.0.0.1",)):
+            await pc.setLocalDescription(answer)
+        return pc.localDescription.sdp
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(pc.close() for pc in self.peers), return_exceptions=True)
+        if self.player is not None:
+            for track in (self.player.video, self.player.audio):
+                if track is not None:
+                    track.stop()
+
+
+async def measure(n: int, joiners: int = JOINERS, *, reencode: bool = False) -> dict[str, object]:
+    """One measurement with ``n`` counting viewers (0 = the feed alone); ``reencode`` measures
+    the per-viewer re-encoding baseline instead of Knoten's fan-out."""
     with tempfile.TemporaryDirectory() as tmp:
         sock = Path(tmp) / "feed.sock"
         feed = subprocess.Popen([*FEED, f"unix:{sock}"], stdin=subprocess.DEVNULL)  # noqa: ASYNC220
         registry = WebrtcRegistry(
             WebrtcOptions(host_addresses=("127.0.0.1",), max_viewers=n + joiners + 5)
         )
+        baseline = Reencoding(sock) if reencode else None
 
         async def offer(request: web.Request) -> web.Response:
-            _, answer = await registry.add_viewer(1, await request.read())
+            body = await request.read()
+            if baseline is not None:
+                answer = await baseline.answer(body.decode())
+            else:
+                _, answer = await registry.add_viewer(1, body)
             return web.Response(status=201, text=answer, content_type="application/sdp")
 
         app = web.Application()
@@ -262,9 +358,13 @@ async def measure(n: int, joiners: int = JOINERS) -> dict[str, object]:
         try:
             while not sock.exists():  # noqa: ASYNC110 - FFmpeg creates it; no event to await
                 await asyncio.sleep(0.02)
-            await registry.open(1, sock, "bench")
-            hub = registry._feeds[1].hub
-            await asyncio.wait_for(hub.has_keyframe.wait(), 20)
+            if baseline is not None:
+                await baseline.open()
+                hub = None
+            else:
+                await registry.open(1, sock, "bench")
+                hub = registry._feeds[1].hub
+                await asyncio.wait_for(hub.has_keyframe.wait(), 20)
             count = math.ceil(n / PER_WORKER)
             shares = [n // count + (i < n % count) for i in range(count)] if n else []
             setup0 = time.monotonic()
@@ -276,13 +376,15 @@ async def measure(n: int, joiners: int = JOINERS) -> dict[str, object]:
             connected = sum(r["connected"] for r in ready)
             setup_s = time.monotonic() - setup0
             await asyncio.sleep(WARMUP_S)
-            frames0 = hub.stats.video_packets
+            frames0 = hub.stats.video_packets if hub is not None else 0
             before = await ask(workers, "snap") if workers else []
             cpu0, wall0 = cpu_seconds(), time.monotonic()
             await asyncio.sleep(WINDOW_S)
             cpu1, wall1 = cpu_seconds(), time.monotonic()
             after = await ask(workers, "snap") if workers else []
-            source_fps = (hub.stats.video_packets - frames0) / (wall1 - wall0)
+            source_fps = (
+                (hub.stats.video_packets - frames0) / (wall1 - wall0) if hub is not None else 30.0
+            )
             # Mid-stream joiners, while the n viewers keep watching.
             joined: list[dict] = []
             if joiners:
@@ -298,6 +400,8 @@ async def measure(n: int, joiners: int = JOINERS) -> dict[str, object]:
                 if worker.returncode is None:
                     worker.kill()
                 await worker.wait()
+            if baseline is not None:
+                await baseline.aclose()
             await registry.aclose()
             await runner.cleanup()
             feed.kill()
@@ -311,6 +415,8 @@ async def measure(n: int, joiners: int = JOINERS) -> dict[str, object]:
             packets += (va[1] - vb[1]) + (va[2] - vb[2])
             lost += va[3] - vb[3]
     cores = (cpu1 - cpu0) / (wall1 - wall0)
+    warmup = [j["warmup"] for j in joined if "warmup" in j]
+    joined = [j for j in joined if "warmup" not in j]
     offer_ms = sorted(j["offer_ms"] for j in joined if "offer_ms" in j)
     conn_ms = sorted(j["connected_ms"] for j in joined if "connected_ms" in j)
 
@@ -332,33 +438,76 @@ async def measure(n: int, joiners: int = JOINERS) -> dict[str, object]:
         "rtp_lost": lost,
         "queue_drops": stats.get("dropped", 0),
         "join_ttff_p95_ms": p95(offer_ms),
+        "join_ttff_p50_ms": round(offer_ms[len(offer_ms) // 2]) if offer_ms else -1,
         "join_ttff_max_ms": round(offer_ms[-1]) if offer_ms else -1,
+        "join_warmup_ms": round(warmup[0].get("offer_ms", -1)) if warmup else -1,
         "join_connected_to_frame_p95_ms": p95(conn_ms),
         "join_failures": sum("error" in j for j in joined),
         "load_avg": round(os.getloadavg()[0], 1),
     }
 
 
+def passthrough_figures(n: int, r: dict[str, object], idle_cores: float) -> list[Figure]:
+    per = (float(r["server_cores"]) - idle_cores) / n  # type: ignore[arg-type]
+    return [
+        Figure(f"{n} viewers: connected", float(r["connected"]), "count", f"= {n}"),  # type: ignore[arg-type]
+        Figure(f"{n} viewers: server cores per viewer", per, "cores", "≤ 0.004"),
+        Figure(
+            f"{n} viewers: frames per viewer (mean, min)",
+            float(r["fps_mean"] or 0),  # type: ignore[arg-type]
+            "fps",
+            f"= source {r['source_fps']}; min {r['fps_min']}",
+        ),
+        Figure(f"{n} viewers: RTP packets lost", float(r["rtp_lost"]), "packets", "0"),  # type: ignore[arg-type]
+        Figure(
+            f"{n} viewers: joiner first frame p95",
+            float(r["join_ttff_p95_ms"]),  # type: ignore[arg-type]
+            "ms",
+            "≤ 150",
+        ),
+    ]
+
+
+async def reencoding_baseline() -> dict[str, float]:
+    """Server cores with 1 and 2 re-encoded viewers; the difference is one viewer's encoder."""
+    one = await measure(1, joiners=0, reencode=True)
+    two = await measure(2, joiners=0, reencode=True)
+    return {
+        "reencode_1_viewer_cores": float(one["server_cores"]),  # type: ignore[arg-type]
+        "reencode_2_viewers_cores": float(two["server_cores"]),  # type: ignore[arg-type]
+        "reencode_cores_per_viewer": round(
+            float(two["server_cores"]) - float(one["server_cores"]),  # type: ignore[arg-type]
+            4,
+        ),
+        "reencode_fps_min": float(two["fps_min"] or 0),  # type: ignore[arg-type]
+    }
+
+
 async def run() -> list[Figure]:
-    """For ``make bench``: N from KNOTEN_BENCH_VIEWERS (default 1, 10, 50), as a table."""
-    sizes = [int(v) for v in os.environ.get("KNOTEN_BENCH_VIEWERS", "1,10,50").split(",")]
+    """For ``make bench``: N from KNOTEN_BENCH_VIEWERS (default 1, 10, 50, 100, 200), as a
+    table, then the re-encoding baseline and the ratio."""
+    sizes = [int(v) for v in os.environ.get("KNOTEN_BENCH_VIEWERS", "1,10,50,100,200").split(",")]
     idle = await measure(0, joiners=0)
-    figures = [Figure("server, feed alone", float(idle["server_cores"]), "cores")]  # type: ignore[arg-type]
+    idle_cores = float(idle["server_cores"])  # type: ignore[arg-type]
+    figures = [Figure("server, feed alone", idle_cores, "cores")]
+    per_viewer: dict[int, float] = {}
     for n in sizes:
         r = await measure(n)
-        per = (float(r["server_cores"]) - float(idle["server_cores"])) / n  # type: ignore[arg-type]
-        figures += [
-            Figure(f"{n} viewers: connected", float(r["connected"]), "count", f"= {n}"),  # type: ignore[arg-type]
-            Figure(f"{n} viewers: server cores per viewer", per, "cores", "≤ 0.004"),
+        per_viewer[n] = (float(r["server_cores"]) - idle_cores) / n  # type: ignore[arg-type]
+        figures += passthrough_figures(n, r, idle_cores)
+    base = await reencoding_baseline()
+    figures.append(
+        Figure("re-encoding baseline: cores per viewer", base["reencode_cores_per_viewer"], "cores")
+    )
+    if per_viewer:
+        largest = max(per_viewer)
+        figures.append(
             Figure(
-                f"{n} viewers: frames per viewer (mean)",
-                float(r["fps_mean"] or 0),
-                "fps",
-                f"= source {r['source_fps']}",
-            ),
-            Figure(f"{n} viewers: RTP packets lost", float(r["rtp_lost"]), "packets", "0"),  # type: ignore[arg-type]
-            Figure(f"{n} viewers: joiner first frame p95", float(r["join_ttff_p95_ms"]), "ms"),  # type: ignore[arg-type]
-        ]
+                f"re-encoding ÷ fan-out per viewer (at {largest})",
+                base["reencode_cores_per_viewer"] / per_viewer[largest],
+                "×",
+            )
+        )
     return figures
 
 
@@ -373,6 +522,7 @@ async def main(sizes: list[int]) -> None:
             else None
         )
         print(json.dumps(result), flush=True)
+    print(json.dumps(await reencoding_baseline()), flush=True)
 
 
 if __name__ == "__main__":
