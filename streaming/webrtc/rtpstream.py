@@ -212,8 +212,7 @@ class RtpStream:
 
     def close(self) -> None:
         """Stop sending and release the socket handle (the ICE transport keeps its own)."""
-        if not self.closed:
-            self.closed = True
+        self.closed = True
         if self._socket is not None:
             self._socket.close()
             self._socket = None  # type: ignore[assignment]
