@@ -90,7 +90,6 @@ class RtpStream:
     ) -> None:
         self._sender = sender
         self._payload_type = payload_type
-        self._ssrc = ssrc
         self._header = bytearray(header)
         self._ast_at = abs_send_time_at
         self._cipher = cipher
