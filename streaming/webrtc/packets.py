@@ -27,6 +27,10 @@ PAYLOAD_MAX = 1300
 #: Most payloads sent in one segmented datagram (the kernel allows 64).
 GROUP_MAX = 48
 NAL_TYPE_FU_A = 28
+#: NAL unit types never sent: access unit delimiters (9) and filler data (12) carry nothing a
+#: WebRTC decoder uses (the RTP marker bit ends an access unit), and the AUD FFmpeg's MPEG-TS
+#: muxer puts first in every frame would otherwise be a packet of its own per frame and viewer.
+DROPPED_NAL_TYPES = frozenset({9, 12})
 
 
 class MediaPacket:
@@ -98,9 +102,9 @@ def fragment(nal: bytes, limit: int = PAYLOAD_MAX) -> list[bytes]:
 
 def packetize(nals: list[bytes]) -> list[bytes]:
     """RTP payloads of an access unit's NAL units: FU-A for large ones, STAP-A (aiortc's) for
-    runs of small ones, single NAL unit packets otherwise."""
+    runs of small ones, single NAL unit packets otherwise; delimiters and filler left out."""
     payloads: list[bytes] = []
-    iterator = iter(nals)
+    iterator = iter([nal for nal in nals if nal and nal[0] & 0x1F not in DROPPED_NAL_TYPES])
     nal = next(iterator, None)
     while nal is not None:
         if len(nal) > PAYLOAD_MAX:

@@ -222,3 +222,15 @@ def test_send_groups() -> None:
     opus.pts = 90_000  # 1 s in MPEG-TS time → 48 kHz RTP clock
     opus.time_base = Fraction(1, 90_000)
     assert audio_packet(opus).timestamp == 48_000
+
+
+def test_delimiters_and_filler_are_not_sent() -> None:
+    """FFmpeg's MPEG-TS muxer starts every access unit with an AUD; a decoder needs neither it
+    nor filler data, and alone each would be a packet of its own per frame and viewer."""
+    aud = b"\x00\x00\x00\x01\x09\xf0"
+    filler = b"\x00\x00\x01\x0c" + b"\xff" * 8
+    slice_ = b"\x00\x00\x01\x41" + b"\x9a" * 40
+    packet = av.Packet(aud + slice_ + filler)
+    packet.pts = 0
+    packet.time_base = Fraction(1, 90_000)
+    assert video_packet(packet).payloads == [slice_[3:]]

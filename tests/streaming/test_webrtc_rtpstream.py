@@ -3,6 +3,7 @@ segmentation offload delivers one datagram per RTP packet."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import struct
@@ -87,3 +88,17 @@ def test_a_closed_stream_sends_nothing(pair) -> None:
     stream = make_stream(sender, receiver.getsockname(), os.urandom(28))
     stream.close()
     assert stream.closed and not stream.send(MediaPacket([b"x"], 0, is_keyframe=True))
+
+
+def test_streams_without_nack_keep_no_history(pair) -> None:
+    """Audio negotiates no NACK: nothing is kept and a stray NACK resends nothing."""
+    sender, receiver = pair
+    stream = make_stream(sender, receiver.getsockname(), os.urandom(28), nack=False)
+    assert stream.send(MediaPacket([b"\xfc" * 120], 960))
+    assert len(receiver.recv(4096)) == len(HEADER) + 120 + 16
+    asyncio.run(stream.retransmit(65534))
+    assert stream.retransmitted == 0
+    receiver.settimeout(0.05)
+    with pytest.raises(TimeoutError):
+        receiver.recv(4096)
+    stream.close()
