@@ -4,8 +4,9 @@ Usage: ``python -m bench.bench_webrtc [N ...]`` (default 1 10 50 100 200).
 
 This process is the server: a :class:`WebrtcRegistry` and a minimal WHEP endpoint, fed by FFmpeg
 (its own process) with a 720p30 2 Mbps H.264 constrained-baseline + Opus MPEG-TS feed with a 1 s
-GOP, exactly the contract of the live pipeline. Server CPU is read from ``/proc/self/stat``
-(utime + stime of every thread of this process, the feed reader included) over a fixed window.
+GOP and 40 ms Opus frames, exactly the contract of the live pipeline. Server CPU is read from
+``/proc/self/stat`` (utime + stime of every thread of this process, the feed reader included)
+over a fixed window.
 
 Viewers are aiortc peers (real ICE, DTLS-SRTP, RTCP) in separate worker processes, about 25 per
 process, so the receiving side is never the bottleneck: once connected, a worker counts RTP
@@ -33,6 +34,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from aiortc.contrib.media import MediaPlayer, MediaRelay
 
 from bench.common import Figure
+from streaming.live.commands import OPUS_FRAME_MS
 from streaming.webrtc import WebrtcOptions, WebrtcRegistry
 from streaming.webrtc.ice import host_addresses_scope
 
@@ -43,7 +45,8 @@ FEED = [
     "-c:v", "libx264", "-profile:v", "baseline", "-preset", "veryfast", "-tune", "zerolatency",
     "-g", "30", "-keyint_min", "30", "-x264-params", "repeat-headers=1",
     "-b:v", "2000k", "-maxrate", "2000k", "-bufsize", "1000k",
-    "-c:a", "libopus", "-b:a", "96k", "-ar", "48000", "-ac", "2",
+    "-c:a", "libopus", "-b:a", "96k", "-frame_duration", str(OPUS_FRAME_MS),
+    "-ar", "48000", "-ac", "2",
     "-f", "mpegts", "-listen", "1",
 ]  # fmt: skip
 WINDOW_S = 10.0

@@ -32,7 +32,7 @@ class WebrtcOptions:
     max_viewers: int = 200
     connect_timeout_s: float = 15.0
     #: Per-viewer queue bounds. Video counts frames (≈3 s at 30 fps, more than one GOP so the
-    #: start burst fits); audio counts 20 ms packets.
+    #: start burst fits); audio counts packets (40 ms each from the live pipeline).
     video_queue_frames: int = 90
     audio_queue_packets: int = 100
     retry_after_s: int = 30

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from streaming.live.commands import OPUS_FRAME_MS, webrtc_feed_argv
 from streaming.webrtc.feed import FeedReader
 from streaming.webrtc.packets import MediaPacket
 
@@ -69,3 +71,40 @@ async def test_reconnect_keeps_timestamps_increasing(tmp_path: Path) -> None:
     finally:
         await reader.aclose()
     assert not reader._thread.is_alive()
+
+
+async def test_live_pipelines_webrtc_feed_has_40_ms_opus_frames(tmp_path: Path) -> None:
+    """The live pipeline's WebRTC feed command against a real master: video copied, audio as
+    Opus in 40 ms frames (half the packets per viewer of the usual 20 ms)."""
+    master = tmp_path / "master.sock"
+    output = tmp_path / "webrtc-in.sock"
+    captured = tmp_path / "feed.ts"
+    received = bytearray()
+
+    async def collect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.extend(await reader.read())
+        writer.close()
+
+    server = await asyncio.start_unix_server(collect, path=str(output))
+    async with serve_once(master):
+        for _ in range(250):
+            if master.exists():
+                break
+            await asyncio.sleep(0.02)
+        argv = webrtc_feed_argv(master, output)
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        )
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+    server.close()
+    await server.wait_closed()
+    captured.write_bytes(received)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+         "stream=codec_name:packet=duration_time", "-of", "json", str(captured)],
+        capture_output=True, text=True, check=True, timeout=20,
+    )  # fmt: skip
+    info = json.loads(probe.stdout)
+    assert info["streams"][0]["codec_name"] == "opus"
+    durations = {round(float(p["duration_time"]), 3) for p in info["packets"][:-1]}
+    assert durations == {OPUS_FRAME_MS / 1000}, durations
