@@ -118,6 +118,8 @@ class WebrtcConfig(_Section):
     host_addresses: list[str] = []
     interfaces: list[str] = []
     max_viewers: int = Field(default=200, ge=1, le=5000)
+    # Viewers in their ICE/DTLS handshake at once; further offers wait briefly, then 503 "busy".
+    max_connecting: int = Field(default=8, ge=1, le=64)
     connect_timeout_s: float = Field(default=15.0, gt=0, le=120)
     join_grace_minutes: int = Field(default=720, ge=0, le=10080)
 
@@ -194,6 +196,7 @@ ENV_KEYS: dict[str, tuple[str, str]] = {
     "KNOTEN_WEBRTC_HOST_ADDRESSES": ("webrtc", "host_addresses"),
     "KNOTEN_WEBRTC_INTERFACES": ("webrtc", "interfaces"),
     "KNOTEN_WEBRTC_MAX_VIEWERS": ("webrtc", "max_viewers"),
+    "KNOTEN_WEBRTC_MAX_CONNECTING": ("webrtc", "max_connecting"),
     "KNOTEN_WEBRTC_CONNECT_TIMEOUT_S": ("webrtc", "connect_timeout_s"),
 }
 

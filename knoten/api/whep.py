@@ -3,7 +3,8 @@
 The bearer token is the occurrence's join token (the one in its join link), so the join page and
 any standard WHEP player use the same door. ``DELETE`` on the returned ``Location`` leaves.
 Errors are JSON (``/whep/`` is a JSON prefix): 400 bad offer, 401/403 token, 404 unknown
-occurrence or viewer, 409 not live, 413 too large, 415 not SDP, 503 + Retry-After when full.
+occurrence or viewer, 409 not live, 413 too large, 415 not SDP, 503 + Retry-After when full
+(code ``viewer_limit``) or when too many viewers are connecting at once (code ``busy``).
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ def webrtc_options(config: Config) -> WebrtcOptions:
         host_addresses=tuple(section.host_addresses),
         interfaces=tuple(section.interfaces),
         max_viewers=section.max_viewers,
+        max_connecting=section.max_connecting,
         connect_timeout_s=section.connect_timeout_s,
     )
 

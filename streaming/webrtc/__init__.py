@@ -6,6 +6,7 @@ occurrence; every viewer gets the same encoded packets (no decoding, no per-view
 """
 
 from streaming.webrtc.errors import (
+    HandshakesBusy,
     InvalidOffer,
     NotLive,
     ViewerLimitReached,
@@ -16,6 +17,7 @@ from streaming.webrtc.options import IceServer, WebrtcOptions
 from streaming.webrtc.registry import WebrtcRegistry
 
 __all__ = [
+    "HandshakesBusy",
     "IceServer",
     "InvalidOffer",
     "NotLive",

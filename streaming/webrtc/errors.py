@@ -37,3 +37,10 @@ class ViewerLimitReached(WebrtcError):
     def __init__(self, message: str, retry_after_s: int = 30) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class HandshakesBusy(ViewerLimitReached):
+    """Too many viewers are connecting at once and the queue for a handshake slot is full or
+    its wait ran out (503 + a short Retry-After); the viewer limit itself is not reached."""
+
+    code = "busy"

@@ -36,3 +36,11 @@ class WebrtcOptions:
     video_queue_frames: int = 90
     audio_queue_packets: int = 100
     retry_after_s: int = 30
+    #: Viewers connecting (offer answered, ICE + DTLS not yet done) at the same time. Hundreds
+    #: of handshakes at once on the loop that also sends made each other time out; a few at a
+    #: time each take ~50 ms.
+    max_connecting: int = 8
+    #: Offers that may wait for a handshake slot, and for how long, before a 503 "busy".
+    connect_queue: int = 200
+    connect_queue_wait_s: float = 5.0
+    busy_retry_after_s: int = 2

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from streaming.webrtc.errors import NotLive, ViewerLimitReached, ViewerNotFound
+from streaming.webrtc.admission import AdmissionGate, GateBusy
+from streaming.webrtc.errors import HandshakesBusy, NotLive, ViewerLimitReached, ViewerNotFound
 from streaming.webrtc.feed import FeedReader
 from streaming.webrtc.hub import FeedHub
 from streaming.webrtc.ice import install, resolve_host_addresses
@@ -46,6 +47,10 @@ class WebrtcRegistry:
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._totals = Totals()
         self._closed = False
+        self._gate = AdmissionGate(
+            options.max_connecting, options.connect_queue, options.connect_queue_wait_s
+        )
+        self._admitted: set[str] = set()  # viewers holding a handshake slot
         self.metrics = WebrtcMetrics(metrics_registry, self._snapshot)
         install()
 
@@ -106,29 +111,40 @@ class WebrtcRegistry:
     async def add_viewer(self, occurrence_id: int, offer: bytes | str) -> tuple[str, str]:
         """Answer a WHEP offer: ``(viewer_id, answer_sdp)``.
 
-        Raises InvalidOffer (400), NotLive (409) or ViewerLimitReached (503).
+        Raises InvalidOffer (400), NotLive (409), ViewerLimitReached (503) or, when too many
+        viewers are connecting at once and the wait for a handshake slot fails, HandshakesBusy
+        (503 with a short Retry-After).
         """
         raw = offer.encode() if isinstance(offer, str) else offer
         text, with_audio = check_offer(raw)
-        feed = self._feeds.get(occurrence_id)
-        if feed is None or self._closed:
-            raise NotLive(f"occurrence {occurrence_id} is not live")
-        if self.viewer_count() >= self.options.max_viewers:
+        feed = self._admissible(occurrence_id)
+        try:
+            await self._gate.acquire()
+        except GateBusy as exc:
             self._totals.rejected += 1
-            raise ViewerLimitReached(
-                f"viewer limit of {self.options.max_viewers} reached", self.options.retry_after_s
-            )
+            raise HandshakesBusy(
+                f"too many viewers connecting right now ({exc})", self.options.busy_retry_after_s
+            ) from None
         viewer_id = secrets.token_urlsafe(12)
+        self._admitted.add(viewer_id)
+        try:
+            # Checked again: the occurrence may have stopped, or filled up, during the wait.
+            feed = self._admissible(occurrence_id)
+        except BaseException:
+            self._release(viewer_id)
+            raise
         viewer = Viewer(viewer_id, feed.hub, self.options, self._host_addresses, self._first)
         feed.viewers[viewer_id] = viewer  # counted at once, so concurrent offers respect the limit
         try:
             answer = await viewer.answer(text, with_audio)
         except BaseException:
             feed.viewers.pop(viewer_id, None)
+            self._release(viewer_id)
             await viewer.aclose("offer refused")
             raise
         if self._feeds.get(occurrence_id) is not feed:  # closed while we negotiated
             feed.viewers.pop(viewer_id, None)
+            self._release(viewer_id)
             await viewer.aclose("occurrence stopped")
             raise NotLive(f"occurrence {occurrence_id} is not live")
         self._totals.viewers += 1
@@ -142,6 +158,29 @@ class WebrtcRegistry:
             len(feed.viewers),
         )
         return viewer_id, answer
+
+    def _admissible(self, occurrence_id: int) -> _Feed:
+        """The occurrence's feed if a new viewer may join it now (NotLive, ViewerLimitReached)."""
+        feed = self._feeds.get(occurrence_id)
+        if feed is None or self._closed:
+            raise NotLive(f"occurrence {occurrence_id} is not live")
+        if self.viewer_count() >= self.options.max_viewers:
+            self._totals.rejected += 1
+            raise ViewerLimitReached(
+                f"viewer limit of {self.options.max_viewers} reached", self.options.retry_after_s
+            )
+        return feed
+
+    def _release(self, viewer_id: str) -> None:
+        """Give back the viewer's handshake slot, if it still holds one (idempotent)."""
+        if viewer_id in self._admitted:
+            self._admitted.discard(viewer_id)
+            self._gate.release()
+
+    @property
+    def connecting(self) -> int:
+        """Viewers in their handshake now (each holds a slot of the admission gate)."""
+        return self._gate.held
 
     async def remove_viewer(self, occurrence_id: int, viewer_id: str) -> None:
         """Close one viewer (WHEP DELETE). Raises ViewerNotFound if there is none."""
@@ -171,6 +210,7 @@ class WebrtcRegistry:
                     timeout=self.options.connect_timeout_s,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
+                self._release(viewer.id)  # connected, failed or timed out: the handshake is over
                 if not done:
                     reason = "connect timeout"
                 elif connected in done and not ended.done():
@@ -190,6 +230,7 @@ class WebrtcRegistry:
             del feed.viewers[viewer.id]
         # Count what the viewer got before its queues go away.
         packets, bytes_, dropped = viewer.counters()
+        self._release(viewer.id)
         watcher = self._watchers.pop(viewer.id, None)
         if watcher is not None and watcher is not asyncio.current_task():
             watcher.cancel()

@@ -141,9 +141,13 @@
     if (r.status === 401 || r.status === 403) return finish("invalid");
     if (r.status === 404) return finish("unknown");
     if (r.status === 503) {
-      show("full");
+      // "busy": many viewers are connecting at this moment; "viewer_limit": the room is full.
+      const body = await r.json().catch(() => ({}));
+      const busy = (body.error || {}).code === "busy";
+      show(busy ? "connecting" : "full");
       const after = parseInt(r.headers.get("Retry-After") || "10", 10);
-      return schedule(Math.min(Math.max(after, 2), 60) * 1000);
+      const wait = Math.min(Math.max(after, busy ? 1 : 2), 60) * 1000;
+      return schedule(busy ? wait * (0.75 + Math.random() / 2) : wait);
     }
     show("starting");  // 409: not live (yet, or any more); the poll decides
     schedule(2000);
