@@ -19,6 +19,7 @@ report the time from their WHEP offer (and from DTLS connected) to their first d
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import math
 import os
@@ -35,19 +36,25 @@ from aiortc.contrib.media import MediaPlayer, MediaRelay
 
 from bench.common import Figure
 from streaming.live.commands import OPUS_FRAME_MS
-from streaming.webrtc import WebrtcOptions, WebrtcRegistry
+from streaming.webrtc import ViewerLimitReached, WebrtcOptions, WebrtcRegistry
 from streaming.webrtc.ice import host_addresses_scope
 
-FEED = [
-    "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+# The feed is encoded once per run into a 10 s clip (ten whole GOPs) and played on a loop in
+# real time without re-encoding: a live x264 encode took 0.4 of our 2 cores, which the server
+# and the viewers' processes need. What the server gets is the same either way.
+CLIP_ENCODE = [
+    "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
     "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
-    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "10",
     "-c:v", "libx264", "-profile:v", "baseline", "-preset", "veryfast", "-tune", "zerolatency",
     "-g", "30", "-keyint_min", "30", "-x264-params", "repeat-headers=1",
     "-b:v", "2000k", "-maxrate", "2000k", "-bufsize", "1000k",
     "-c:a", "libopus", "-b:a", "96k", "-frame_duration", str(OPUS_FRAME_MS),
-    "-ar", "48000", "-ac", "2",
-    "-f", "mpegts", "-listen", "1",
+    "-ar", "48000", "-ac", "2", "-f", "mpegts",
+]  # fmt: skip
+FEED = [
+    "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin",
+    "-re", "-stream_loop", "-1", "-i", "{clip}", "-c", "copy", "-f", "mpegts", "-listen", "1",
 ]  # fmt: skip
 WINDOW_S = 10.0
 WARMUP_S = 3.0
@@ -96,6 +103,34 @@ class Counter:
         if delta < 0x8000:
             s[1] += delta
         s[2] += 1
+    def feed_batch(self, data, size):
+        # One GRO datagram: consecutive RTP packets of one stream (the sender's segmented send),
+        # all of ``size`` bytes but the last. Counted at both ends, not packet by packet, so
+        # that counting costs these processes little CPU.
+        count = (len(data) + size - 1) // size
+        if count == 1:
+            self.feed(data)
+            return
+        pt = data[1] & 0x7F
+        if pt == self.video_pt:
+            self.video += count
+            self.frames += sum(1 for at in range(1, len(data), size) if data[at] & 0x80)
+        elif pt == self.audio_pt:
+            self.audio += count
+        else:
+            return
+        last = (count - 1) * size
+        ssrc = bytes(data[8:12])
+        for seq in ((data[2] << 8) | data[3], (data[last + 2] << 8) | data[last + 3]):
+            s = self.streams.get(ssrc)
+            if s is None:
+                self.streams[ssrc] = [seq, seq, 1]
+                continue
+            delta = (seq - s[1]) & 0xFFFF
+            if delta < 0x8000:
+                s[1] += delta
+            s[2] += 1
+        self.streams[ssrc][2] += count - 2
     def lost(self):
         return sum(s[1] - s[0] + 1 - s[2] for s in self.streams.values())
 
@@ -142,9 +177,7 @@ def take_over(pc, counter):
                     fmt = "=H" if len(value) == 2 else "=i"
                     size = struct.unpack(fmt, value[: struct.calcsize(fmt)])[0]
             if size and size < len(data):
-                view = memoryview(data)
-                for offset in range(0, len(data), size):
-                    counter.feed(view[offset : offset + size])
+                counter.feed_batch(data, size)
             else:
                 counter.feed(data)
     loop.add_reader(sock.fileno(), readable)
@@ -163,10 +196,15 @@ async def viewer(session, peers, sem, socks):
         pc.addTransceiver("audio", direction="recvonly")
         with host_addresses_scope(("127.0.0.1",)):
             await pc.setLocalDescription(await pc.createOffer())
-        async with session.post(URL, data=pc.localDescription.sdp,
-                                headers={"Content-Type": "application/sdp"}) as r:
-            assert r.status == 201, await r.text()
-            answer = await r.text()
+        for _ in range(10):  # 503 busy: come back after Retry-After, as a player does
+            async with session.post(URL, data=pc.localDescription.sdp,
+                                    headers={"Content-Type": "application/sdp"}) as r:
+                if r.status == 503:
+                    await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+                    continue
+                assert r.status == 201, await r.text()
+                answer = await r.text()
+                break
         counter = Counter()
         counter.video_pt = payload_type(answer, "video")
         counter.audio_pt = payload_type(answer, "audio")
@@ -250,19 +288,61 @@ async def join(session):
     finally:
         await pc.close()
 
+async def attempt(session):
+    try:
+        return await asyncio.wait_for(join(session), 15)
+    except Exception as exc:  # a failed join is a figure (join_failures), not the end
+        return {"error": repr(exc)}
+
 async def main():
     out = []
     async with aiohttp.ClientSession() as session:
         # A first join warms this process up (imports, decoder, HTTP connection); not counted.
-        warm = await join(session)
+        warm = await attempt(session)
         for _ in range(COUNT):
-            out.append(await join(session))
+            out.append(await attempt(session))
             await asyncio.sleep(0.37)  # join at different points of the GOP
     out.append({"warmup": warm})
     print(json.dumps(out), flush=True)
 
 asyncio.run(main())
 """
+
+
+_CLIP: list[Path] = []
+
+
+async def feed_clip() -> Path:
+    """The benchmark's source clip, encoded on first use (in a directory removed at exit)."""
+    if not _CLIP:
+        directory = tempfile.TemporaryDirectory(prefix="knoten-bench-")
+        atexit.register(directory.cleanup)
+        clip = Path(directory.name) / "clip.ts"
+        process = await asyncio.create_subprocess_exec(*CLIP_ENCODE, str(clip))
+        if await process.wait() != 0:
+            raise RuntimeError("could not encode the benchmark clip")
+        _CLIP.append(clip)
+    return _CLIP[0]
+
+
+async def report_setup(registry: WebrtcRegistry, start: float) -> None:
+    """While viewers connect: every 5 s to stderr, how many are in, connecting and waiting,
+    how late the event loop runs and how busy the server is."""
+    loop = asyncio.get_running_loop()
+    cpu = cpu_seconds()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(5)
+        late_ms = 1000 * (loop.time() - before - 5)
+        now = cpu_seconds()
+        print(
+            f"setup {time.monotonic() - start:5.1f} s: {registry.viewer_count()} viewers, "
+            f"{registry.connecting} connecting, {registry._gate.waiting} waiting, "
+            f"loop {late_ms:.0f} ms late, server {(now - cpu) / 5:.2f} cores",
+            file=sys.stderr,
+            flush=True,
+        )
+        cpu = now
 
 
 def cpu_seconds() -> float:
@@ -335,18 +415,25 @@ async def measure(n: int, joiners: int = JOINERS, *, reencode: bool = False) -> 
     the per-viewer re-encoding baseline instead of Knoten's fan-out."""
     with tempfile.TemporaryDirectory() as tmp:
         sock = Path(tmp) / "feed.sock"
-        feed = subprocess.Popen([*FEED, f"unix:{sock}"], stdin=subprocess.DEVNULL)  # noqa: ASYNC220
+        clip = await feed_clip()
+        argv = [str(clip) if a == "{clip}" else a for a in FEED]
+        feed = subprocess.Popen([*argv, f"unix:{sock}"], stdin=subprocess.DEVNULL)  # noqa: ASYNC220
         registry = WebrtcRegistry(
             WebrtcOptions(host_addresses=("127.0.0.1",), max_viewers=n + joiners + 5)
         )
         baseline = Reencoding(sock) if reencode else None
+        busy_replies: list[str] = []
 
         async def offer(request: web.Request) -> web.Response:
             body = await request.read()
             if baseline is not None:
                 answer = await baseline.answer(body.decode())
             else:
-                _, answer = await registry.add_viewer(1, body)
+                try:
+                    _, answer = await registry.add_viewer(1, body)
+                except ViewerLimitReached as exc:  # busy included: the client comes back
+                    busy_replies.append(exc.code)
+                    return web.Response(status=503, headers={"Retry-After": str(exc.retry_after_s)})
             return web.Response(status=201, text=answer, content_type="application/sdp")
 
         app = web.Application()
@@ -371,6 +458,7 @@ async def measure(n: int, joiners: int = JOINERS, *, reencode: bool = False) -> 
             count = math.ceil(n / PER_WORKER)
             shares = [n // count + (i < n % count) for i in range(count)] if n else []
             setup0 = time.monotonic()
+            progress = asyncio.create_task(report_setup(registry, setup0))
             workers = [await spawn(WORKER, url, str(share)) for share in shares]
             ready = [
                 json.loads(await asyncio.wait_for(w.stdout.readline(), 300))  # type: ignore[union-attr]
@@ -378,6 +466,7 @@ async def measure(n: int, joiners: int = JOINERS, *, reencode: bool = False) -> 
             ]
             connected = sum(r["connected"] for r in ready)
             setup_s = time.monotonic() - setup0
+            progress.cancel()
             await asyncio.sleep(WARMUP_S)
             frames0 = hub.stats.video_packets if hub is not None else 0
             before = await ask(workers, "snap") if workers else []
@@ -393,7 +482,8 @@ async def measure(n: int, joiners: int = JOINERS, *, reencode: bool = False) -> 
             if joiners:
                 process = await spawn(JOINER, url, str(joiners))
                 assert process.stdout is not None
-                joined = json.loads(await asyncio.wait_for(process.stdout.readline(), 120))
+                reply = await asyncio.wait_for(process.stdout.readline(), 30 + 16 * joiners)
+                joined = json.loads(reply)
                 await process.wait()
             stats = registry.stats(1)
             if workers:
@@ -440,6 +530,7 @@ async def measure(n: int, joiners: int = JOINERS, *, reencode: bool = False) -> 
         "rtp_packets": packets,
         "rtp_lost": lost,
         "queue_drops": stats.get("dropped", 0),
+        "busy_replies": len(busy_replies),
         "join_ttff_p95_ms": p95(offer_ms),
         "join_ttff_p50_ms": round(offer_ms[len(offer_ms) // 2]) if offer_ms else -1,
         "join_ttff_max_ms": round(offer_ms[-1]) if offer_ms else -1,
