@@ -120,6 +120,9 @@ class WebrtcConfig(_Section):
     max_viewers: int = Field(default=200, ge=1, le=5000)
     # Viewers in their ICE/DTLS handshake at once; further offers wait briefly, then 503 "busy".
     max_connecting: int = Field(default=8, ge=1, le=64)
+    # Worker processes that own the viewers (each reads the feed and sends to its viewers);
+    # 0 = in the service process. One event loop fills up at about 200 viewers.
+    workers: int = Field(default=2, ge=0, le=32)
     connect_timeout_s: float = Field(default=15.0, gt=0, le=120)
     join_grace_minutes: int = Field(default=720, ge=0, le=10080)
 
@@ -197,6 +200,7 @@ ENV_KEYS: dict[str, tuple[str, str]] = {
     "KNOTEN_WEBRTC_INTERFACES": ("webrtc", "interfaces"),
     "KNOTEN_WEBRTC_MAX_VIEWERS": ("webrtc", "max_viewers"),
     "KNOTEN_WEBRTC_MAX_CONNECTING": ("webrtc", "max_connecting"),
+    "KNOTEN_WEBRTC_WORKERS": ("webrtc", "workers"),
     "KNOTEN_WEBRTC_CONNECT_TIMEOUT_S": ("webrtc", "connect_timeout_s"),
 }
 

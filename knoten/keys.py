@@ -28,6 +28,7 @@ from schedules.triggers import ScheduleTriggers
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.partners import PartnerRepository
 from streaming.webrtc import WebrtcRegistry
+from streaming.webrtc.shards import ShardedRegistry
 
 CONFIG = web.AppKey("config", Config)
 DATABASE = web.AppKey("database", Database)
@@ -51,5 +52,5 @@ FINALIZER = web.AppKey("finalizer", Finalizer)
 RETENTION = web.AppKey("retention", Retention)
 ARCHIVE_PATHS = web.AppKey("archive_paths", ArchivePaths)
 SHARE_LINKS = web.AppKey("share_links", ShareLinks)
-WEBRTC = web.AppKey("webrtc", WebrtcRegistry)
+WEBRTC = web.AppKey("webrtc", WebrtcRegistry | ShardedRegistry)
 JOIN_TOKENS = web.AppKey("join_tokens", JoinTokens)

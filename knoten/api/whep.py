@@ -25,6 +25,7 @@ from knoten.keys import CONFIG, JOIN_TOKENS, SCHEDULE, WEBRTC
 from schedules.store import OccurrenceRow
 from streaming.webrtc import IceServer, ViewerLimitReached, WebrtcOptions, WebrtcRegistry
 from streaming.webrtc.sdp import MAX_OFFER_BYTES
+from streaming.webrtc.shards import ShardedRegistry
 
 SDP = "application/sdp"
 
@@ -122,6 +123,8 @@ class ViewerStats(BaseModel):
     bytes: int | None = None
     dropped: int | None = None
     time_to_first_frame_s_max: float | None = None
+    #: Viewer worker processes (absent when viewers are served in the service process).
+    workers: int | None = None
 
 
 OPERATIONS = (
@@ -156,13 +159,24 @@ def setup(app: web.Application, config: Config, metrics: CollectorRegistry) -> N
     from knoten.web import join  # the page module renders with pages' templates
 
     app[JOIN_TOKENS] = JoinTokens(load_or_create_join_secret(config.data_dir))
-    app[WEBRTC] = WebrtcRegistry(webrtc_options(config), metrics)
+    if config.webrtc.workers:
+        app[WEBRTC] = ShardedRegistry(
+            webrtc_options(config),
+            metrics,
+            workers=config.webrtc.workers,
+            log_level=config.logging.level.upper(),
+        )
+    else:
+        app[WEBRTC] = WebrtcRegistry(webrtc_options(config), metrics)
     add_routes(app.router)
     join.add_routes(app)
     app.cleanup_ctx.append(_webrtc)
 
 
 async def _webrtc(app: web.Application) -> AsyncIterator[None]:
+    registry = app[WEBRTC]
+    if isinstance(registry, ShardedRegistry):
+        await registry.start()  # the viewer workers, supervised from here on
     yield
     # Every peer and feed reader ends here; the pipeline's own close() calls come first.
     await app[WEBRTC].aclose()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -39,9 +40,17 @@ class _Feed:
 
 class WebrtcRegistry:
     def __init__(
-        self, options: WebrtcOptions, metrics_registry: CollectorRegistry | None = None
+        self,
+        options: WebrtcOptions,
+        metrics_registry: CollectorRegistry | None = None,
+        *,
+        on_viewer_closed: Callable[[int, str], None] | None = None,
+        on_first_frame: Callable[[float], None] | None = None,
     ) -> None:
         self.options = options
+        # Hooks for a viewer worker process, which reports both to the service's registry.
+        self._on_viewer_closed = on_viewer_closed
+        self._on_first_frame = on_first_frame
         self._host_addresses = resolve_host_addresses(options.host_addresses, options.interfaces)
         self._feeds: dict[int, _Feed] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
@@ -190,6 +199,15 @@ class WebrtcRegistry:
             raise ViewerNotFound(f"viewer {viewer_id!r} does not exist")
         await self._drop(viewer, "viewer left")
 
+    async def viewer_stats(self, occurrence_id: int, viewer_id: str) -> dict[str, object] | None:
+        """One viewer's counters and send path (None if there is no such viewer)."""
+        viewer = self.viewer(occurrence_id, viewer_id)
+        return None if viewer is None else viewer.stats()
+
+    def snapshot(self) -> Snapshot:
+        """Feeds, viewers and totals, as the metrics collector reads them."""
+        return self._snapshot()
+
     def viewer(self, occurrence_id: int, viewer_id: str) -> Viewer | None:
         feed = self._feeds.get(occurrence_id)
         return None if feed is None else feed.viewers.get(viewer_id)
@@ -197,6 +215,8 @@ class WebrtcRegistry:
     def _first(self, viewer: Viewer) -> None:
         if viewer.first_frame_s is not None:
             self.metrics.time_to_first_frame.observe(viewer.first_frame_s)
+            if self._on_first_frame is not None:
+                self._on_first_frame(viewer.first_frame_s)
 
     async def _watch(self, viewer: Viewer) -> None:
         """Close the viewer when it does not connect in time, fails or closes."""
@@ -237,6 +257,8 @@ class WebrtcRegistry:
         await viewer.aclose(reason)
         if watcher is not None and watcher is not asyncio.current_task():
             await asyncio.gather(watcher, return_exceptions=True)
+        if self._on_viewer_closed is not None and not viewer.counted:
+            self._on_viewer_closed(viewer.hub.occurrence_id, viewer.id)
         if not viewer.counted:
             viewer.counted = True
             self._totals.packets += packets

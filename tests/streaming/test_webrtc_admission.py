@@ -12,6 +12,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from streaming.webrtc import HandshakesBusy, WebrtcOptions, WebrtcRegistry
 from streaming.webrtc.admission import AdmissionGate, GateBusy
 from streaming.webrtc.ice import host_addresses_scope
+from tests.support.webrtc_feeds import feed_argv
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -59,14 +60,7 @@ async def test_gate_wait_runs_out_and_a_cancelled_waiter_loses_no_slot() -> None
 
 
 # A small live feed: what matters here is handshakes, not the picture.
-FEED = [
-    "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-    "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
-    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-    "-c:v", "libx264", "-profile:v", "baseline", "-preset", "ultrafast", "-tune", "zerolatency",
-    "-g", "30", "-x264-params", "repeat-headers=1",
-    "-c:a", "libopus", "-ar", "48000", "-ac", "2", "-f", "mpegts", "-listen", "1",
-]  # fmt: skip
+FEED = feed_argv()
 
 
 class Peer:

@@ -14,18 +14,12 @@ import pytest
 from streaming.live.commands import OPUS_FRAME_MS, webrtc_feed_argv
 from streaming.webrtc.feed import FeedReader
 from streaming.webrtc.packets import MediaPacket
+from tests.support.webrtc_feeds import feed_argv
 
 pytestmark = pytest.mark.timeout(30)
 
 # A small, short feed: what matters is the container and its timestamps, not the picture.
-FEED = [
-    "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-    "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30",
-    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-    "-t", "1.2", "-c:v", "libx264", "-profile:v", "baseline", "-preset", "ultrafast",
-    "-tune", "zerolatency", "-g", "15", "-x264-params", "repeat-headers=1",
-    "-c:a", "libopus", "-ar", "48000", "-ac", "2", "-f", "mpegts", "-listen", "1",
-]  # fmt: skip
+FEED = feed_argv("160x120", seconds=1.2, gop=15)
 
 
 @contextlib.asynccontextmanager

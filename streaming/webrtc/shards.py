@@ -1,0 +1,400 @@
+"""Viewers sharded over worker processes, behind the same interface as :class:`WebrtcRegistry`.
+
+One event loop sends to about 200 viewers before it is full (≈0.0045 cores each, plus the
+handshakes of those still connecting); a machine has more cores than one. The service keeps
+HTTP, tokens and the viewer limit; each worker (:mod:`streaming.webrtc.worker`) reads the feed
+socket itself and owns the peers of the viewers placed on it. A new viewer goes to the worker
+with the fewest. The service knows where every viewer is (replies and ``closed`` events), so
+counts are exact; counters for the status API arrive once a second.
+
+Each worker is supervised: should one die, its viewers are gone (the join page reconnects
+them, to a healthy worker), it is restarted with capped backoff and gets the live feeds again.
+``aclose()`` asks every worker to close its viewers and waits for it to exit; one that does not
+is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from streaming.webrtc import errors
+from streaming.webrtc.errors import NotLive, ViewerLimitReached, ViewerNotFound, WebrtcError
+from streaming.webrtc.metrics import Snapshot, Totals, WebrtcMetrics
+from streaming.webrtc.options import WebrtcOptions
+from streaming.webrtc.sdp import check_offer
+from streaming.webrtc.worker import options_to_json
+
+log = logging.getLogger(__name__)
+
+#: Worker restart backoff (seconds): doubled per failure in a row, capped.
+RESTART_FIRST_S = 0.5
+RESTART_MAX_S = 30.0
+#: A worker that ran this long before dying starts its backoff afresh.
+HEALTHY_AFTER_S = 60.0
+STOP_WAIT_S = 10.0
+#: How long a request to a worker may take (an offer waits for a handshake slot first).
+REQUEST_TIMEOUT_S = 30.0
+
+
+class WorkerUnavailable(ViewerLimitReached):
+    """The worker that was to answer is restarting (503 + a short Retry-After)."""
+
+    code = "busy"
+
+
+class Shard:
+    """One worker process: its pipe, its pending requests and what it last reported."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.process: asyncio.subprocess.Process | None = None
+        # request id → (future, op, args): a new viewer is recorded when its reply is read,
+        # before any later event about it can be.
+        self.pending: dict[int, tuple[asyncio.Future[Any], str, dict[str, Any]]] = {}
+        self.viewers: dict[str, int] = {}  # viewer id → occurrence id
+        self.stats: dict[int, dict[str, Any]] = {}
+        self.totals = Totals()
+        self.connecting = 0
+        self.ready = asyncio.Event()
+        self.restarts = 0
+
+    @property
+    def load(self) -> int:
+        return len(self.viewers) + len(self.pending)
+
+
+class ShardedRegistry:
+    """:class:`WebrtcRegistry`'s interface, with viewers in ``workers`` processes."""
+
+    def __init__(
+        self,
+        options: WebrtcOptions,
+        metrics_registry: CollectorRegistry | None = None,
+        *,
+        workers: int = 2,
+        log_level: str = "WARNING",
+    ) -> None:
+        if workers < 1:
+            raise ValueError("at least one worker")
+        self.options = options
+        self._shards = [Shard(index) for index in range(workers)]
+        self._feeds: dict[int, tuple[Path, str]] = {}
+        self._ids = itertools.count(1)
+        self._log_level = log_level
+        self._supervisors: list[asyncio.Task[None]] = []
+        self._closed = False
+        self._adding = 0
+        self._rejected = 0
+        self._ended = Totals()  # totals of workers that died, so counters never go back
+        self.metrics = WebrtcMetrics(metrics_registry, self.snapshot)
+
+    async def start(self) -> None:
+        """Start the workers and wait until each is ready."""
+        self._supervisors = [
+            asyncio.create_task(self._supervise(shard), name=f"webrtc-worker-{shard.index}")
+            for shard in self._shards
+        ]
+        await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in self._shards)), 30)
+
+    # -- workers ---------------------------------------------------------------------------
+
+    async def _supervise(self, shard: Shard) -> None:
+        backoff = RESTART_FIRST_S
+        loop = asyncio.get_running_loop()
+        while not self._closed:
+            started = loop.time()
+            try:
+                await self._run(shard)
+            except Exception:
+                log.exception("viewer worker %d failed", shard.index)
+            self._lost(shard)
+            if self._closed:
+                return
+            if loop.time() - started > HEALTHY_AFTER_S:
+                backoff = RESTART_FIRST_S
+            shard.restarts += 1
+            log.warning("viewer worker %d ended; restarting in %.1f s", shard.index, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, RESTART_MAX_S)
+
+    async def _run(self, shard: Shard) -> None:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "streaming.webrtc.worker",
+            self._log_level,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=1 << 22,
+        )
+        shard.process = process
+        try:
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write(json.dumps(options_to_json(self.options)).encode() + b"\n")
+            await process.stdin.drain()
+            shard.ready.set()
+            for occurrence_id, (feed, title) in list(self._feeds.items()):
+                opened = self._send(
+                    shard, "open", occurrence_id=occurrence_id, feed=str(feed), title=title
+                )
+                opened.add_done_callback(_log_failure)
+            while line := await process.stdout.readline():
+                self._received(shard, json.loads(line))
+        finally:
+            shard.ready.clear()
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+            await process.wait()
+            shard.process = None
+
+    def _lost(self, shard: Shard) -> None:
+        """The worker is gone: fail its requests, forget its viewers, keep its totals."""
+        for future, _, _ in shard.pending.values():
+            if not future.done():
+                future.set_exception(
+                    WorkerUnavailable("the viewer worker is restarting", retry_after_s=2)
+                )
+        shard.pending.clear()
+        if shard.viewers:
+            log.warning("viewer worker %d lost %d viewers", shard.index, len(shard.viewers))
+        shard.viewers.clear()
+        shard.stats.clear()
+        for name in ("viewers", "packets", "bytes", "dropped", "rejected"):
+            setattr(self._ended, name, getattr(self._ended, name) + getattr(shard.totals, name))
+        shard.totals = Totals()
+        shard.connecting = 0
+
+    def _received(self, shard: Shard, message: dict[str, Any]) -> None:
+        event = message.get("event")
+        if event is None:
+            entry = shard.pending.pop(message["id"], None)
+            if entry is None:
+                return
+            future, op, args = entry
+            if "error" in message:
+                error = _error(message["error"])
+                if not future.done():
+                    future.set_exception(error)
+                return
+            result = message.get("result")
+            if op == "add_viewer":
+                shard.viewers[result[0]] = args["occurrence_id"]
+            if not future.done():
+                future.set_result(result)
+        elif event == "closed":
+            shard.viewers.pop(message["viewer_id"], None)
+        elif event == "first_frame":
+            self.metrics.time_to_first_frame.observe(message["seconds"])
+        elif event == "stats":
+            shard.stats = {int(o): s for o, s in message["occurrences"].items()}
+            shard.totals = Totals(**message["totals"])
+            shard.connecting = message["connecting"]
+
+    def _send(self, shard: Shard, op: str, **args: Any) -> asyncio.Future[Any]:
+        process = shard.process
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if process is None or process.stdin is None or not shard.ready.is_set():
+            future.set_exception(WorkerUnavailable("the viewer worker is restarting", 2))
+            return future
+        request_id = next(self._ids)
+        shard.pending[request_id] = (future, op, args)
+        line = json.dumps({"id": request_id, "op": op, "args": args}, separators=(",", ":"))
+        process.stdin.write(line.encode() + b"\n")
+        return future
+
+    async def _call(self, shard: Shard, op: str, **args: Any) -> Any:
+        future = self._send(shard, op, **args)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), REQUEST_TIMEOUT_S)
+        except TimeoutError:
+            raise WorkerUnavailable(f"the viewer worker did not answer {op!r}", 2) from None
+
+    # -- feeds -----------------------------------------------------------------------------
+
+    async def open(self, occurrence_id: int, feed: Path, title: str) -> None:
+        """Every worker starts reading ``feed`` for ``occurrence_id``."""
+        if self._closed:
+            raise NotLive("the service is shutting down")
+        self._feeds[occurrence_id] = (feed, title)
+        await self._everywhere("open", occurrence_id=occurrence_id, feed=str(feed), title=title)
+        log.info("webrtc feed open on %d workers: occurrence %s", len(self._shards), occurrence_id)
+
+    async def close(self, occurrence_id: int) -> None:
+        if self._feeds.pop(occurrence_id, None) is None:
+            return
+        await self._everywhere("close", occurrence_id=occurrence_id)
+        for shard in self._shards:
+            for viewer_id, owner in list(shard.viewers.items()):
+                if owner == occurrence_id:
+                    del shard.viewers[viewer_id]
+
+    async def _everywhere(self, op: str, **args: Any) -> None:
+        results = await asyncio.gather(
+            *(self._call(shard, op, **args) for shard in self._shards), return_exceptions=True
+        )
+        for shard, result in zip(self._shards, results, strict=True):
+            if isinstance(result, WorkerUnavailable):
+                continue  # a restarting worker gets the live feeds when it is back
+            if isinstance(result, BaseException):
+                log.warning("viewer worker %d: %s %s", shard.index, op, result)
+
+    def is_live(self, occurrence_id: int) -> bool:
+        return occurrence_id in self._feeds
+
+    def live_occurrences(self) -> set[int]:
+        return set(self._feeds)
+
+    # -- viewers ---------------------------------------------------------------------------
+
+    def viewer_count(self, occurrence_id: int | None = None) -> int:
+        return sum(
+            1
+            for shard in self._shards
+            for owner in shard.viewers.values()
+            if occurrence_id is None or owner == occurrence_id
+        )
+
+    @property
+    def connecting(self) -> int:
+        return sum(shard.connecting for shard in self._shards)
+
+    async def add_viewer(self, occurrence_id: int, offer: bytes | str) -> tuple[str, str]:
+        """As :meth:`WebrtcRegistry.add_viewer`, on the least loaded worker."""
+        raw = offer.encode() if isinstance(offer, str) else offer
+        text, _ = check_offer(raw)  # 400s never travel to a worker
+        if occurrence_id not in self._feeds or self._closed:
+            raise NotLive(f"occurrence {occurrence_id} is not live")
+        if self.viewer_count() + self._adding >= self.options.max_viewers:
+            self._rejected += 1
+            raise ViewerLimitReached(
+                f"viewer limit of {self.options.max_viewers} reached", self.options.retry_after_s
+            )
+        ready = [shard for shard in self._shards if shard.ready.is_set()]
+        if not ready:
+            raise WorkerUnavailable("the viewer workers are starting", 2)
+        shard = min(ready, key=lambda s: s.load)
+        self._adding += 1
+        try:
+            viewer_id, answer = await self._call(
+                shard, "add_viewer", occurrence_id=occurrence_id, offer=text
+            )
+        finally:
+            self._adding -= 1
+        return viewer_id, answer
+
+    def _owner(self, occurrence_id: int, viewer_id: str) -> Shard:
+        for shard in self._shards:
+            if shard.viewers.get(viewer_id) == occurrence_id:
+                return shard
+        raise ViewerNotFound(f"viewer {viewer_id!r} does not exist")
+
+    async def remove_viewer(self, occurrence_id: int, viewer_id: str) -> None:
+        shard = self._owner(occurrence_id, viewer_id)
+        await self._call(shard, "remove_viewer", occurrence_id=occurrence_id, viewer_id=viewer_id)
+        shard.viewers.pop(viewer_id, None)
+
+    async def viewer_stats(self, occurrence_id: int, viewer_id: str) -> dict[str, object] | None:
+        try:
+            shard = self._owner(occurrence_id, viewer_id)
+        except ViewerNotFound:
+            return None
+        stats = await self._call(
+            shard, "viewer_stats", occurrence_id=occurrence_id, viewer_id=viewer_id
+        )
+        if stats is not None:
+            stats["worker"] = shard.index
+        return stats
+
+    # -- status ----------------------------------------------------------------------------
+
+    def stats(self, occurrence_id: int) -> dict[str, object]:
+        """As :meth:`WebrtcRegistry.stats`: the viewer count is exact, the counters are the
+        workers' last reports (at most a second old); the feed is read by every worker, so
+        its figures come from one of them."""
+        if occurrence_id not in self._feeds:
+            return {"live": False, "viewers": 0}
+        reports = [s.stats[occurrence_id] for s in self._shards if occurrence_id in s.stats]
+        firsts = [r["time_to_first_frame_s_max"] for r in reports]
+        known = [f for f in firsts if f is not None]
+        return {
+            "live": True,
+            "viewers": self.viewer_count(occurrence_id),
+            "feed": reports[0]["feed"] if reports else None,
+            "packets": sum(r["packets"] for r in reports),
+            "bytes": sum(r["bytes"] for r in reports),
+            "dropped": sum(r["dropped"] for r in reports),
+            "time_to_first_frame_s_max": max(known) if known else None,
+            "workers": len(self._shards),
+        }
+
+    def snapshot(self) -> Snapshot:
+        totals = Totals(**vars(self._ended))
+        for shard in self._shards:
+            for name in ("viewers", "packets", "bytes", "dropped", "rejected"):
+                setattr(totals, name, getattr(totals, name) + getattr(shard.totals, name))
+        totals.rejected += self._rejected
+        return Snapshot(len(self._feeds), self.viewer_count(), totals)
+
+    def worker_status(self) -> list[dict[str, object]]:
+        return [
+            {
+                "index": shard.index,
+                "running": shard.ready.is_set(),
+                "viewers": len(shard.viewers),
+                "restarts": shard.restarts,
+            }
+            for shard in self._shards
+        ]
+
+    async def aclose(self) -> None:
+        """Close every viewer and stop every worker; returns when all have exited."""
+        if self._closed:
+            return
+        self._closed = True
+        for shard in self._shards:
+            process = shard.process
+            if process is not None and process.stdin is not None:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    process.stdin.write(b'{"id":0,"op":"shutdown"}\n')
+                    process.stdin.close()
+        if self._supervisors:
+            _, pending = await asyncio.wait(self._supervisors, timeout=STOP_WAIT_S)
+            if pending:
+                for shard in self._shards:
+                    if shard.process is not None and shard.process.returncode is None:
+                        log.warning(
+                            "viewer worker %d did not stop in time; killing it", shard.index
+                        )
+                        with contextlib.suppress(ProcessLookupError):
+                            shard.process.kill()
+                _, pending = await asyncio.wait(pending, timeout=5)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._supervisors, return_exceptions=True)
+        self._feeds.clear()
+
+
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("viewer worker: %s", future.exception())
+
+
+def _error(reply: dict[str, Any]) -> WebrtcError:
+    """The worker's error as the exception the web layer maps (unknown types: WebrtcError)."""
+    kind = getattr(errors, reply.get("type", ""), None)
+    message = reply.get("message", "viewer worker error")
+    if isinstance(kind, type) and issubclass(kind, ViewerLimitReached):
+        return kind(message, int(reply.get("retry_after_s", 2)))
+    if isinstance(kind, type) and issubclass(kind, WebrtcError):
+        return kind(message)
+    return WebrtcError(message)
