@@ -1,6 +1,7 @@
 """WebRTC fan-out benchmark: server CPU per viewer, frames per viewer, time to first frame.
 
-Usage: ``python -m bench.bench_webrtc [N ...]`` (default 1 10 50 100 200).
+Usage: ``python -m bench.bench_webrtc [--workers W] [N ...]`` (default: 2 viewer workers, as the
+service; 0 = viewers in the server process itself; N = 1 10 50 100 200).
 
 This process is the server: a :class:`WebrtcRegistry` and a minimal WHEP endpoint, fed by FFmpeg
 (its own process) with a 720p30 2 Mbps H.264 constrained-baseline + Opus MPEG-TS feed with a 1 s
@@ -36,8 +37,10 @@ from aiortc.contrib.media import MediaPlayer, MediaRelay
 
 from bench.common import Figure
 from streaming.live.commands import OPUS_FRAME_MS
+from streaming.live.feed import FeedHub as LiveFeedHub
 from streaming.webrtc import ViewerLimitReached, WebrtcOptions, WebrtcRegistry
 from streaming.webrtc.ice import host_addresses_scope
+from streaming.webrtc.shards import ShardedRegistry
 
 # The feed is encoded once per run into a 10 s clip (ten whole GOPs) and played on a loop in
 # real time without re-encoding: a live x264 encode took 0.4 of our 2 cores, which the server
@@ -325,19 +328,20 @@ async def feed_clip() -> Path:
     return _CLIP[0]
 
 
-async def report_setup(registry: WebrtcRegistry, start: float) -> None:
+async def report_setup(registry: WebrtcRegistry | ShardedRegistry, start: float) -> None:
     """While viewers connect: every 5 s to stderr, how many are in, connecting and waiting,
     how late the event loop runs and how busy the server is."""
     loop = asyncio.get_running_loop()
-    cpu = cpu_seconds()
+    server = server_pids(registry)
+    cpu = cpu_seconds(server)
     while True:
         before = loop.time()
         await asyncio.sleep(5)
         late_ms = 1000 * (loop.time() - before - 5)
-        now = cpu_seconds()
+        now = cpu_seconds(server)
         print(
             f"setup {time.monotonic() - start:5.1f} s: {registry.viewer_count()} viewers, "
-            f"{registry.connecting} connecting, {registry._gate.waiting} waiting, "
+            f"{registry.connecting} connecting, "
             f"loop {late_ms:.0f} ms late, server {(now - cpu) / 5:.2f} cores",
             file=sys.stderr,
             flush=True,
@@ -345,10 +349,43 @@ async def report_setup(registry: WebrtcRegistry, start: float) -> None:
         cpu = now
 
 
-def cpu_seconds() -> float:
-    """utime + stime of this process (all threads) from /proc."""
-    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+def cpu_seconds(pids: tuple[int, ...] = ()) -> float:
+    """utime + stime of this process and of ``pids`` (all threads) from /proc."""
+    total = 0.0
+    for name in ("self", *map(str, pids)):
+        fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def server_pids(registry: WebrtcRegistry | ShardedRegistry) -> tuple[int, ...]:
+    """The viewer worker processes, whose CPU is the server's too."""
+    if isinstance(registry, ShardedRegistry):
+        return tuple(s.process.pid for s in registry._shards if s.process is not None)
+    return ()
+
+
+def feed_frames(registry: WebrtcRegistry | ShardedRegistry, baseline: object) -> tuple[int, float]:
+    """(video frames the feed has delivered, when that count was taken)."""
+    if baseline is not None:
+        return 0, 0.0
+    if isinstance(registry, ShardedRegistry):
+        shard = registry._shards[0]
+        return shard.stats[1]["feed"]["video_packets"], shard.reported_at
+    return registry._feeds[1].hub.stats.video_packets, time.monotonic()
+
+
+async def wait_for_keyframes(registry: WebrtcRegistry | ShardedRegistry) -> None:
+    """Until every reader of the feed has its first keyframe (new viewers start on it)."""
+    for _ in range(400):
+        if isinstance(registry, ShardedRegistry):
+            reports = [s.stats.get(1, {}).get("feed") or {} for s in registry._shards]
+            if all(r.get("keyframes", 0) > 0 for r in reports):
+                return
+        elif registry._feeds[1].hub.has_keyframe.is_set():
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the feed delivered no keyframe")
 
 
 async def spawn(code: str, *args: str) -> asyncio.subprocess.Process:
@@ -410,16 +447,26 @@ class Reencoding:
                     track.stop()
 
 
-async def measure(n: int, joiners: int = JOINERS, *, reencode: bool = False) -> dict[str, object]:
+async def measure(
+    n: int, joiners: int = JOINERS, *, reencode: bool = False, workers: int = 0
+) -> dict[str, object]:
     """One measurement with ``n`` counting viewers (0 = the feed alone); ``reencode`` measures
-    the per-viewer re-encoding baseline instead of Knoten's fan-out."""
+    the per-viewer re-encoding baseline instead of Knoten's fan-out; ``workers`` > 0 shards the
+    viewers over that many worker processes (the service's default), whose CPU counts as the
+    server's. The feed reaches the registry as in the service: FFmpeg pushes into the live
+    pipeline's feed hub, which every reader (each worker) reads."""
     with tempfile.TemporaryDirectory() as tmp:
         sock = Path(tmp) / "feed.sock"
+        feed_hub = LiveFeedHub("webrtc", sock, Path(tmp) / "feed-in.sock")
+        await feed_hub.start()
         clip = await feed_clip()
         argv = [str(clip) if a == "{clip}" else a for a in FEED]
-        feed = subprocess.Popen([*argv, f"unix:{sock}"], stdin=subprocess.DEVNULL)  # noqa: ASYNC220
-        registry = WebrtcRegistry(
-            WebrtcOptions(host_addresses=("127.0.0.1",), max_viewers=n + joiners + 5)
+        feed = subprocess.Popen(  # noqa: ASYNC220
+            [*argv, f"unix:{feed_hub.input_path}"], stdin=subprocess.DEVNULL
+        )
+        options = WebrtcOptions(host_addresses=("127.0.0.1",), max_viewers=n + joiners + 5)
+        registry: WebrtcRegistry | ShardedRegistry = (
+            ShardedRegistry(options, workers=workers) if workers else WebrtcRegistry(options)
         )
         baseline = Reencoding(sock) if reencode else None
         busy_replies: list[str] = []
@@ -444,39 +491,38 @@ async def measure(n: int, joiners: int = JOINERS, *, reencode: bool = False) -> 
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         url = f"http://127.0.0.1:{port}/whep"
-        workers: list[asyncio.subprocess.Process] = []
+        clients: list[asyncio.subprocess.Process] = []
         try:
-            while not sock.exists():  # noqa: ASYNC110 - FFmpeg creates it; no event to await
-                await asyncio.sleep(0.02)
+            if isinstance(registry, ShardedRegistry):
+                await registry.start()
             if baseline is not None:
                 await baseline.open()
-                hub = None
             else:
                 await registry.open(1, sock, "bench")
-                hub = registry._feeds[1].hub
-                await asyncio.wait_for(hub.has_keyframe.wait(), 20)
+                await wait_for_keyframes(registry)
             count = math.ceil(n / PER_WORKER)
             shares = [n // count + (i < n % count) for i in range(count)] if n else []
             setup0 = time.monotonic()
             progress = asyncio.create_task(report_setup(registry, setup0))
-            workers = [await spawn(WORKER, url, str(share)) for share in shares]
+            clients = [await spawn(WORKER, url, str(share)) for share in shares]
             ready = [
-                json.loads(await asyncio.wait_for(w.stdout.readline(), 300))  # type: ignore[union-attr]
-                for w in workers
+                json.loads(await asyncio.wait_for(c.stdout.readline(), 300))  # type: ignore[union-attr]
+                for c in clients
             ]
             connected = sum(r["connected"] for r in ready)
             setup_s = time.monotonic() - setup0
             progress.cancel()
             await asyncio.sleep(WARMUP_S)
-            frames0 = hub.stats.video_packets if hub is not None else 0
-            before = await ask(workers, "snap") if workers else []
-            cpu0, wall0 = cpu_seconds(), time.monotonic()
+            server = server_pids(registry)
+            frames0 = feed_frames(registry, baseline)
+            before = await ask(clients, "snap") if clients else []
+            cpu0, wall0 = cpu_seconds(server), time.monotonic()
             await asyncio.sleep(WINDOW_S)
-            cpu1, wall1 = cpu_seconds(), time.monotonic()
-            after = await ask(workers, "snap") if workers else []
-            source_fps = (
-                (hub.stats.video_packets - frames0) / (wall1 - wall0) if hub is not None else 30.0
-            )
+            cpu1, wall1 = cpu_seconds(server), time.monotonic()
+            after = await ask(clients, "snap") if clients else []
+            frames1 = feed_frames(registry, baseline)
+            elapsed = frames1[1] - frames0[1]
+            source_fps = (frames1[0] - frames0[0]) / elapsed if elapsed > 0 else 30.0
             # Mid-stream joiners, while the n viewers keep watching.
             joined: list[dict] = []
             if joiners:
@@ -486,19 +532,20 @@ async def measure(n: int, joiners: int = JOINERS, *, reencode: bool = False) -> 
                 joined = json.loads(reply)
                 await process.wait()
             stats = registry.stats(1)
-            if workers:
-                await ask(workers, "quit")
+            if clients:
+                await ask(clients, "quit")
         finally:
-            for worker in workers:
-                if worker.returncode is None:
-                    worker.kill()
-                await worker.wait()
+            for client in clients:
+                if client.returncode is None:
+                    client.kill()
+                await client.wait()
             if baseline is not None:
                 await baseline.aclose()
             await registry.aclose()
             await runner.cleanup()
             feed.kill()
             feed.wait()
+            await feed_hub.aclose()
     fps: list[float] = []
     packets = lost = 0
     for b, a in zip(before, after, strict=True):
@@ -578,15 +625,17 @@ async def reencoding_baseline() -> dict[str, float]:
 
 
 async def run() -> list[Figure]:
-    """For ``make bench``: N from KNOTEN_BENCH_VIEWERS (default 1, 10, 50, 100, 200), as a
-    table, then the re-encoding baseline and the ratio."""
+    """For ``make bench``: N from KNOTEN_BENCH_VIEWERS (default 1, 10, 50, 100, 200) with
+    KNOTEN_BENCH_WEBRTC_WORKERS viewer workers (default 2, as the service), as a table, then
+    the re-encoding baseline and the ratio."""
     sizes = [int(v) for v in os.environ.get("KNOTEN_BENCH_VIEWERS", "1,10,50,100,200").split(",")]
-    idle = await measure(0, joiners=0)
+    workers = int(os.environ.get("KNOTEN_BENCH_WEBRTC_WORKERS", "2"))
+    idle = await measure(0, joiners=0, workers=workers)
     idle_cores = float(idle["server_cores"])  # type: ignore[arg-type]
     figures = [Figure("server, feed alone", idle_cores, "cores")]
     per_viewer: dict[int, float] = {}
     for n in sizes:
-        r = await measure(n)
+        r = await measure(n, workers=workers)
         per_viewer[n] = (float(r["server_cores"]) - idle_cores) / n  # type: ignore[arg-type]
         figures += passthrough_figures(n, r, idle_cores)
     base = await reencoding_baseline()
@@ -605,11 +654,11 @@ async def run() -> list[Figure]:
     return figures
 
 
-async def main(sizes: list[int]) -> None:
-    idle = await measure(0, joiners=0)
-    print(json.dumps({"idle_server_cores": idle["server_cores"]}), flush=True)
+async def main(sizes: list[int], workers: int) -> None:
+    idle = await measure(0, joiners=0, workers=workers)
+    print(json.dumps({"workers": workers, "idle_server_cores": idle["server_cores"]}), flush=True)
     for n in sizes:
-        result = await measure(n)
+        result = await measure(n, workers=workers)
         result["marginal_cores_per_viewer"] = (
             round((result["server_cores"] - idle["server_cores"]) / n, 5)  # type: ignore[operator]
             if n
@@ -620,4 +669,8 @@ async def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main([int(a) for a in sys.argv[1:]] or [1, 10, 50, 100, 200]))
+    args = sys.argv[1:]
+    workers = 2
+    if args[:1] == ["--workers"]:
+        workers, args = int(args[1]), args[2:]
+    asyncio.run(main([int(a) for a in args] or [1, 10, 50, 100, 200], workers))

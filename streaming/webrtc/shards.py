@@ -21,6 +21,7 @@ import itertools
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ class Shard:
         self.stats: dict[int, dict[str, Any]] = {}
         self.totals = Totals()
         self.connecting = 0
+        self.reported_at = 0.0  # monotonic time of the last stats report
         self.ready = asyncio.Event()
         self.restarts = 0
 
@@ -199,6 +201,7 @@ class ShardedRegistry:
             shard.stats = {int(o): s for o, s in message["occurrences"].items()}
             shard.totals = Totals(**message["totals"])
             shard.connecting = message["connecting"]
+            shard.reported_at = time.monotonic()
 
     def _send(self, shard: Shard, op: str, **args: Any) -> asyncio.Future[Any]:
         process = shard.process

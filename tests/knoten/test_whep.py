@@ -23,73 +23,33 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from knoten.keys import WEBRTC
 from schedules.ports import LoggingSessionRunner
+from streaming.live.feed import FeedHub
 from streaming.webrtc.ice import host_addresses_scope
 from streaming.webrtc.shards import ShardedRegistry
 from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
 from tests.support.ports import free_tcp_port
+from tests.support.webrtc_feeds import feed_argv
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
-
-FEED_ARGS = [
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-nostdin",
-    "-re",
-    "-f",
-    "lavfi",
-    "-i",
-    "testsrc2=size=1280x720:rate=30",
-    "-f",
-    "lavfi",
-    "-i",
-    "sine=frequency=440:sample_rate=48000",
-    "-c:v",
-    "libx264",
-    "-profile:v",
-    "baseline",
-    "-preset",
-    "veryfast",
-    "-tune",
-    "zerolatency",
-    "-g",
-    "30",
-    "-keyint_min",
-    "30",
-    "-x264-params",
-    "repeat-headers=1",
-    "-b:v",
-    "2000k",
-    "-c:a",
-    "libopus",
-    "-ar",
-    "48000",
-    "-ac",
-    "2",
-    "-f",
-    "mpegts",
-    "-listen",
-    "1",
-]
 
 
 @contextlib.asynccontextmanager
 async def feed_producer(path: Path, size: str = "1280x720") -> AsyncIterator[Path]:
-    """The stand-in for the pipeline's WebRTC feed: FFmpeg serving one client on ``path``."""
-    args = [a.replace("1280x720", size) for a in FEED_ARGS]
+    """The stand-in for the pipeline's WebRTC feed: FFmpeg pushing into the pipeline's feed hub,
+    which serves every reader (each viewer worker reads the feed itself)."""
+    hub = FeedHub("webrtc", path, path.with_name("feed-in.sock"))
+    await hub.start()
+    args = feed_argv(size, listen=False)
     # Started once, killed and reaped in finally.
     process = subprocess.Popen(  # noqa: ASYNC220
-        ["ffmpeg", *args, f"unix:{path}"], stdin=subprocess.DEVNULL
+        [*args, f"unix:{hub.input_path}"], stdin=subprocess.DEVNULL
     )
     try:
-        for _ in range(100):  # the socket appears once FFmpeg listens
-            if path.exists():
-                break
-            await asyncio.sleep(0.02)
         yield path
     finally:
         process.kill()
         process.wait(timeout=5)
+        await hub.aclose()
 
 
 async def create_live_occurrence(
