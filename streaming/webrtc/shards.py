@@ -41,7 +41,7 @@ RESTART_FIRST_S = 0.5
 RESTART_MAX_S = 30.0
 #: A worker that ran this long before dying starts its backoff afresh.
 HEALTHY_AFTER_S = 60.0
-STOP_WAIT_S = 10.0
+STOP_WAIT_S = 5.0
 #: How long a request to a worker may take (an offer waits for a handshake slot first).
 REQUEST_TIMEOUT_S = 30.0
 
