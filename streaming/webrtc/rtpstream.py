@@ -9,8 +9,9 @@ equal-size packets with UDP segmentation offload (GSO: the kernel cuts the datag
 halves the per-packet kernel cost measured here) on the ICE pair's socket. All of it is called
 straight from the hub while it fans a frame out: no task switch, no queue in between.
 
-aiortc still owns everything else: ICE, DTLS, RTCP (receiver reports, NACK, PLI, sender reports
-from the counters this stream keeps up to date) and retransmissions through its libsrtp session.
+aiortc still owns everything else: ICE, DTLS, incoming RTCP (receiver reports, NACK, PLI) and
+retransmissions through its libsrtp session. Sender reports are built and sent here too
+(:meth:`RtpStream.send_report`, called from the track's replacement of aiortc's RTCP loop).
 The attributes of aiortc used here are private; :func:`open_stream` checks each of them and
 returns None when one is missing, and the caller then falls back to aiortc's own send loop.
 """
@@ -112,6 +113,7 @@ class RtpStream:
         rtx: tuple[int, int] | None,
         nack: bool = True,
         gso: bool = True,
+        cname: str | None = None,
     ) -> None:
         self._sender = sender
         self._payload_type = payload_type
@@ -134,6 +136,11 @@ class RtpStream:
         self._origin = timestamp_origin
         self._rtx = rtx
         self._rtx_sequence = sequence_number ^ 0x5A5A
+        self._ssrc = ssrc
+        self._sdes = sdes_cname(ssrc, cname) if cname else b""
+        # The NTP/RTP timestamp pair of the last frame sent, for the next sender report.
+        self._report_ntp = 0
+        self._report_timestamp = 0
         # Only kept when the viewer may NACK (video; audio negotiates no NACK).
         self._history: list[tuple[bytes, bytes, int] | None] | None = (
             [None] * HISTORY if nack else None
@@ -143,6 +150,7 @@ class RtpStream:
         self.frames = 0
         self.refused = 0
         self.retransmitted = 0
+        self.reports = 0
         self.closed = False
         self.on_first: Callable[[], None] | None = None
 
@@ -226,6 +234,8 @@ class RtpStream:
         self.packets += count
         self.octets += packet.size
         self.frames += 1
+        self._report_ntp = clock[1]
+        self._report_timestamp = timestamp
         if self.frames % SENDER_REPORT_EVERY == 1:
             # What aiortc's RTCP loop puts in its sender reports (lip sync relies on them).
             sender = self._sender
@@ -272,6 +282,43 @@ class RtpStream:
             self.refused += 1
             return False
 
+    def send_report(self) -> bool:
+        """Send an RTCP sender report (+ SDES CNAME) now, as aiortc's RTCP loop would, built
+        with one ``struct.pack`` and sent with one libsrtp call and one ``sendto`` instead of
+        its packet objects and three coroutine layers. False if nothing was sent."""
+        if self.closed or not self.frames or self._dtls._state is not _CONNECTED:
+            return False
+        ntp = self._report_ntp
+        report = _SR.pack(
+            0x80,
+            200,
+            6,
+            self._ssrc,
+            ntp,
+            self._report_timestamp,
+            self.packets & 0xFFFFFFFF,
+            self.octets & 0xFFFFFFFF,
+        )
+        try:
+            self._socket.sendto(
+                self._dtls._tx_srtp.protect_rtcp(report + self._sdes), self._address
+            )
+        except OSError:
+            return False
+        # aiortc computes the round-trip time from receiver reports that echo these.
+        setattr(self._sender, _PREFIX + "lsr", (ntp >> 16) & 0xFFFFFFFF)
+        setattr(self._sender, _PREFIX + "lsr_time", _time())
+        self.reports += 1
+        return True
+
+    def send_bye(self) -> None:
+        """RTCP BYE for this stream's SSRC (when the sender stops)."""
+        if self.closed or self._dtls._state is not _CONNECTED:
+            return
+        with contextlib.suppress(OSError):
+            bye = struct.pack("!BBHI", 0x81, 203, 1, self._ssrc)
+            self._socket.sendto(self._dtls._tx_srtp.protect_rtcp(bye), self._address)
+
     def close(self) -> None:
         """Stop sending and release the socket handle (the ICE transport keeps its own)."""
         self.closed = True
@@ -305,6 +352,18 @@ class RtpStream:
         self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
         # RFC 4588: the RTX payload starts with the original sequence number.
         await self._dtls._send_rtp(bytes(rtx) + struct.pack("!H", sequence_number) + payload)
+
+
+_SR = struct.Struct("!BBHIQIII")
+
+
+def sdes_cname(ssrc: int, cname: str) -> bytes:
+    """An RTCP SDES packet with one chunk: ``ssrc``'s CNAME (RFC 3550 §6.5), padded with the
+    terminating null octets to a 32-bit boundary."""
+    text = cname.encode()[:255]
+    chunk = struct.pack("!IBB", ssrc, 1, len(text)) + text
+    chunk += b"\0" * (4 - len(chunk) % 4)
+    return struct.pack("!BBH", 0x81, 202, len(chunk) // 4) + chunk
 
 
 def header_template(sender: Any, payload_type: int, ssrc: int) -> tuple[bytes, int | None]:
@@ -354,8 +413,9 @@ def open_stream(
         rtx_payload_type = getattr(sender, _PREFIX + "rtx_payload_type")
         rtx = None if rtx_payload_type is None else (rtx_payload_type, sender._rtx_ssrc)
         nack = any(feedback.type == "nack" for feedback in codec.rtcpFeedback)
-        for name in ("ntp_timestamp", "rtp_timestamp", "octet_count", "packet_count"):
+        for name in ("ntp_timestamp", "rtp_timestamp", "octet_count", "packet_count", "lsr"):
             getattr(sender, _PREFIX + name)
+        cname = getattr(sender, _PREFIX + "cname")
     except Exception as exc:  # any surprise in aiortc's internals: use aiortc's own loop
         log.warning("direct RTP sending unavailable (%s); using aiortc's sender", exc)
         return None
@@ -373,4 +433,5 @@ def open_stream(
         timestamp_origin=timestamp_origin,
         rtx=rtx,
         nack=nack,
+        cname=cname,
     )

@@ -4,15 +4,18 @@
 (``_run_rtp``, which aiortc starts once DTLS is connected): it opens an
 :class:`~streaming.webrtc.rtpstream.RtpStream` on the connected transports and makes it the
 sink of the viewer's queue, so from then on the hub sends each frame synchronously while it fans
-it out. NACKs are answered from the stream's history, PLI/FIR from the queue. No encoder is ever
-created. Should the stream not open (aiortc's internals changed), aiortc's own loop runs
-instead, reading the same queue through ``_next_encoded_frame``.
+it out. It also takes over the sender's RTCP loop (``_run_rtcp``): the stream sends the sender
+reports, at the intervals browsers use. NACKs are answered from the stream's history, PLI/FIR
+from the queue. No encoder is ever created. Should the stream not open (aiortc's internals
+changed), aiortc's own loops run instead, reading the same queue through
+``_next_encoded_frame``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable
 
 from aiortc import RTCRtpSender
@@ -25,6 +28,10 @@ from streaming.webrtc.packets import MediaPacket
 from streaming.webrtc.rtpstream import RtpStream, open_stream
 
 log = logging.getLogger(__name__)
+
+#: Mean seconds between RTCP sender reports: what browsers send (video 1 s, audio 5 s); they
+#: give the receiver lip sync and round-trip times. aiortc's loop sends both every second.
+REPORT_INTERVAL_S = {"video": 1.0, "audio": 5.0}
 
 
 class PacketTrack(MediaStreamTrack):
@@ -72,7 +79,31 @@ class PacketTrack(MediaStreamTrack):
                 stream.close()
                 exited.set()
 
+        aiortc_run_rtcp = sender._run_rtcp
+        rtcp_started = sender._RTCRtpSender__rtcp_started  # type: ignore[attr-defined]
+        rtcp_exited = sender._RTCRtpSender__rtcp_exited  # type: ignore[attr-defined]
+        interval = REPORT_INTERVAL_S[self.kind]
+
+        async def run_rtcp() -> None:
+            # aiortc starts this right after run_rtp, whose first step opened the stream.
+            stream = self.stream
+            if stream is None:
+                await aiortc_run_rtcp()
+                return
+            rtcp_started.set()
+            try:
+                while True:
+                    # Randomised over [0.5, 1.5] × the interval, as RFC 3550 §6.3.1 asks.
+                    await asyncio.sleep(interval * (0.5 + random.random()))
+                    stream.send_report()
+            except asyncio.CancelledError:
+                pass
+            finally:
+                stream.send_bye()
+                rtcp_exited.set()
+
         sender._run_rtp = run_rtp  # type: ignore[method-assign]
+        sender._run_rtcp = run_rtcp  # type: ignore[method-assign]
         sender._next_encoded_frame = self._next_encoded_frame  # type: ignore[method-assign]
         sender._send_keyframe = self.request_keyframe  # type: ignore[method-assign]
 

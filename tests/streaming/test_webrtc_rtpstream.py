@@ -7,10 +7,12 @@ import asyncio
 import os
 import socket
 import struct
+import time
 from types import SimpleNamespace
 
 import pytest
 from aiortc.rtcdtlstransport import State
+from aiortc.rtp import RtcpByePacket, RtcpPacket, RtcpSdesPacket, RtcpSrPacket
 from pylibsrtp import Policy, Session
 
 from streaming.webrtc.packets import PAYLOAD_MAX, MediaPacket
@@ -101,4 +103,33 @@ def test_streams_without_nack_keep_no_history(pair) -> None:
     receiver.settimeout(0.05)
     with pytest.raises(TimeoutError):
         receiver.recv(4096)
+    stream.close()
+
+
+def test_sender_report_and_bye_as_aiortc_would_send_them(pair) -> None:
+    """SR + SDES (CNAME) and BYE: libsrtp decrypts them, aiortc's parser reads the counters,
+    the NTP/RTP pair of the last frame and the CNAME; the sender learns what to expect back in
+    receiver reports (LSR) for its round-trip time."""
+    sender, receiver = pair
+    keying = os.urandom(28)
+    stream = make_stream(sender, receiver.getsockname(), keying, cname="knoten-test")
+    policy = {"key": keying, "srtp_profile": Policy.SRTP_PROFILE_AEAD_AES_128_GCM}
+    stream._dtls._tx_srtp = Session(Policy(ssrc_type=Policy.SSRC_ANY_OUTBOUND, **policy))
+    rx = Session(Policy(ssrc_type=Policy.SSRC_ANY_INBOUND, **policy))
+    assert not stream.send_report()  # nothing sent yet: nothing to report
+    assert stream.send(MediaPacket([b"\x41" + b"\x66" * 300], 9000))
+    receiver.recv(4096)
+    assert stream.send_report()
+    report, sdes = RtcpPacket.parse(rx.unprotect_rtcp(receiver.recv(4096)))
+    assert isinstance(report, RtcpSrPacket) and report.ssrc == SSRC
+    info = report.sender_info
+    assert (info.packet_count, info.octet_count) == (1, 301)
+    assert info.rtp_timestamp == 10000  # the frame's timestamp plus the stream's origin
+    assert abs(info.ntp_timestamp / 2**32 - 2_208_988_800 - time.time()) < 5
+    assert isinstance(sdes, RtcpSdesPacket)
+    assert sdes.chunks[0].ssrc == SSRC and sdes.chunks[0].items == [(1, b"knoten-test")]
+    assert stream._sender._RTCRtpSender__lsr == (info.ntp_timestamp >> 16) & 0xFFFFFFFF
+    stream.send_bye()
+    (bye,) = RtcpPacket.parse(rx.unprotect_rtcp(receiver.recv(4096)))
+    assert isinstance(bye, RtcpByePacket) and bye.sources == [SSRC]
     stream.close()
