@@ -57,7 +57,7 @@ CLIP_ENCODE = [
 ]  # fmt: skip
 FEED = [
     "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin",
-    "-re", "-stream_loop", "-1", "-i", "{clip}", "-c", "copy", "-f", "mpegts", "-listen", "1",
+    "-re", "-stream_loop", "-1", "-i", "{clip}", "-c", "copy", "-f", "mpegts",
 ]  # fmt: skip
 WINDOW_S = 10.0
 WARMUP_S = 3.0

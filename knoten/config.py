@@ -123,6 +123,8 @@ class WebrtcConfig(_Section):
     # Worker processes that own the viewers (each reads the feed and sends to its viewers);
     # 0 = in the service process. One event loop fills up at about 200 viewers.
     workers: int = Field(default=2, ge=0, le=32)
+    # Viewers placed on one worker before the next is used (filling one is cheaper per viewer).
+    viewers_per_worker: int = Field(default=100, ge=1, le=5000)
     connect_timeout_s: float = Field(default=15.0, gt=0, le=120)
     join_grace_minutes: int = Field(default=720, ge=0, le=10080)
 
@@ -201,6 +203,7 @@ ENV_KEYS: dict[str, tuple[str, str]] = {
     "KNOTEN_WEBRTC_MAX_VIEWERS": ("webrtc", "max_viewers"),
     "KNOTEN_WEBRTC_MAX_CONNECTING": ("webrtc", "max_connecting"),
     "KNOTEN_WEBRTC_WORKERS": ("webrtc", "workers"),
+    "KNOTEN_WEBRTC_VIEWERS_PER_WORKER": ("webrtc", "viewers_per_worker"),
     "KNOTEN_WEBRTC_CONNECT_TIMEOUT_S": ("webrtc", "connect_timeout_s"),
 }
 

@@ -164,6 +164,7 @@ def setup(app: web.Application, config: Config, metrics: CollectorRegistry) -> N
             webrtc_options(config),
             metrics,
             workers=config.webrtc.workers,
+            viewers_per_worker=config.webrtc.viewers_per_worker,
             log_level=config.logging.level.upper(),
         )
     else:

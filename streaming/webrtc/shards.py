@@ -3,9 +3,10 @@
 One event loop sends to about 200 viewers before it is full (≈0.0045 cores each, plus the
 handshakes of those still connecting); a machine has more cores than one. The service keeps
 HTTP, tokens and the viewer limit; each worker (:mod:`streaming.webrtc.worker`) reads the feed
-socket itself and owns the peers of the viewers placed on it. A new viewer goes to the worker
-with the fewest. The service knows where every viewer is (replies and ``closed`` events), so
-counts are exact; counters for the status API arrive once a second.
+socket itself and owns the peers of the viewers placed on it. A new viewer goes to the first
+worker with fewer than ``viewers_per_worker``, or else to the one with the fewest. The service
+knows where every viewer is (replies and ``closed`` events), so counts are exact; counters for
+the status API arrive once a second.
 
 Each worker is supervised: should one die, its viewers are gone (the join page reconnects
 them, to a healthy worker), it is restarted with capped backoff and gets the live feeds again.
@@ -83,12 +84,14 @@ class ShardedRegistry:
         metrics_registry: CollectorRegistry | None = None,
         *,
         workers: int = 2,
+        viewers_per_worker: int = 100,
         log_level: str = "WARNING",
     ) -> None:
         if workers < 1:
             raise ValueError("at least one worker")
         self.options = options
         self._shards = [Shard(index) for index in range(workers)]
+        self.viewers_per_worker = viewers_per_worker
         self._feeds: dict[int, tuple[Path, str]] = {}
         self._ids = itertools.count(1)
         self._log_level = log_level
@@ -285,7 +288,7 @@ class ShardedRegistry:
         ready = [shard for shard in self._shards if shard.ready.is_set()]
         if not ready:
             raise WorkerUnavailable("the viewer workers are starting", 2)
-        shard = min(ready, key=lambda s: s.load)
+        shard = self._place(ready)
         self._adding += 1
         try:
             viewer_id, answer = await self._call(
@@ -294,6 +297,17 @@ class ShardedRegistry:
         finally:
             self._adding -= 1
         return viewer_id, answer
+
+    def _place(self, ready: list[Shard]) -> Shard:
+        """The first worker below ``viewers_per_worker``, else the least loaded one.
+
+        Filling one worker first is cheaper than spreading: measured at 50 and 100 viewers,
+        viewers spread over two processes cost 0.0005 cores each more than in one (two loops
+        waking per frame, two sets of caches); past the mark the second core is worth it."""
+        for shard in ready:
+            if shard.load < self.viewers_per_worker:
+                return shard
+        return min(ready, key=lambda s: s.load)
 
     def _owner(self, occurrence_id: int, viewer_id: str) -> Shard:
         for shard in self._shards:
