@@ -60,7 +60,7 @@ class WebrtcRegistry:
             options.max_connecting, options.connect_queue, options.connect_queue_wait_s
         )
         self._admitted: set[str] = set()  # viewers holding a handshake slot
-        self.metrics = WebrtcMetrics(metrics_registry, self._snapshot)
+        self.metrics = WebrtcMetrics(metrics_registry, self.snapshot)
         install()
 
     # -- feeds ----------------------------------------------------------------------------
@@ -204,10 +204,6 @@ class WebrtcRegistry:
         viewer = self.viewer(occurrence_id, viewer_id)
         return None if viewer is None else viewer.stats()
 
-    def snapshot(self) -> Snapshot:
-        """Feeds, viewers and totals, as the metrics collector reads them."""
-        return self._snapshot()
-
     def viewer(self, occurrence_id: int, viewer_id: str) -> Viewer | None:
         feed = self._feeds.get(occurrence_id)
         return None if feed is None else feed.viewers.get(viewer_id)
@@ -292,7 +288,8 @@ class WebrtcRegistry:
             "time_to_first_frame_s_max": firsts[-1] if firsts else None,
         }
 
-    def _snapshot(self) -> Snapshot:
+    def snapshot(self) -> Snapshot:
+        """Feeds, viewers and totals, as the metrics collector reads them."""
         totals = Totals(**vars(self._totals))
         for feed in self._feeds.values():
             for viewer in feed.viewers.values():

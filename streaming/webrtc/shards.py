@@ -153,13 +153,20 @@ class ShardedRegistry:
                 )
                 opened.add_done_callback(_log_failure)
             while line := await process.stdout.readline():
-                self._received(shard, json.loads(line))
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    log.warning("viewer worker %d: unreadable line %r", shard.index, line[:80])
+                    continue
+                self._received(shard, message)
         finally:
             shard.ready.clear()
-            if process.returncode is None:
+            try:  # its output ended: it is exiting (or must)
+                await asyncio.wait_for(process.wait(), 2)
+            except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
-            await process.wait()
+                await process.wait()
             shard.process = None
 
     def _lost(self, shard: Shard) -> None:
@@ -214,6 +221,7 @@ class ShardedRegistry:
             return future
         request_id = next(self._ids)
         shard.pending[request_id] = (future, op, args)
+        future.add_done_callback(_retrieve)  # a caller that timed out no longer looks
         line = json.dumps({"id": request_id, "op": op, "args": args}, separators=(",", ":"))
         process.stdin.write(line.encode() + b"\n")
         return future
@@ -399,6 +407,11 @@ class ShardedRegistry:
                 task.cancel()
             await asyncio.gather(*self._supervisors, return_exceptions=True)
         self._feeds.clear()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:

@@ -21,6 +21,7 @@ import ctypes
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -156,7 +157,11 @@ async def main() -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    worker = Worker(options, sys.stdout.buffer)
+    # The protocol owns the real stdout; anything a library prints goes to stderr instead.
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # C libraries too
+    sys.stdout = sys.stderr
+    worker = Worker(options, protocol_out)
     serving = asyncio.create_task(worker.serve(requests))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -165,7 +170,7 @@ async def main() -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await serving
     stopping.cancel()
-    sys.stdout.buffer.flush()
+    protocol_out.flush()
 
 
 if __name__ == "__main__":
