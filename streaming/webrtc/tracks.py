@@ -76,6 +76,7 @@ class PacketTrack(MediaStreamTrack):
             except asyncio.CancelledError:
                 pass
             finally:
+                stream.send_bye()  # the RTCP loop ends after this one, with the socket closed
                 stream.close()
                 exited.set()
 
@@ -99,7 +100,6 @@ class PacketTrack(MediaStreamTrack):
             except asyncio.CancelledError:
                 pass
             finally:
-                stream.send_bye()
                 rtcp_exited.set()
 
         sender._run_rtp = run_rtp  # type: ignore[method-assign]

@@ -208,3 +208,52 @@ async def test_page_waits_then_connects_when_live(
     finally:
         await _close_page_peer(page)
     assert request_log.non_loopback() == []
+
+
+async def test_busy_reply_shows_connecting_and_the_page_comes_back(
+    page: Page,
+    live_app: RunningApp,
+    admin: aiohttp.ClientSession,
+) -> None:
+    """Many viewers connecting at once: the service answers 503 "busy" with a short
+    Retry-After. The page says it is connecting (not that the room is full) and offers again
+    after the wait; the second offer reaches the service and plays. The first answer is made
+    by the browser's request routing (a real burst of handshakes is the benchmark's job)."""
+    occurrence = await create_live_occurrence(admin)
+    oid = occurrence["id"]
+    offers: list[float] = []
+
+    async def busy_once(route) -> None:  # type: ignore[no-untyped-def]
+        offers.append(time.monotonic())
+        if len(offers) == 1:
+            await route.fulfill(
+                status=503,
+                headers={"Retry-After": "1", "Content-Type": "application/json"},
+                body='{"error": {"code": "busy", "message": "too many viewers connecting"}}',
+            )
+        else:
+            await route.continue_()
+
+    await page.route(f"**/whep/{oid}", busy_once)
+    # Every text the status line shows, in order.
+    await page.add_init_script(
+        """document.addEventListener("DOMContentLoaded", () => {
+  const m = document.getElementById("message");
+  window.__messages = [];
+  new MutationObserver(() => window.__messages.push(m.textContent))
+    .observe(m, {childList: true, characterData: true, subtree: true});
+});"""
+    )
+    try:
+        await wait_for_feed(admin, oid)
+        await page.goto(occurrence["join_url"])
+        live = await wait_for_js(
+            page, f"({INBOUND})().then(s => s && s.framesDecoded > 10 && s)", 15
+        )
+        assert live["framesDecoded"] > 10
+        assert len(offers) == 2 and offers[1] - offers[0] >= 0.7  # Retry-After 1 s, ± jitter
+        messages = await eval_with_timeout(page, "window.__messages", 5)
+        assert "Connecting …" in messages and messages[-1] == "Live"
+        assert not [m for m in messages if "places are taken" in m], messages
+    finally:
+        await _close_page_peer(page)
