@@ -118,7 +118,8 @@ class FeedHub:
         self._waiting: dict[asyncio.StreamWriter, float] = {}
         self._index = TsIndex()
         self._servers: list[asyncio.Server] = []
-        self._producer_tasks: set[asyncio.Task[None]] = set()
+        # Each connected producer's task and its connection (closed, not cancelled, at the end).
+        self._producers: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._remainder = b""
         self.bytes_in = 0
         self.readers_dropped = 0
@@ -201,7 +202,7 @@ class FeedHub:
     ) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._producer_tasks.add(task)
+        self._producers[task] = writer
         self.producer_connected = True
         # A new producer starts a new byte stream: never glue half a packet onto it.
         self._remainder = b""
@@ -213,7 +214,7 @@ class FeedHub:
         finally:
             self.producer_connected = False
             self._remainder = b""
-            self._producer_tasks.discard(task)
+            self._producers.pop(task, None)
             writer.close()
 
     async def aclose(self) -> None:
@@ -223,9 +224,17 @@ class FeedHub:
             writer.transport.abort()
         self._readers.clear()
         self._waiting.clear()
-        for task in list(self._producer_tasks):
-            task.cancel()
-        await asyncio.gather(*self._producer_tasks, return_exceptions=True)
+        # Aborting the connection ends the producer's read loop by itself. A cancelled
+        # connection task would make asyncio's stream callback log a CancelledError (3.11).
+        producers = list(self._producers.items())
+        for _, writer in producers:
+            writer.transport.abort()
+        tasks = [task for task, _ in producers]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=2)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2)
