@@ -310,7 +310,7 @@ class ShardedRegistry:
         """The first worker below ``viewers_per_worker``, else the least loaded one.
 
         Filling one worker first is cheaper than spreading: measured at 50 and 100 viewers,
-        viewers spread over two processes cost 0.0005 cores each more than in one (two loops
+        viewers spread over two processes cost 0.0006-0.0008 cores each more than in one (two loops
         waking per frame, two sets of caches); past the mark the second core is worth it."""
         for shard in ready:
             if shard.load < self.viewers_per_worker:
