@@ -96,8 +96,9 @@ class Counter:
             self.audio += 1
         else:
             return
-        seq = (data[2] << 8) | data[3]
-        ssrc = data[8:12]
+        self.sequence(bytes(data[8:12]), (data[2] << 8) | data[3])
+    def sequence(self, ssrc, seq):
+        # Extended highest sequence number and packets received, per SSRC (loss = the gap).
         s = self.streams.get(ssrc)
         if s is None:
             self.streams[ssrc] = [seq, seq, 1]
@@ -124,15 +125,8 @@ class Counter:
             return
         last = (count - 1) * size
         ssrc = bytes(data[8:12])
-        for seq in ((data[2] << 8) | data[3], (data[last + 2] << 8) | data[last + 3]):
-            s = self.streams.get(ssrc)
-            if s is None:
-                self.streams[ssrc] = [seq, seq, 1]
-                continue
-            delta = (seq - s[1]) & 0xFFFF
-            if delta < 0x8000:
-                s[1] += delta
-            s[2] += 1
+        self.sequence(ssrc, (data[2] << 8) | data[3])
+        self.sequence(ssrc, (data[last + 2] << 8) | data[last + 3])
         self.streams[ssrc][2] += count - 2
     def lost(self):
         return sum(s[1] - s[0] + 1 - s[2] for s in self.streams.values())
