@@ -19,16 +19,15 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 import pytest_asyncio
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from knoten.keys import WEBRTC
 from schedules.ports import LoggingSessionRunner
 from streaming.live.feed import FeedHub
-from streaming.webrtc.ice import host_addresses_scope
 from streaming.webrtc.shards import ShardedRegistry
 from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
 from tests.support.ports import free_tcp_port
 from tests.support.webrtc_feeds import feed_argv
+from tests.support.webrtc_peers import Client, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
@@ -101,44 +100,6 @@ async def admin(webrtc_app: RunningApp) -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-class Client:
-    """An aiortc WHEP viewer counting what it receives (video frames decoded, audio frames)."""
-
-    def __init__(self) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.pc.addTransceiver("video", direction="recvonly")
-        self.pc.addTransceiver("audio", direction="recvonly")
-        self.frames = {"video": 0, "audio": 0}
-        self.size: tuple[int, int] | None = None
-        self.tasks: list[asyncio.Task[None]] = []
-        self.pc.on("track", self._on_track)
-
-    def _on_track(self, track) -> None:  # type: ignore[no-untyped-def]
-        async def pull() -> None:
-            with contextlib.suppress(Exception):
-                while True:
-                    frame = await track.recv()
-                    self.frames[track.kind] += 1
-                    if track.kind == "video":
-                        self.size = (frame.width, frame.height)
-
-        self.tasks.append(asyncio.create_task(pull()))
-
-    async def offer(self) -> str:
-        with host_addresses_scope(("127.0.0.1",)):
-            await self.pc.setLocalDescription(await self.pc.createOffer())
-        return self.pc.localDescription.sdp
-
-    async def accept(self, answer: str) -> None:
-        await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-
-    async def close(self) -> None:
-        await self.pc.close()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-
 async def post_offer(
     http: aiohttp.ClientSession, url: str, token: str | None, body: bytes | str, **headers: str
 ) -> tuple[int, dict[str, str], bytes]:
@@ -147,13 +108,6 @@ async def post_offer(
         all_headers["Authorization"] = f"Bearer {token}"
     async with http.post(url, data=body, headers=all_headers) as response:
         return response.status, dict(response.headers), await response.read()
-
-
-async def until(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_whep_statuses_with_aiortc_clients(

@@ -7,12 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from streaming.webrtc import HandshakesBusy, WebrtcOptions, WebrtcRegistry
 from streaming.webrtc.admission import AdmissionGate, GateBusy
-from streaming.webrtc.ice import host_addresses_scope
 from tests.support.webrtc_feeds import feed_argv
+from tests.support.webrtc_peers import Client, until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -63,36 +62,6 @@ async def test_gate_wait_runs_out_and_a_cancelled_waiter_loses_no_slot() -> None
 FEED = feed_argv()
 
 
-class Peer:
-    """A receiving aiortc peer that counts decoded video frames."""
-
-    def __init__(self) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.pc.addTransceiver("video", direction="recvonly")
-        self.frames = 0
-        self.pc.on("track", self._on_track)
-        self._tasks: list[asyncio.Task[None]] = []
-
-    def _on_track(self, track) -> None:  # type: ignore[no-untyped-def]
-        async def pull() -> None:
-            while True:
-                await track.recv()
-                self.frames += 1
-
-        self._tasks.append(asyncio.create_task(pull()))
-
-    async def offer(self) -> str:
-        with host_addresses_scope(("127.0.0.1",)):
-            await self.pc.setLocalDescription(await self.pc.createOffer())
-        return self.pc.localDescription.sdp
-
-    async def close(self) -> None:
-        await self.pc.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
 async def test_one_handshake_at_a_time_the_next_waits_the_one_after_is_busy(
     tmp_path: Path,
 ) -> None:
@@ -110,7 +79,7 @@ async def test_one_handshake_at_a_time_the_next_waits_the_one_after_is_busy(
             busy_retry_after_s=2,
         )
     )
-    peers = [Peer() for _ in range(3)]
+    peers = [Client() for _ in range(3)]
     try:
         for _ in range(250):
             if sock.exists():
@@ -127,16 +96,12 @@ async def test_one_handshake_at_a_time_the_next_waits_the_one_after_is_busy(
             await registry.add_viewer(1, offers[2])
         assert busy.value.code == "busy" and busy.value.retry_after_s == 2
         # The first viewer connects; that frees the slot for the second.
-        await peers[0].pc.setRemoteDescription(RTCSessionDescription(first_answer, "answer"))
+        await peers[0].accept(first_answer)
         _, second_answer = await asyncio.wait_for(second, 10)
         first = registry.viewer(1, first_id)
         assert first is not None and first.state == "connected"
-        await peers[1].pc.setRemoteDescription(RTCSessionDescription(second_answer, "answer"))
-        for _ in range(200):
-            if peers[0].frames >= 15 and peers[1].frames >= 15:
-                break
-            await asyncio.sleep(0.05)
-        assert peers[0].frames >= 15 and peers[1].frames >= 15
+        await peers[1].accept(second_answer)
+        await until(lambda: all(p.frames["video"] >= 15 for p in peers[:2]))
         assert registry.connecting == 0 and registry.viewer_count(1) == 2
     finally:
         for peer in peers:

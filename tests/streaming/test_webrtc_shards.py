@@ -6,30 +6,21 @@ The feed comes the way the live pipeline serves it: FFmpeg pushes MPEG-TS into a
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
-from aiortc import RTCSessionDescription
 
 from streaming.live.feed import FeedHub
 from streaming.webrtc import WebrtcOptions
 from streaming.webrtc.shards import ShardedRegistry
-from tests.streaming.test_webrtc_admission import Peer
 from tests.support.webrtc_feeds import feed_argv
+from tests.support.webrtc_peers import Client, until
 
 pytestmark = pytest.mark.timeout(90)
 
 PUSH = feed_argv(listen=False)
-
-
-async def until(condition, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 def alive(pid: int) -> bool:
@@ -42,9 +33,9 @@ def alive(pid: int) -> bool:
         return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
-async def join(registry: ShardedRegistry, peer: Peer) -> str:
+async def join(registry: ShardedRegistry, peer: Client) -> str:
     viewer_id, answer = await registry.add_viewer(1, await peer.offer())
-    await peer.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    await peer.accept(answer)
     return viewer_id
 
 
@@ -57,7 +48,7 @@ async def test_viewers_spread_over_workers_and_a_dead_worker_comes_back(tmp_path
     registry = ShardedRegistry(
         WebrtcOptions(host_addresses=("127.0.0.1",)), workers=2, viewers_per_worker=2
     )
-    peers: list[Peer] = []
+    peers: list[Client] = []
     pids: list[int] = []
     try:
         await registry.start()
@@ -65,15 +56,15 @@ async def test_viewers_spread_over_workers_and_a_dead_worker_comes_back(tmp_path
         assert len(pids) == 2
         await registry.open(1, hub.output_path, "Geteilt")
         assert registry.is_live(1)
-        peers = [Peer() for _ in range(4)]
+        peers = [Client() for _ in range(4)]
         ids = [await join(registry, peer) for peer in peers]
-        await until(lambda: all(peer.frames >= 15 for peer in peers))
+        await until(lambda: all(peer.frames["video"] >= 15 for peer in peers), timeout=15)
         stats = [await registry.viewer_stats(1, viewer_id) for viewer_id in ids]
         # The first worker is filled to its mark (2 here), then the next.
         assert [s["worker"] for s in stats] == [0, 0, 1, 1]  # type: ignore[index]
         assert {s["send_path"]["video"] for s in stats} == {"direct/aes-gcm"}  # type: ignore[index]
         assert registry.viewer_count(1) == 4
-        await until(lambda: (registry.stats(1)["packets"] or 0) > 0)  # type: ignore[operator]
+        await until(lambda: (registry.stats(1)["packets"] or 0) > 0, timeout=15)  # type: ignore[operator]
         assert registry.stats(1)["workers"] == 2
 
         # A viewer leaves: gone from the count at once.
@@ -84,14 +75,14 @@ async def test_viewers_spread_over_workers_and_a_dead_worker_comes_back(tmp_path
         victim = registry._shards[1]
         assert victim.process is not None
         victim.process.kill()
-        await until(lambda: victim.restarts == 1 and victim.ready.is_set())
+        await until(lambda: victim.restarts == 1 and victim.ready.is_set(), timeout=15)
         lost = sum(1 for s in stats[1:] if s["worker"] == 1)  # type: ignore[index]
         assert registry.viewer_count(1) == 3 - lost
-        newcomers = [Peer(), Peer()]
+        newcomers = [Client(), Client()]
         peers += newcomers
         for peer in newcomers:
             await join(registry, peer)
-        await until(lambda: all(peer.frames >= 15 for peer in newcomers))
+        await until(lambda: all(peer.frames["video"] >= 15 for peer in newcomers), timeout=15)
         assert registry.viewer_count(1) == 5 - lost and len(victim.viewers) >= 1
         pids += [s.process.pid for s in registry._shards if s.process is not None]
     finally:
