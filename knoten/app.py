@@ -1,22 +1,29 @@
 """The composition root: ``build_app(config)`` creates every component and wires them together.
 
-Components start in the order of ``cleanup_ctx`` and stop in reverse, so the FFmpeg processes
-are gone before the database closes.
+Everything long-lived is constructed here, stored under its typed key (:mod:`knoten.keys`) and
+started and stopped by a ``cleanup_ctx`` registered here; the modules under ``knoten/api/`` and
+``knoten/web/`` only add routes and handle requests. Components start in the order of
+``cleanup_ctx`` and stop in reverse: the seminars stop (and hand their recordings to
+finalization) before the recorder closes, every FFmpeg process ends before the database closes,
+and the WebRTC viewers go last.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from knoten.api import (
     calendar,
@@ -34,32 +41,51 @@ from knoten.db import Database
 from knoten.error_rules import DOMAIN_ERROR_RULES
 from knoten.http.middleware import HttpMetrics, auth_middleware, error_middleware
 from knoten.http.openapi import Operation, build_openapi, register
+from knoten.join import JoinTokens, load_or_create_join_secret
+from knoten.join_links import JoinLinks
 from knoten.keys import (
     ADMIN_TOKEN,
+    ARCHIVE_PATHS,
     CONFIG,
     DATABASE,
+    EVENT_STREAMS_CLOSING,
     FFMPEG_PROCESSES,
-    LIVE,
+    FINALIZER,
+    JOIN_LINKS,
     MEDIA_TOOLS,
     METRICS_REGISTRY,
     OPENAPI,
     PARTNERS,
+    PUSH_INGEST,
     RECONCILER,
     RECORDER,
+    RECORDINGS,
+    RETENTION,
     ROOMS,
     RUN_DIR,
     SCHEDULE,
+    SEMINAR_CONTROLLER,
     SESSION_RUNNER,
     SESSIONS,
+    SHARE_LINKS,
+    TEMPLATES,
     TRIGGERS,
     WEBRTC,
 )
-from knoten.live import MediaSessionRunner
 from knoten.live_metrics import LiveSessionCollector
 from knoten.media import MediaTools
 from knoten.security import AdminToken, load_or_create_admin_token
-from knoten.web import dashboard, pages
+from knoten.seminar_controller import SeminarController
+from knoten.web import dashboard, join, pages
 from knoten.web.session import SessionStore
+from recordings.catalog import Catalog
+from recordings.diskguard import DiskGuard
+from recordings.finalize import Finalizer
+from recordings.metrics import RecordingMetrics
+from recordings.paths import ArchivePaths
+from recordings.recorder import Recorder
+from recordings.retention import Retention, RetentionRules
+from recordings.share import ShareLinks, load_or_create_secret
 from schedules.clock import Clock, SystemClock
 from schedules.ports import SessionRunner
 from schedules.reconciler import Reconciler
@@ -70,6 +96,9 @@ from schedules.triggers import ScheduleTriggers
 from streaming.ffmpeg.metrics import FfmpegMetrics
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.partners import PartnerRepository
+from streaming.sources import PushIngest, new_stream_key
+from streaming.webrtc import IceServer, WebrtcOptions, WebrtcRegistry
+from streaming.webrtc.shards import ShardedRegistry
 
 log = logging.getLogger(__name__)
 
@@ -113,34 +142,45 @@ def build_app(
             auth_middleware(lambda: admin_token.value, cookie_auth=sessions.api_auth),
         ],
     )
+    clock = clock or SystemClock()
     app[CONFIG] = config
     app[ADMIN_TOKEN] = admin_token
     app[SESSIONS] = sessions
     app[METRICS_REGISTRY] = registry
+    app[TEMPLATES] = pages.template_environment()
+    app[EVENT_STREAMS_CLOSING] = asyncio.Event()
     app[MEDIA_TOOLS] = MediaTools(config.media.ffmpeg, config.media.ffprobe)
     app[DATABASE] = Database(config.database_url)
     app[FFMPEG_PROCESSES] = FfmpegProcesses(metrics=FfmpegMetrics(registry))
     engine = lambda: app[DATABASE].engine  # noqa: E731 - exists once the database started
-    app[ROOMS] = RoomRepository(engine)
+    app[ROOMS] = RoomRepository(engine, new_stream_key=new_stream_key)
     app[PARTNERS] = PartnerRepository(engine)
-    clock = clock or SystemClock()
     store = ScheduleStore()
     app[SCHEDULE] = ScheduleService(engine, clock, store)
-    # The media plane runs sessions; tests may swap in a runner that only records calls.
+    app[JOIN_LINKS] = JoinLinks(
+        JoinTokens(load_or_create_join_secret(config.data_dir)),
+        config.public_url,
+        grace=timedelta(minutes=config.webrtc.join_grace_minutes),
+    )
+    app[WEBRTC] = _viewer_registry(config, registry)
+    _archive(app, registry, clock, engine)
+    app[PUSH_INGEST] = PushIngest(config.ingest.host, config.ingest.srt_port_base)
     app[RUN_DIR] = Path(tempfile.gettempdir()) / f"knoten-{uuid.uuid4().hex[:8]}"
-    media_runner = MediaSessionRunner(
+    controller = SeminarController(
         rooms=app[ROOMS],
         partners=app[PARTNERS],
         processes=app[FFMPEG_PROCESSES],
         data_dir=config.data_dir,
         run_dir=app[RUN_DIR],
         ffmpeg=config.media.ffmpeg,
-        ingest_host=config.ingest.host,
-        srt_port_base=config.ingest.srt_port_base,
+        ingest=app[PUSH_INGEST],
+        recorder=app[RECORDER],
+        viewers=app[WEBRTC],
     )
-    app[LIVE] = media_runner
-    registry.register(LiveSessionCollector(media_runner))
-    app[SESSION_RUNNER] = session_runner or media_runner
+    app[SEMINAR_CONTROLLER] = controller
+    registry.register(LiveSessionCollector(controller))
+    # Tests may swap in a runner that only records calls.
+    app[SESSION_RUNNER] = session_runner or controller
     source = SqlOccurrenceSource(engine, store)
     app[RECONCILER] = Reconciler(source, app[SESSION_RUNNER], clock)
     app[TRIGGERS] = ScheduleTriggers(
@@ -151,22 +191,93 @@ def build_app(
         API_OPERATIONS, version=knoten_version(), server_url=config.public_url
     )
 
-    system.add_routes(app.router)
-    register(app.router, API_OPERATIONS)
-    pages.add_routes(app)
-    dashboard.add_routes(app)
-    calendar.add_routes(app.router)
-    hls.add_routes(app.router)  # partner HLS pull: /live/{occurrence}/{partner}/…
-    whep.setup(app, config, registry)  # join tokens, WebRTC registry, WHEP + join routes
-    media_runner.viewers = app[WEBRTC]
-    recordings.setup(app, registry, clock)  # archive components + public share routes
-    media_runner.recorder = app[RECORDER]
+    router = app.router
+    system.add_routes(router)
+    register(router, API_OPERATIONS)
+    pages.add_routes(router)
+    dashboard.add_routes(router)
+    calendar.add_routes(router)
+    hls.add_routes(router)  # partner HLS pull: /live/{occurrence}/{partner}/…
+    whep.add_routes(router)
+    join.add_routes(router)
+    recordings.add_routes(router)  # public share links
 
+    # on_shutdown runs before aiohttp waits for running handlers: open streams end at once.
+    app.on_shutdown.append(_close_event_streams)
+    app.cleanup_ctx.append(_webrtc)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
-    app.cleanup_ctx.append(recordings.lifecycle)  # recovery; closes after sessions stop
+    app.cleanup_ctx.append(_recordings)
     app.cleanup_ctx.append(_scheduling)
     return app
+
+
+def _viewer_registry(
+    config: Config, metrics: CollectorRegistry
+) -> WebrtcRegistry | ShardedRegistry:
+    section = config.webrtc
+    options = WebrtcOptions(
+        ice_servers=tuple(
+            IceServer(tuple(s.urls), s.username, s.credential) for s in section.ice_servers
+        ),
+        host_addresses=tuple(section.host_addresses),
+        interfaces=tuple(section.interfaces),
+        max_viewers=section.max_viewers,
+        max_connecting=section.max_connecting,
+        connect_timeout_s=section.connect_timeout_s,
+    )
+    if not section.workers:
+        return WebrtcRegistry(options, metrics)
+    return ShardedRegistry(
+        options,
+        metrics,
+        workers=section.workers,
+        viewers_per_worker=section.viewers_per_worker,
+        log_level=config.logging.level.upper(),
+    )
+
+
+def _archive(
+    app: web.Application,
+    registry: CollectorRegistry,
+    clock: Clock,
+    engine: Callable[[], AsyncEngine],
+) -> None:
+    """The archive's components: catalog, recorder, finalizer, retention and share links."""
+    config = app[CONFIG]
+    settings = config.recordings
+    media = config.media
+    paths = ArchivePaths(config.recordings_dir)
+    metrics = RecordingMetrics(registry)
+    catalog = Catalog(engine)
+    processes = app[FFMPEG_PROCESSES]
+    finalizer = Finalizer(catalog, paths, metrics, ffmpeg=media.ffmpeg, ffprobe=media.ffprobe,
+                          processes=processes)  # fmt: skip
+    guard = DiskGuard(paths.root, int(settings.min_free_gb * 2**30))
+    recorder = Recorder(catalog, paths, finalizer, guard, metrics, ffmpeg=media.ffmpeg,
+                        processes=processes, segment_seconds=settings.segment_seconds,
+                        clock=clock)  # fmt: skip
+    rules = RetentionRules(settings.retention_days, int(settings.quota_gb * 2**30))
+    app[ARCHIVE_PATHS] = paths
+    app[RECORDINGS] = catalog
+    app[FINALIZER] = finalizer
+    app[RECORDER] = recorder
+    app[RETENTION] = Retention(catalog, paths, rules, metrics, clock=clock,
+                               writing=recorder.is_writing)  # fmt: skip
+    app[SHARE_LINKS] = ShareLinks(load_or_create_secret(config.data_dir))
+
+
+async def _close_event_streams(app: web.Application) -> None:
+    app[EVENT_STREAMS_CLOSING].set()
+
+
+async def _webrtc(app: web.Application) -> AsyncIterator[None]:
+    registry = app[WEBRTC]
+    if isinstance(registry, ShardedRegistry):
+        await registry.start()  # the viewer workers, supervised from here on
+    yield
+    # Every peer and feed reader ends here; the sessions' own close() calls come first.
+    await registry.aclose()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -180,9 +291,23 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     log.info("ffmpeg %s", version or "NOT FOUND")
     yield
     # Every FFmpeg process ends here, gracefully, before anything else is torn down.
-    await app[LIVE].aclose()
+    await app[SEMINAR_CONTROLLER].aclose()
     await app[FFMPEG_PROCESSES].aclose()
     shutil.rmtree(app[RUN_DIR], ignore_errors=True)
+
+
+async def _recordings(app: web.Application) -> AsyncIterator[None]:
+    """Recovery at start-up; recorder and retention closed at shutdown. After the FFmpeg
+    registry and before scheduling, so sessions stop (and hand their recordings to
+    finalization) before the recorder closes, and FFmpeg goes after both."""
+    await asyncio.to_thread(app[ARCHIVE_PATHS].ensure_root)
+    recovering = await app[FINALIZER].recover(app[RECORDER].is_writing)
+    if recovering:
+        log.warning("recovering %d unfinished recording(s): %s", len(recovering), recovering)
+    app[RETENTION].start()
+    yield
+    await app[RETENTION].aclose()
+    await app[RECORDER].aclose()
 
 
 async def _scheduling(app: web.Application) -> AsyncIterator[None]:

@@ -19,7 +19,13 @@ from schedules.errors import (
     SeminarNotFound,
 )
 from schedules.rooms import RoomInUse, RoomNameTaken
-from streaming.errors import InvalidMediaUrl, InvalidPartner, PartnerNameTaken, PartnerNotFound
+from streaming.errors import (
+    InvalidMediaUrl,
+    InvalidPartner,
+    InvalidRoomSource,
+    PartnerNameTaken,
+    PartnerNotFound,
+)
 from streaming.webrtc import InvalidOffer, NotLive, ViewerNotFound
 
 DOMAIN_ERROR_RULES: tuple[DomainErrorRule, ...] = (
@@ -39,6 +45,7 @@ DOMAIN_ERROR_RULES: tuple[DomainErrorRule, ...] = (
     (PartnerNameTaken, 409, "conflict"),
     (ScheduleValidationError, 422, "validation_error"),
     (InvalidMediaUrl, 422, "validation_error"),
+    (InvalidRoomSource, 422, "validation_error"),
     (InvalidPartner, 422, "validation_error"),
     (InvalidOffer, 400, "invalid_offer"),
     (NotLive, 409, "not_live"),

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import jinja2
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from knoten.config import Config
 from knoten.db import Database
-from knoten.join import JoinTokens
-from knoten.live import MediaSessionRunner
+from knoten.join_links import JoinLinks
 from knoten.media import MediaTools
 from knoten.security import AdminToken
+from knoten.seminar_controller import SeminarController
 from knoten.web.session import SessionStore
 from recordings.catalog import Catalog
 from recordings.finalize import Finalizer
@@ -27,6 +29,7 @@ from schedules.service import ScheduleService
 from schedules.triggers import ScheduleTriggers
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.partners import PartnerRepository
+from streaming.sources import PushIngest
 from streaming.webrtc import WebrtcRegistry
 from streaming.webrtc.shards import ShardedRegistry
 
@@ -44,7 +47,8 @@ SESSION_RUNNER = web.AppKey("session_runner", SessionRunner)
 RECONCILER = web.AppKey("reconciler", Reconciler)
 TRIGGERS = web.AppKey("triggers", ScheduleTriggers)
 SESSIONS = web.AppKey("sessions", SessionStore)
-LIVE = web.AppKey("live", MediaSessionRunner)
+SEMINAR_CONTROLLER = web.AppKey("seminar_controller", SeminarController)
+PUSH_INGEST = web.AppKey("push_ingest", PushIngest)
 RUN_DIR = web.AppKey("run_dir", Path)
 RECORDINGS = web.AppKey("recordings", Catalog)
 RECORDER = web.AppKey("recorder", Recorder)
@@ -53,4 +57,7 @@ RETENTION = web.AppKey("retention", Retention)
 ARCHIVE_PATHS = web.AppKey("archive_paths", ArchivePaths)
 SHARE_LINKS = web.AppKey("share_links", ShareLinks)
 WEBRTC = web.AppKey("webrtc", WebrtcRegistry | ShardedRegistry)
-JOIN_TOKENS = web.AppKey("join_tokens", JoinTokens)
+JOIN_LINKS = web.AppKey("join_links", JoinLinks)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+#: Set when the app shuts down: every open event stream of the live panel ends at its next check.
+EVENT_STREAMS_CLOSING = web.AppKey("event_streams_closing", asyncio.Event)

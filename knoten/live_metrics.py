@@ -11,14 +11,12 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from knoten.live import MediaSessionRunner
-
-SOURCE_STATES = ("starting", "standby", "live", "lost")
-OUTPUT_STATES = ("starting", "live", "retrying", "failed", "stopped")
+from knoten.seminar_controller import SeminarController
+from streaming.live.status import OUTPUT_STATES, SOURCE_STATES
 
 
 class LiveSessionCollector(Collector):
-    def __init__(self, runner: MediaSessionRunner) -> None:
+    def __init__(self, runner: SeminarController) -> None:
         self._runner = runner
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -48,12 +46,12 @@ class LiveSessionCollector(Collector):
                 continue
             occ = str(occurrence_id)
             for state in SOURCE_STATES:
-                source.add_metric([occ, state], float(status["source"]["state"] == state))
-            on_air.add_metric([occ], float(status["source"]["on_air"] == "slate"))
-            for out in status["outputs"]:
-                partner = str(out["partner_id"])
+                source.add_metric([occ, state], float(status.source.state == state))
+            on_air.add_metric([occ], float(status.source.on_air == "slate"))
+            for out in status.outputs:
+                partner = str(out.partner_id)
                 for state in OUTPUT_STATES:
-                    output.add_metric([occ, partner, state], float(out["state"] == state))
-                bitrate.add_metric([occ, partner], float(out["bitrate_kbps"] or 0.0))
-                restarts.add_metric([occ, partner], float(out["restarts"]))
+                    output.add_metric([occ, partner, state], float(out.state == state))
+                bitrate.add_metric([occ, partner], float(out.bitrate_kbps or 0.0))
+                restarts.add_metric([occ, partner], float(out.restarts))
         yield from (source, on_air, output, bitrate, restarts)

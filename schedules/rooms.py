@@ -1,4 +1,9 @@
-"""The room repository: rooms persisted with SQLAlchemy Core on the async engine."""
+"""The room repository: rooms persisted with SQLAlchemy Core on the async engine.
+
+A room's ``source`` (its camera) and ``stream_key`` (the secret an encoder pushes with) are
+opaque values here: the media plane validates sources and makes keys, and the composition root
+hands this repository the function that makes them.
+"""
 
 from __future__ import annotations
 
@@ -56,15 +61,17 @@ def _room(row) -> Room:  # type: ignore[no-untyped-def]
     )
 
 
-def new_stream_key() -> str:
-    # 32 URL-safe characters: within SRT's 10–79 character passphrase limit.
+def _random_key() -> str:
     return secrets.token_urlsafe(24)
 
 
 class RoomRepository:
-    def __init__(self, engine: Callable[[], AsyncEngine]) -> None:
+    def __init__(
+        self, engine: Callable[[], AsyncEngine], new_stream_key: Callable[[], str] = _random_key
+    ) -> None:
         # A provider, because the engine exists only once the database component has started.
         self._engine_provider = engine
+        self._new_stream_key = new_stream_key
 
     @property
     def _engine(self) -> AsyncEngine:
@@ -91,7 +98,7 @@ class RoomRepository:
                         name=name,
                         source=source,
                         timezone=timezone,
-                        stream_key=new_stream_key(),
+                        stream_key=self._new_stream_key(),
                         created_at=now,
                         updated_at=now,
                     )
@@ -106,7 +113,7 @@ class RoomRepository:
         room = await self.get(room_id)
         if room.stream_key:
             return room.stream_key
-        key = new_stream_key()
+        key = self._new_stream_key()
         async with self._engine.begin() as conn:
             await conn.execute(update(rooms).where(rooms.c.id == room_id).values(stream_key=key))
         return key

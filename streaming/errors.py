@@ -75,3 +75,10 @@ class InvalidPartner(StreamingError, ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class InvalidRoomSource(StreamingError, ValueError):
+    """A room's camera source was refused (see :mod:`streaming.sources`)."""
+
+    code = "validation_error"
+    field = "source"

@@ -10,8 +10,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from knoten.api.occurrences import join_url
-from knoten.keys import CONFIG, ROOMS, SCHEDULE
+from knoten.keys import CONFIG, JOIN_LINKS, ROOMS, SCHEDULE
 from schedules.calendar_feed import FeedEvent, build_room_calendar
 from schedules.errors import RoomNotFound
 
@@ -45,7 +44,7 @@ async def room_calendar(request: web.Request) -> web.Response:
             sequence=row.sequence,
             recurrence_id=row.recurrence_id,
             is_recurring=row.is_recurring,
-            join_url=join_url(public_url, row.id),
+            join_url=request.app[JOIN_LINKS].page(row.id),
             updated_utc=row.updated_at,
         )
         for row in rows

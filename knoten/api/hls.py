@@ -9,10 +9,9 @@ a missing or wrong one is a 401, checked before anything about the occurrence is
 not on its session, a segment name that is not one FFmpeg writes, or a file that is gone.
 Errors are JSON whatever the app's JSON prefixes say.
 
-Segment names are never used as given: they must match :data:`SEGMENT_NAME` and the resolved
-file must lie inside ``<data_dir>/live/<occurrence_id>/<partner_id>/``. The playlist is
-rewritten so every relative URI carries ``?token=``, because players request segments relative
-to the playlist and would drop the query otherwise. Nothing here logs the token.
+The files, their names and the playlist rewriting (every relative URI carries ``?token=``) are
+the media plane's (:mod:`streaming.live.hls`); the seminar controller says which directory, if
+any, is on air for an occurrence and partner. Nothing here logs the token.
 """
 
 from __future__ import annotations
@@ -20,25 +19,26 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
-from urllib.parse import quote
 
 from aiohttp import web
 
 from knoten.http.errors import ApiError
-from knoten.keys import CONFIG, LIVE, PARTNERS
+from knoten.keys import PARTNERS, SEMINAR_CONTROLLER
+from streaming.live.hls import (
+    PLAYLIST,
+    PLAYLIST_TYPE,
+    SEGMENT_NAME,
+    SEGMENT_TYPE,
+    file_inside,
+    rewrite_playlist,
+)
 
-PLAYLIST = "index.m3u8"
-PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
-SEGMENT_TYPE = "video/mp2t"
-#: What FFmpeg's hls muxer names segments after ``index.m3u8``: index0.ts, index1.ts, …
-SEGMENT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\.ts")
 #: Tokens are ``secrets.token_urlsafe(24)`` (32 characters); anything far longer is not one.
 MAX_TOKEN_LENGTH = 256
 #: Segments do not change once written; the window is 6 × 2 s, so a short lifetime is enough
 #: and a segment rewritten after an output restart is not served stale for long.
 SEGMENT_CACHE = "private, max-age=30"
 _ID = re.compile(r"[1-9][0-9]{0,10}")
-_URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
 # Errors must never be cached: a 404 while FFmpeg starts up turns into a 200 seconds later.
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -65,56 +65,20 @@ async def _check_token(request: web.Request, partner_id: int) -> str:
     return token
 
 
-async def _partner_dir(request: web.Request) -> tuple[Path, str]:
-    """The partner's HLS directory on a running session, and the (valid) token."""
+async def _on_air_file(request: web.Request, name: str) -> tuple[Path, str]:
+    """The file ``name`` of the partner's HLS on a running session, and the (valid) token."""
     occurrence_id = _id(request, "occurrence_id")
     partner_id = _id(request, "partner_id")
     token = await _check_token(request, partner_id)
-    session = request.app[LIVE].session(occurrence_id)
-    if session is None or not any(
-        p.partner_id == partner_id and p.kind == "hls" for p in session.plan.partners
-    ):
+    directory = request.app[SEMINAR_CONTROLLER].hls_directory(occurrence_id, partner_id)
+    path = None if directory is None else file_inside(directory, name)
+    if path is None:
         raise _not_found()
-    # Built from integers only; the session writes to exactly this directory.
-    root = request.app[CONFIG].data_dir / "live" / str(occurrence_id) / str(partner_id)
-    return root, token
-
-
-def _inside(root: Path, name: str) -> Path:
-    """``root/name`` if it is an existing regular file that really lies under ``root``."""
-    base = root.resolve()
-    candidate = (base / name).resolve()
-    if candidate.parent != base or not candidate.is_file():
-        raise _not_found()
-    return candidate
-
-
-def with_token(uri: str, token: str) -> str:
-    """A relative URI with ``token`` added; absolute ones are left alone (never leak it)."""
-    if not uri or uri.startswith("/") or "://" in uri or uri.startswith("data:"):
-        return uri
-    return f"{uri}{'&' if '?' in uri else '?'}token={quote(token, safe='')}"
-
-
-def rewrite_playlist(text: str, token: str) -> str:
-    """Every segment line and every ``URI="…"`` attribute of ``text`` carrying the token."""
-    lines = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped:
-            lines.append(line)
-        elif stripped.startswith("#"):
-            lines.append(
-                _URI_ATTRIBUTE.sub(lambda m: f'URI="{with_token(m.group(1), token)}"', line)
-            )
-        else:
-            lines.append(with_token(stripped, token))
-    return "\n".join(lines) + "\n"
+    return path, token
 
 
 async def get_playlist(request: web.Request) -> web.Response:
-    root, token = await _partner_dir(request)
-    path = _inside(root, PLAYLIST)
+    path, token = await _on_air_file(request, PLAYLIST)
     try:
         # FFmpeg replaces the playlist by renaming a temporary file: this reads a whole one.
         text = await asyncio.to_thread(path.read_text, encoding="utf-8", errors="replace")
@@ -133,8 +97,7 @@ async def get_segment(request: web.Request) -> web.FileResponse:
     name = request.match_info["segment"]
     if SEGMENT_NAME.fullmatch(name) is None:
         raise _not_found()
-    root, _token = await _partner_dir(request)
-    path = _inside(root, name)
+    path, _token = await _on_air_file(request, name)
     return web.FileResponse(
         path, headers={"Content-Type": SEGMENT_TYPE, "Cache-Control": SEGMENT_CACHE}
     )

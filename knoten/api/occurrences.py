@@ -9,45 +9,16 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from knoten.api.whep import join_token
 from knoten.http.errors import ApiError
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model, read_query
-from knoten.keys import CONFIG, LIVE, SCHEDULE
+from knoten.keys import JOIN_LINKS, SCHEDULE, SEMINAR_CONTROLLER
 from schedules.store import OccurrenceRow
+from streaming.live.status import LiveStatus, OutputStatus, SourceStatus
 
 
 def local_iso(value: datetime) -> str:
     return value.isoformat(timespec="seconds")
-
-
-def join_url(public_url: str, occurrence_id: int, token: str | None = None) -> str:
-    """The join page; with a join token (see knoten/join.py) the link admits its holder."""
-    url = f"{public_url}/join/{occurrence_id}"
-    return f"{url}?t={token}" if token else url
-
-
-class SourceStatus(BaseModel):
-    state: Literal["starting", "standby", "live", "lost"]
-    kind: str
-    on_air: Literal["camera", "slate"] | None
-    width: int | None
-    height: int | None
-    fps: float | None
-    restarts: int
-
-
-class OutputStatus(BaseModel):
-    name: str
-    kind: Literal["rtmp", "srt", "hls"]
-    partner_id: int | None
-    profile: str | None
-    state: Literal["starting", "live", "retrying", "failed", "stopped"]
-    bitrate_kbps: float | None
-    fps: float | None
-    uptime_s: float | None
-    restarts: int
-    last_error: str | None
 
 
 class OccurrenceOut(BaseModel):
@@ -77,7 +48,7 @@ class OccurrenceOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, row: OccurrenceRow, public_url: str, token: str | None = None) -> OccurrenceOut:
+    def of(cls, row: OccurrenceRow, join_url: str, live: LiveStatus | None = None) -> OccurrenceOut:
         zone = ZoneInfo(row.timezone)
 
         def local(value: datetime | None) -> str | None:
@@ -101,7 +72,9 @@ class OccurrenceOut(BaseModel):
             actual_end=local(row.actual_end_utc),
             record=row.record,
             sequence=row.sequence,
-            join_url=join_url(public_url, row.id, token),
+            join_url=join_url,
+            source=live.source if live else None,
+            outputs=list(live.outputs) if live else None,
         )
 
 
@@ -149,23 +122,22 @@ class ExtendIn(BaseModel):
     minutes: int = Field(ge=1, le=240)
 
 
+def occurrence_view(app: web.Application, row: OccurrenceRow) -> OccurrenceOut:
+    """The occurrence as the API shows it: with its join link and, while it runs, the live
+    source and partner outputs."""
+    return OccurrenceOut.of(row, app[JOIN_LINKS].url(row), app[SEMINAR_CONTROLLER].status(row.id))
+
+
 def _out(request: web.Request, row: OccurrenceRow) -> web.Response:
-    out = OccurrenceOut.of(row, request.app[CONFIG].public_url, join_token(request.app, row))
-    live = request.app[LIVE].status(row.id)
-    if live is not None:
-        out.source = SourceStatus(**live["source"])
-        out.outputs = [OutputStatus(**output) for output in live["outputs"]]
-    return json_response(out)
+    return json_response(occurrence_view(request.app, row))
 
 
 async def list_occurrences(request: web.Request) -> web.Response:
     query = read_query(request.query, OccurrenceQuery)
     start, end = query.window()
     rows = await request.app[SCHEDULE].occurrences(start, end, query.room_id)
-    public_url = request.app[CONFIG].public_url
-    return json_response(
-        [OccurrenceOut.of(row, public_url, join_token(request.app, row)) for row in rows]
-    )
+    links = request.app[JOIN_LINKS]
+    return json_response([OccurrenceOut.of(row, links.url(row)) for row in rows])
 
 
 async def get_occurrence(request: web.Request) -> web.Response:

@@ -8,33 +8,18 @@ signed token is the credential, and it grants exactly one recording until it exp
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model, read_query
-from knoten.keys import (
-    ARCHIVE_PATHS,
-    CONFIG,
-    DATABASE,
-    FFMPEG_PROCESSES,
-    FINALIZER,
-    RECORDER,
-    RECORDINGS,
-    RETENTION,
-    SHARE_LINKS,
-)
+from knoten.keys import ARCHIVE_PATHS, CONFIG, RECORDER, RECORDINGS, RETENTION, SHARE_LINKS
 from knoten.web.pages import render
-from recordings.catalog import Catalog, Recording, RecordingFilter
-from recordings.diskguard import DiskGuard
+from recordings.catalog import Recording, RecordingFilter
 from recordings.errors import (
     InvalidShareToken,
     RecordingBusy,
@@ -42,15 +27,7 @@ from recordings.errors import (
     RecordingNotFound,
     ShareTokenExpired,
 )
-from recordings.finalize import Finalizer
-from recordings.metrics import RecordingMetrics
-from recordings.paths import ArchivePaths, check_text
-from recordings.recorder import Recorder
-from recordings.retention import Retention, RetentionRules
-from recordings.share import ShareLinks, load_or_create_secret
-from schedules.clock import Clock
-
-log = logging.getLogger(__name__)
+from recordings.paths import check_text
 
 BASE = "/api/v1/recordings"
 SHARE_BASE = "/share/recordings"
@@ -267,7 +244,8 @@ async def share_poster(request: web.Request) -> web.FileResponse:
     return await _share_file(request, "poster")
 
 
-def add_share_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: web.UrlDispatcher) -> None:
+    """The public share routes; the API operations are registered with the others."""
     router.add_get(SHARE_BASE + "/{token}", share_page)
     router.add_get(SHARE_BASE + "/{token}/media", share_media)
     router.add_get(SHARE_BASE + "/{token}/poster", share_poster)
@@ -294,46 +272,3 @@ OPERATIONS = (
     Operation("POST", _ID + "/share", create_share, "Create a signed, expiring share link",
               "recordings", request=ShareIn, response=ShareOut, status=201, errors=(404, 409)),
 )  # fmt: skip
-
-
-# -- composition (called by knoten.app) ---------------------------------------------------------
-
-
-def setup(app: web.Application, registry: CollectorRegistry, clock: Clock) -> None:
-    """Create the archive components under their keys and add the public share routes."""
-    config = app[CONFIG]
-    settings = config.recordings
-    paths = ArchivePaths(config.recordings_dir)
-    metrics = RecordingMetrics(registry)
-    catalog = Catalog(lambda: app[DATABASE].engine)
-    processes = app[FFMPEG_PROCESSES]
-    media = config.media
-    finalizer = Finalizer(catalog, paths, metrics, ffmpeg=media.ffmpeg, ffprobe=media.ffprobe,
-                          processes=processes)  # fmt: skip
-    guard = DiskGuard(paths.root, int(settings.min_free_gb * 2**30))
-    recorder = Recorder(catalog, paths, finalizer, guard, metrics, ffmpeg=media.ffmpeg,
-                        processes=processes, segment_seconds=settings.segment_seconds,
-                        clock=clock)  # fmt: skip
-    rules = RetentionRules(settings.retention_days, int(settings.quota_gb * 2**30))
-    app[ARCHIVE_PATHS] = paths
-    app[RECORDINGS] = catalog
-    app[FINALIZER] = finalizer
-    app[RECORDER] = recorder
-    app[RETENTION] = Retention(catalog, paths, rules, metrics, clock=clock,
-                               writing=recorder.is_writing)  # fmt: skip
-    app[SHARE_LINKS] = ShareLinks(load_or_create_secret(config.data_dir))
-    add_share_routes(app.router)
-
-
-async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: recovery at start-up; recorder and retention closed at shutdown. Placed
-    after the FFmpeg registry and before scheduling, so sessions stop (and hand their
-    recordings to finalization) before the recorder closes, and FFmpeg goes after both."""
-    await asyncio.to_thread(app[ARCHIVE_PATHS].ensure_root)
-    recovering = await app[FINALIZER].recover(app[RECORDER].is_writing)
-    if recovering:
-        log.warning("recovering %d unfinished recording(s): %s", len(recovering), recovering)
-    app[RETENTION].start()
-    yield
-    await app[RETENTION].aclose()
-    await app[RECORDER].aclose()

@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from knoten.http.errors import ApiError
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model
-from knoten.keys import CONFIG, LIVE, ROOMS
-from knoten.sources import SRT_PUSH, public_source, validate_room_source
+from knoten.keys import CONFIG, PUSH_INGEST, ROOMS
 from schedules.rooms import Room
+from streaming.sources import SRT_PUSH, public_source, validate_room_source
 
 
 def _check_timezone(value: str) -> str:
@@ -108,10 +108,10 @@ async def room_ingest(request: web.Request) -> web.Response:
     if room.source != SRT_PUSH:
         raise ApiError(409, "not_a_push_room", "the room's camera is not 'srt-push'", "source")
     key = await request.app[ROOMS].stream_key(room.id)
-    port = request.app[LIVE].srt_port(room.id)
+    ingest = request.app[PUSH_INGEST]
     host = urlsplit(request.app[CONFIG].public_url).hostname or "127.0.0.1"
-    url = f"srt://{host}:{port}?passphrase={key}&pbkeylen=16"
-    return json_response(IngestOut(kind="srt", url=url, passphrase=key, port=port))
+    url = ingest.encoder_url(host, room.id, key)
+    return json_response(IngestOut(kind="srt", url=url, passphrase=key, port=ingest.port(room.id)))
 
 
 async def delete_room(request: web.Request) -> web.Response:

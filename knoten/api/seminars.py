@@ -10,11 +10,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from knoten.api.occurrences import OccurrenceOut, local_iso
-from knoten.api.whep import join_token
 from knoten.http.errors import ApiError
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model, read_query
-from knoten.keys import CONFIG, PARTNERS, SCHEDULE
+from knoten.keys import JOIN_LINKS, PARTNERS, SCHEDULE
 from schedules.domain import (
     DEFAULT_LEAD_IN_MINUTES,
     DEFAULT_LEAD_OUT_MINUTES,
@@ -148,10 +147,8 @@ class SeminarQuery(BaseModel):
 
 
 def _detail(request: web.Request, detail: SeminarDetail) -> SeminarOut:
-    public_url = request.app[CONFIG].public_url
-    occurrences = [
-        OccurrenceOut.of(o, public_url, join_token(request.app, o)) for o in detail.occurrences
-    ]
+    links = request.app[JOIN_LINKS]
+    occurrences = [OccurrenceOut.of(o, links.url(o)) for o in detail.occurrences]
     return SeminarOut.of(detail.seminar, len(occurrences), occurrences)
 
 

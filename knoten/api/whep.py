@@ -9,23 +9,18 @@ occurrence or viewer, 409 not live, 413 too large, 415 not SDP, 503 + Retry-Afte
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
-from knoten.config import Config
 from knoten.http.errors import ApiError
 from knoten.http.openapi import Operation
 from knoten.http.requests import path_int
-from knoten.join import JoinTokenError, JoinTokens, load_or_create_join_secret
-from knoten.keys import CONFIG, JOIN_TOKENS, SCHEDULE, WEBRTC
-from schedules.store import OccurrenceRow
-from streaming.webrtc import IceServer, ViewerLimitReached, WebrtcOptions, WebrtcRegistry
+from knoten.join import JoinTokenError
+from knoten.keys import JOIN_LINKS, SCHEDULE, WEBRTC
+from streaming.webrtc import ViewerLimitReached
 from streaming.webrtc.sdp import MAX_OFFER_BYTES
-from streaming.webrtc.shards import ShardedRegistry
 
 SDP = "application/sdp"
 
@@ -37,7 +32,7 @@ def bearer(request: web.Request) -> str | None:
 
 def check_join_token(request: web.Request, occurrence_id: int, token: str | None) -> None:
     try:
-        request.app[JOIN_TOKENS].verify(token, occurrence_id, datetime.now(UTC))
+        request.app[JOIN_LINKS].verify(token, occurrence_id, datetime.now(UTC))
     except JoinTokenError as exc:
         headers = {"WWW-Authenticate": 'Bearer realm="knoten-join"'} if exc.status == 401 else {}
         raise ApiError(exc.status, exc.code, exc.message, headers=headers) from None
@@ -138,56 +133,6 @@ OPERATIONS = (
         errors=(404,),
     ),
 )
-
-
-def webrtc_options(config: Config) -> WebrtcOptions:
-    section = config.webrtc
-    return WebrtcOptions(
-        ice_servers=tuple(
-            IceServer(tuple(s.urls), s.username, s.credential) for s in section.ice_servers
-        ),
-        host_addresses=tuple(section.host_addresses),
-        interfaces=tuple(section.interfaces),
-        max_viewers=section.max_viewers,
-        max_connecting=section.max_connecting,
-        connect_timeout_s=section.connect_timeout_s,
-    )
-
-
-def setup(app: web.Application, config: Config, metrics: CollectorRegistry) -> None:
-    """Create the join tokens and the WebRTC registry, add the routes, own the shutdown."""
-    from knoten.web import join  # the page module renders with pages' templates
-
-    app[JOIN_TOKENS] = JoinTokens(load_or_create_join_secret(config.data_dir))
-    if config.webrtc.workers:
-        app[WEBRTC] = ShardedRegistry(
-            webrtc_options(config),
-            metrics,
-            workers=config.webrtc.workers,
-            viewers_per_worker=config.webrtc.viewers_per_worker,
-            log_level=config.logging.level.upper(),
-        )
-    else:
-        app[WEBRTC] = WebrtcRegistry(webrtc_options(config), metrics)
-    add_routes(app.router)
-    join.add_routes(app)
-    app.cleanup_ctx.append(_webrtc)
-
-
-async def _webrtc(app: web.Application) -> AsyncIterator[None]:
-    registry = app[WEBRTC]
-    if isinstance(registry, ShardedRegistry):
-        await registry.start()  # the viewer workers, supervised from here on
-    yield
-    # Every peer and feed reader ends here; the pipeline's own close() calls come first.
-    await app[WEBRTC].aclose()
-
-
-def join_token(app: web.Application, row: OccurrenceRow) -> str:
-    """The token of an occurrence's join link: valid until its end (+ lead-out and grace)."""
-    config = app[CONFIG]
-    grace = timedelta(minutes=row.lead_out_minutes + config.webrtc.join_grace_minutes)
-    return app[JOIN_TOKENS].issue(row.id, row.end_utc, grace)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

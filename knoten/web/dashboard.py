@@ -14,14 +14,14 @@ import asyncio
 import io
 import json
 import logging
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 
 import segno
 from aiohttp import web
 
-from knoten.api import occurrences as occurrences_api
-from knoten.keys import SESSIONS, WEBRTC
+from knoten.api.occurrences import occurrence_view
+from knoten.keys import EVENT_STREAMS_CLOSING, JOIN_LINKS, SCHEDULE, SESSIONS, WEBRTC
 from knoten.web.i18n import TEXTS, choose_language
 from knoten.web.pages import render
 from knoten.web.session import CSRF_FIELD, Session
@@ -39,8 +39,6 @@ EVENTS_CHECK_S = 1.0
 EVENTS_KEEPALIVE_S = 15.0
 #: How long a browser waits before reconnecting a dropped stream (the SSE ``retry:`` field).
 EVENTS_RETRY_MS = 3000
-#: Set when the app shuts down: every open event stream ends at its next check.
-EVENTS_CLOSING = web.AppKey("dashboard_events_closing", asyncio.Event)
 
 
 def has_api(app: web.Application, path: str) -> bool:
@@ -177,12 +175,10 @@ async def live_page(request: web.Request) -> web.Response:
 
 async def join_qr(request: web.Request) -> web.Response:
     _session_or_redirect(request)
-    _int_path(request, "occurrence_id")
-    # Exactly the link the API shows (with its join token, when there is one); 404 if unknown.
-    answer = await occurrences_api.get_occurrence(request)
-    url = json.loads(cast(bytes, answer.body))["join_url"]
+    # Exactly the link the API shows, with its join token; 404 if unknown.
+    row = await request.app[SCHEDULE].occurrence(_int_path(request, "occurrence_id"))
     buffer = io.BytesIO()
-    segno.make(url, error="m").save(
+    segno.make(request.app[JOIN_LINKS].url(row), error="m").save(
         buffer, kind="svg", scale=6, border=2, dark="#1b1b1b", light="#ffffff", xmldecl=False
     )
     response = web.Response(body=buffer.getvalue(), content_type="image/svg+xml")
@@ -205,17 +201,14 @@ async def recordings_page(request: web.Request) -> web.Response:
 # -- the live panel's event stream --------------------------------------------------------------
 
 
-async def _occurrence_json(request: web.Request) -> str:
-    """The occurrence exactly as ``GET /api/v1/occurrences/{id}`` answers it (same handler:
-    ``OccurrenceOut.of`` plus the live source and outputs), with ``viewers`` from the WebRTC
-    registry when there is one. Raises ``OccurrenceNotFound`` for an unknown id."""
-    answer = await occurrences_api.get_occurrence(request)
-    data = json.loads(cast(bytes, answer.body))
-    webrtc = request.app.get(WEBRTC)
-    if webrtc is not None:
-        viewers = webrtc.stats(data["id"]).get("viewers")
-        if isinstance(viewers, int):
-            data["viewers"] = viewers
+async def _occurrence_json(request: web.Request, occurrence_id: int) -> str:
+    """The occurrence exactly as ``GET /api/v1/occurrences/{id}`` shows it (the same
+    :func:`occurrence_view`), with ``viewers`` from the WebRTC registry. Raises
+    ``OccurrenceNotFound`` for an unknown id."""
+    app = request.app
+    row = await app[SCHEDULE].occurrence(occurrence_id)
+    data = occurrence_view(app, row).model_dump(mode="json")
+    data["viewers"] = app[WEBRTC].viewer_count(occurrence_id)
     # One line (json.dumps escapes every control character), as an SSE data field must be.
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
@@ -240,9 +233,9 @@ async def occurrence_events(request: web.Request) -> web.StreamResponse:
     sessions = request.app[SESSIONS]
     if sessions.get(request) is None:
         raise web.HTTPUnauthorized(text="sign in first", headers={"Cache-Control": "no-store"})
-    _int_path(request, "occurrence_id")
-    closing = request.app.get(EVENTS_CLOSING) or asyncio.Event()
-    payload = await _occurrence_json(request)  # 404 before any byte of the stream
+    occurrence_id = _int_path(request, "occurrence_id")
+    closing = request.app[EVENT_STREAMS_CLOSING]
+    payload = await _occurrence_json(request, occurrence_id)  # 404 before any byte of the stream
 
     response = _secure_headers(web.StreamResponse())
     response.content_type = "text/event-stream"
@@ -262,7 +255,7 @@ async def occurrence_events(request: web.Request) -> web.StreamResponse:
             if closing.is_set() or _gone(request) or sessions.get(request) is None:
                 break
             try:
-                fresh = await _occurrence_json(request)
+                fresh = await _occurrence_json(request, occurrence_id)
             except OccurrenceNotFound:
                 await response.write(_event("gone", "{}"))
                 break
@@ -280,10 +273,6 @@ async def occurrence_events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _close_event_streams(app: web.Application) -> None:
-    app[EVENTS_CLOSING].set()
-
-
 def _int_path(request: web.Request, name: str) -> int:
     raw = request.match_info[name]
     if not raw.isdigit() or len(raw) > 11:
@@ -291,11 +280,7 @@ def _int_path(request: web.Request, name: str) -> int:
     return int(raw)
 
 
-def add_routes(app: web.Application) -> None:
-    app[EVENTS_CLOSING] = asyncio.Event()
-    # on_shutdown runs before aiohttp waits for running handlers: open streams end at once.
-    app.on_shutdown.append(_close_event_streams)
-    router = app.router
+def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/signin", signin_form, name="signin")
     router.add_post("/signin", signin)
     router.add_post("/signout", signout, name="signout")

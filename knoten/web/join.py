@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from knoten.join import JoinTokenError
-from knoten.keys import JOIN_TOKENS, SCHEDULE, WEBRTC
+from knoten.keys import JOIN_LINKS, SCHEDULE, WEBRTC
 from knoten.web.i18n import choose_language
 from knoten.web.pages import render
 from schedules.errors import OccurrenceNotFound
@@ -79,7 +79,7 @@ async def _state(request: web.Request, occurrence_id: int | None) -> tuple[int, 
         # The public calendar links here without a token: say how to get in, not "invalid".
         return 401, {"state": "needs_link"}
     try:
-        request.app[JOIN_TOKENS].verify(request.query.get("t"), occurrence_id, datetime.now(UTC))
+        request.app[JOIN_LINKS].verify(request.query.get("t"), occurrence_id, datetime.now(UTC))
     except JoinTokenError as exc:
         return exc.status, {"state": "invalid"}
     try:
@@ -127,6 +127,6 @@ async def join_page(request: web.Request) -> web.Response:
     return response
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/join/{occurrence_id}", join_page)
-    app.router.add_get("/join/{occurrence_id}/state", join_state)
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/join/{occurrence_id}", join_page)
+    router.add_get("/join/{occurrence_id}/state", join_state)

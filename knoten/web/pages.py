@@ -8,14 +8,13 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from knoten.keys import DATABASE, MEDIA_TOOLS, ROOMS
+from knoten.keys import DATABASE, MEDIA_TOOLS, ROOMS, TEMPLATES
 from knoten.web.i18n import COOKIE, TEXTS, choose_language
 
 HERE = Path(__file__).parent
-TEMPLATES = web.AppKey("templates", jinja2.Environment)
 
 
-def _environment() -> jinja2.Environment:
+def template_environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
@@ -63,7 +62,6 @@ async def index(request: web.Request) -> web.Response:
     )
 
 
-def add_routes(app: web.Application) -> None:
-    app[TEMPLATES] = _environment()
-    app.router.add_get("/", index, name="index")
-    app.router.add_static("/static/", HERE / "static", name="static")
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/", index, name="index")
+    router.add_static("/static/", HERE / "static", name="static")

@@ -38,7 +38,9 @@ from streaming.ffmpeg.spec import (
 from streaming.ffmpeg.supervisor import FfmpegSupervisor, ProcessState, RestartPolicy
 from streaming.live.commands import webrtc_feed_argv
 from streaming.live.feed import FeedHub
-from streaming.live.plan import PartnerTarget, SessionPlan, profile_for
+from streaming.live.hls import hls_output, partner_dir
+from streaming.live.plan import PartnerKind, PartnerTarget, SessionPlan, profile_for
+from streaming.live.status import LiveStatus, OutputState, OutputStatus, SourceState, SourceStatus
 from streaming.live.switch import MasterSwitch, SourceName
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ INTERNAL_POLICY = RestartPolicy(
     initial_backoff_s=0.5, max_backoff_s=5.0, stale_timeout_s=10.0, startup_timeout_s=30.0
 )
 
-_OUTPUT_STATES = {
+_OUTPUT_STATES: dict[ProcessState, OutputState] = {
     ProcessState.IDLE: "starting",
     ProcessState.STARTING: "starting",
     ProcessState.RUNNING: "live",
@@ -78,7 +80,7 @@ def _clean_text(text: str) -> str:
 @dataclass
 class _Output:
     name: str
-    kind: str
+    kind: PartnerKind
     supervisor: FfmpegSupervisor
     partner_id: int | None = None
     profile: str | None = None
@@ -211,20 +213,9 @@ class LiveSession:
     def _add_partner(self, partner: PartnerTarget) -> None:
         feed = FeedInput(self.feed_for(partner.profile))
         if partner.kind == "hls":
-            directory = self.plan.hls_dir / str(partner.partner_id)
+            directory = partner_dir(self.plan.hls_dir, partner.partner_id)
             directory.mkdir(parents=True, exist_ok=True)
-            target = Output(
-                directory / "index.m3u8",
-                "hls",
-                options=(
-                    ("hls_time", "2"),
-                    ("hls_list_size", "6"),
-                    ("hls_flags", "delete_segments+independent_segments+omit_endlist"),
-                    # Numbers keep rising across an output restart: players never see the
-                    # playlist jump back to segment 0 and replay stale cached segments.
-                    ("hls_start_number_source", "epoch"),
-                ),
-            )
+            target = hls_output(directory)
         else:
             assert partner.url is not None
             target = Output(partner.url, "flv" if partner.kind == "rtmp" else "mpegts")
@@ -279,9 +270,13 @@ class LiveSession:
 
     # -- status --------------------------------------------------------------------------------
 
-    def source_status(self) -> dict[str, Any]:
+    def status(self) -> LiveStatus:
+        return LiveStatus(self.source_status(), tuple(self.outputs_status()))
+
+    def source_status(self) -> SourceStatus:
         camera = self._switch.source(SourceName.CAMERA) if self._started_at else None
         healthy = self._switch.camera_healthy() if camera else False
+        state: SourceState
         if not self._live:
             state = "standby" if healthy else "starting"
         elif self._switch.active is SourceName.CAMERA and healthy:
@@ -290,36 +285,47 @@ class LiveSession:
             state = "starting"
         else:
             state = "lost"
-        return {
-            "state": state,
-            "kind": self.plan.camera.kind,
-            "on_air": str(self._switch.active) if self._switch.active else None,
-            "width": camera.width if camera else None,
-            "height": camera.height if camera else None,
-            "fps": camera.fps if camera else None,
-            "restarts": self._camera.restarts if self._camera else 0,
-        }
+        active = self._switch.active
+        return SourceStatus(
+            state=state,
+            kind=self.plan.camera.kind,
+            on_air=None
+            if active is None
+            else ("camera" if active is SourceName.CAMERA else "slate"),
+            width=camera.width if camera else None,
+            height=camera.height if camera else None,
+            fps=camera.fps if camera else None,
+            restarts=self._camera.restarts if self._camera else 0,
+        )
 
-    def outputs_status(self) -> list[dict[str, Any]]:
+    def outputs_status(self) -> list[OutputStatus]:
         result = []
         for output in self._outputs:
             sup = output.supervisor
             progress = sup.progress
             result.append(
-                {
-                    "name": output.name,
-                    "kind": output.kind,
-                    "partner_id": output.partner_id,
-                    "profile": output.profile,
-                    "state": _OUTPUT_STATES[sup.state],
-                    "bitrate_kbps": progress.bitrate_kbps if progress else None,
-                    "fps": progress.fps if progress else None,
-                    "uptime_s": round(sup.uptime_s, 1) if sup.uptime_s is not None else None,
-                    "restarts": sup.restarts,
-                    "last_error": sup.last_error,
-                }
+                OutputStatus(
+                    name=output.name,
+                    kind=output.kind,
+                    partner_id=output.partner_id,
+                    profile=output.profile,
+                    state=_OUTPUT_STATES[sup.state],
+                    bitrate_kbps=progress.bitrate_kbps if progress else None,
+                    fps=progress.fps if progress else None,
+                    uptime_s=round(sup.uptime_s, 1) if sup.uptime_s is not None else None,
+                    restarts=sup.restarts,
+                    last_error=sup.last_error,
+                )
             )
         return result
+
+    def hls_directory(self, partner_id: int) -> Path | None:
+        """Where this session writes the playlist of ``partner_id``, if that partner pulls HLS
+        from it."""
+        for partner in self.plan.partners:
+            if partner.partner_id == partner_id and partner.kind == "hls":
+                return partner_dir(self.plan.hls_dir, partner_id)
+        return None
 
     @property
     def switches(self) -> int:

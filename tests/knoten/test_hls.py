@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
-from knoten.api.hls import rewrite_playlist, with_token
+from streaming.live.hls import rewrite_playlist, with_token
 from tests.support.app_fixtures import RunningApp
 
 SECRET = b"not a segment: must never be served"

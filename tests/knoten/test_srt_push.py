@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from knoten.config import Config
-from knoten.keys import LIVE
+from knoten.keys import SEMINAR_CONTROLLER
 from streaming.ffmpeg.tools import ffprobe_json
 from tests.support.app_fixtures import make_config, serve
 from tests.support.ports import free_tcp_port
@@ -70,19 +70,19 @@ async def test_push_with_key_goes_on_air_wrong_key_refused(
                 occurrence_id = (await response.json())["occurrences"][0]["id"]
             async with api.post(f"/api/v1/occurrences/{occurrence_id}/start") as response:
                 assert response.status == 200
-        session = app.app[LIVE].session(occurrence_id)
+        session = app.app[SEMINAR_CONTROLLER].session(occurrence_id)
         assert session is not None
-        await _until(lambda: session.source_status()["on_air"] == "slate", 15, "slate")
+        await _until(lambda: session.source_status().on_air == "slate", 15, "slate")
 
         wrong = ingest["url"].replace(ingest["passphrase"], "falscher-schluessel-123")
         intruder = _push(wrong, 5)
         returncode = await asyncio.to_thread(intruder.wait, 15)
         assert returncode != 0, "a push with the wrong key must be refused"
-        assert session.source_status()["on_air"] == "slate"
+        assert session.source_status().on_air == "slate"
 
         host = _push(ingest["url"], 12)
         try:
-            await _until(lambda: session.source_status()["on_air"] == "camera", 15, "camera")
+            await _until(lambda: session.source_status().on_air == "camera", 15, "camera")
             probe = await ffprobe_json(nginx_partner.url("c"), timeout=15)
         finally:
             host.kill()

@@ -66,15 +66,15 @@ async def test_two_partners_receive_their_profiles(tmp_path: Path, nginx_partner
     )
     async with _running(plan, live=True) as (session, processes):
         await _wait(
-            lambda: all(o["state"] == "live" for o in session.outputs_status()), 20, "outputs"
+            lambda: all(o.state == "live" for o in session.outputs_status()), 20, "outputs"
         )
         probe_a, probe_b = await asyncio.gather(
             ffprobe_json(partner_a.url("izkey"), timeout=15),
             ffprobe_json(partner_b.url("campuskey"), timeout=15),
         )
         status = session.source_status()
-        assert status["state"] == "live" and status["on_air"] == "camera"
-        assert (status["width"], status["height"]) == (1280, 720)
+        assert status.state == "live" and status.on_air == "camera"
+        assert (status.width, status.height) == (1280, 720)
     a, b = _streams(probe_a), _streams(probe_b)
     assert (a["video"]["codec_name"], a["video"]["width"], a["video"]["height"]) == (
         "h264",
@@ -125,20 +125,20 @@ async def test_camera_loss_puts_slate_on_air_without_partner_reconnect(
     )
     try:
         async with _running(plan, live=True) as (session, _):
-            await _wait(lambda: session.source_status()["on_air"] == "camera", 20, "camera on air")
-            await _wait(lambda: session.outputs_status()[0]["state"] == "live", 20, "partner live")
+            await _wait(lambda: session.source_status().on_air == "camera", 20, "camera on air")
+            await _wait(lambda: session.outputs_status()[0].state == "live", 20, "partner live")
             await asyncio.sleep(2)
 
             pusher.kill()
             pusher.wait()
             lost_at = time.monotonic()
-            await _wait(lambda: session.source_status()["on_air"] == "slate", 5, "slate on air")
+            await _wait(lambda: session.source_status().on_air == "slate", 5, "slate on air")
             slate_after = time.monotonic() - lost_at
-            assert session.source_status()["state"] == "lost"
+            assert session.source_status().state == "lost"
             await asyncio.sleep(3)
 
             pusher = _push_camera(camera_url)
-            await _wait(lambda: session.source_status()["on_air"] == "camera", 25, "camera back")
+            await _wait(lambda: session.source_status().on_air == "camera", 25, "camera back")
             await asyncio.sleep(2)
             output = session.outputs_status()[0]
     finally:
@@ -146,7 +146,7 @@ async def test_camera_loss_puts_slate_on_air_without_partner_reconnect(
         pusher.wait()
     print(f"slate on air {slate_after:.2f} s after the camera was lost")
     assert slate_after <= 3.0, f"slate took {slate_after:.1f} s"
-    assert output["state"] == "live" and output["restarts"] == 0, output
+    assert output.state == "live" and output.restarts == 0, output
     recorded = partner.recordings()
     assert len(recorded) == 1, "the partner connection must never drop"
     assert largest_video_gap(recorded[0]) <= 1.0
@@ -163,17 +163,17 @@ async def test_lead_in_slate_then_camera(tmp_path: Path, nginx_partner) -> None:
         partners=(PartnerTarget(1, "Campus", "rtmp", "720p", nginx_partner.url("lead")),),
     )
     async with _running(plan, live=False) as (session, _):
-        await _wait(lambda: session.outputs_status()[0]["state"] == "live", 20, "partner live")
+        await _wait(lambda: session.outputs_status()[0].state == "live", 20, "partner live")
         slate_text = (plan.run_dir / "slate.txt").read_text()
         assert slate_text.startswith("Vortrag: 3D-Druck; Teil 1 %{localtime}")
         assert "beginnt um 18:00" in slate_text
         status = session.source_status()
-        assert status["on_air"] == "slate" and status["state"] == "standby"
+        assert status.on_air == "slate" and status.state == "standby"
         await session.set_live(True)
-        await _wait(lambda: session.source_status()["on_air"] == "camera", 5, "camera on air")
+        await _wait(lambda: session.source_status().on_air == "camera", 5, "camera on air")
         assert "fortgesetzt" in (plan.run_dir / "slate.txt").read_text()
         output = session.outputs_status()[0]
-    assert output["restarts"] == 0
+    assert output.restarts == 0
     assert len(nginx_partner.recordings()) == 1, "lead-in to live without a reconnect"
 
 
@@ -199,12 +199,12 @@ async def test_file_camera_loops_without_losing_the_picture(tmp_path: Path) -> N
         extra_feeds=(),
     )
     async with _running(plan, live=True) as (session, _):
-        await _wait(lambda: session.source_status()["on_air"] == "camera", 15, "camera on air")
+        await _wait(lambda: session.source_status().on_air == "camera", 15, "camera on air")
         switches = session.switches
         on_air = []
         for _ in range(25):  # 5 s: two loop points of the 2 s clip
             await asyncio.sleep(0.2)
-            on_air.append(session.source_status()["on_air"])
+            on_air.append(session.source_status().on_air)
         camera = session.supervisor("camera")
         assert camera is not None
         restarts = camera.restarts

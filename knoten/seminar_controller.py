@@ -1,0 +1,164 @@
+"""The seminar controller: turns "occurrence X is live" into the media work of one seminar — the
+live session (camera, encode once, partners), the recording and the WebRTC feed — and back.
+
+It implements the schedules package's SessionRunner port, so the reconciler drives it; it
+resolves the room's camera and the partners at start time (changes to a partner apply to the
+next start). Hosts and pages read its typed :class:`~streaming.live.status.LiveStatus`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from schedules.domain import Phase
+from schedules.ports import SessionRequest
+from schedules.rooms import Room, RoomRepository
+from streaming.ffmpeg.registry import FfmpegProcesses
+from streaming.live import hls
+from streaming.live.plan import PartnerTarget, SessionPlan
+from streaming.live.session import LiveSession
+from streaming.live.status import LiveStatus
+from streaming.partners import PartnerRepository
+from streaming.sources import SRT_PUSH, PushIngest, camera_source
+
+log = logging.getLogger(__name__)
+
+
+class RecorderPort(Protocol):
+    async def start(self, occurrence_id: int, seminar_id: int, title: str, feed: Path) -> None: ...
+    async def stop(self, occurrence_id: int) -> None: ...
+
+
+class ViewerPort(Protocol):
+    async def open(self, occurrence_id: int, feed: Path, title: str) -> None: ...
+    async def close(self, occurrence_id: int) -> None: ...
+
+
+class SeminarController:
+    """SessionRunner for real rooms: one LiveSession per running occurrence, plus its
+    recording and its WebRTC viewers."""
+
+    def __init__(
+        self,
+        *,
+        rooms: RoomRepository,
+        partners: PartnerRepository,
+        processes: FfmpegProcesses,
+        data_dir: Path,
+        run_dir: Path,
+        ffmpeg: str = "ffmpeg",
+        ingest: PushIngest | None = None,
+        recorder: RecorderPort | None = None,
+        viewers: ViewerPort | None = None,
+    ) -> None:
+        self._rooms = rooms
+        self._partners = partners
+        self._processes = processes
+        self._data_dir = data_dir
+        self._run_dir = run_dir
+        self._ffmpeg = ffmpeg
+        self._ingest = ingest or PushIngest()
+        self._recorder = recorder
+        self._viewers = viewers
+        self._sessions: dict[int, LiveSession] = {}
+        self._recording: set[int] = set()
+        self._lock = asyncio.Lock()
+
+    def running(self) -> set[int]:
+        return set(self._sessions)
+
+    def session(self, occurrence_id: int) -> LiveSession | None:
+        return self._sessions.get(occurrence_id)
+
+    def status(self, occurrence_id: int) -> LiveStatus | None:
+        session = self._sessions.get(occurrence_id)
+        return None if session is None else session.status()
+
+    def hls_directory(self, occurrence_id: int, partner_id: int) -> Path | None:
+        """Where the running session of ``occurrence_id`` writes the HLS of ``partner_id``;
+        None when nothing of that is on air."""
+        session = self._sessions.get(occurrence_id)
+        return None if session is None else session.hls_directory(partner_id)
+
+    async def _plan(self, request: SessionRequest) -> SessionPlan:
+        room = await self._rooms.get(request.room_id)
+        partners = tuple(
+            PartnerTarget(partner.id, partner.name, partner.kind, partner.profile, partner.url)
+            for partner in await self._partners.list()
+            if partner.id in request.partner_ids and partner.enabled
+        )
+        start = request.start_utc.astimezone(ZoneInfo(room.timezone))
+        return SessionPlan(
+            occurrence_id=request.occurrence_id,
+            title=request.title,
+            start_label=start.strftime("%H:%M"),
+            camera=camera_source(room.source, self._data_dir, await self._push_url(room)),
+            run_dir=self._run_dir / f"occ{request.occurrence_id}",
+            hls_dir=hls.occurrence_dir(self._data_dir, request.occurrence_id),
+            partners=partners,
+            record=request.record,
+        )
+
+    async def _push_url(self, room: Room) -> str | None:
+        if room.source != SRT_PUSH:
+            return None
+        return self._ingest.listen_url(room.id, await self._rooms.stream_key(room.id))
+
+    async def start(self, request: SessionRequest) -> None:
+        async with self._lock:
+            oid = request.occurrence_id
+            live = request.phase is Phase.LIVE
+            session = self._sessions.get(oid)
+            if session is None:
+                plan = await self._plan(request)
+                session = LiveSession(plan, self._processes, self._ffmpeg)
+                self._sessions[oid] = session
+                try:
+                    await session.start(live=live)
+                except BaseException:
+                    self._sessions.pop(oid, None)
+                    await session.aclose()
+                    raise
+                if self._viewers is not None and "webrtc" in plan.extra_feeds:
+                    await _guard(self._viewers.open(oid, session.webrtc_feed, request.title))
+            elif live:
+                await session.set_live(True)
+            if live and request.record and oid not in self._recording and self._recorder:
+                # Recording starts with the seminar itself, not with the lead-in slate.
+                self._recording.add(oid)
+                await _guard(
+                    self._recorder.start(
+                        oid, request.seminar_id, request.title, session.master_feed
+                    )
+                )
+
+    async def stop(self, occurrence_id: int, reason: str) -> None:
+        async with self._lock:
+            session = self._sessions.pop(occurrence_id, None)
+            if occurrence_id in self._recording and self._recorder is not None:
+                self._recording.discard(occurrence_id)
+                await _guard(self._recorder.stop(occurrence_id))
+            if self._viewers is not None:
+                await _guard(self._viewers.close(occurrence_id))
+            if session is not None:
+                log.info("occurrence %s: stopping (%s)", occurrence_id, reason)
+                await session.aclose()
+                shutil.rmtree(session.plan.run_dir, ignore_errors=True)
+
+    async def aclose(self) -> None:
+        for occurrence_id in sorted(self._sessions):
+            await self.stop(occurrence_id, "service shutting down")
+
+
+async def _guard(action: Awaitable[None]) -> None:
+    # Viewers and the recording are consumers: their failure must not fail the broadcast.
+    try:
+        await action
+    except Exception:
+        log.exception("a consumer of the live session failed to start")

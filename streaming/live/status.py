@@ -1,0 +1,51 @@
+"""The state of a live session as the host sees it: the room camera and each partner output.
+
+Frozen values, read at the moment they are asked for; the API, the live panel and the
+Prometheus collector all render these same objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+SourceState = Literal["starting", "standby", "live", "lost"]
+OutputState = Literal["starting", "live", "retrying", "failed", "stopped"]
+SOURCE_STATES: tuple[SourceState, ...] = ("starting", "standby", "live", "lost")
+OUTPUT_STATES: tuple[OutputState, ...] = ("starting", "live", "retrying", "failed", "stopped")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """The room camera: ``standby`` before the seminar starts, ``lost`` while the slate
+    replaces it."""
+
+    state: SourceState
+    kind: str
+    on_air: Literal["camera", "slate"] | None
+    width: int | None
+    height: int | None
+    fps: float | None
+    restarts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutputStatus:
+    """One partner destination."""
+
+    name: str
+    kind: Literal["rtmp", "srt", "hls"]
+    partner_id: int | None
+    profile: str | None
+    state: OutputState
+    bitrate_kbps: float | None
+    fps: float | None
+    uptime_s: float | None
+    restarts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStatus:
+    source: SourceStatus
+    outputs: tuple[OutputStatus, ...]
