@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from foundation.clock import Clock, SystemClock
 from recordings import segments
 from recordings.catalog import Catalog
 from recordings.diskguard import DiskGuard
 from recordings.finalize import Finalizer
 from recordings.metrics import RecordingMetrics
 from recordings.paths import ArchivePaths
-from schedules.clock import Clock, SystemClock
 from streaming.errors import FfmpegNotFound
 from streaming.ffmpeg.policy import ProcessState, RestartPolicy
 from streaming.ffmpeg.registry import FfmpegProcesses

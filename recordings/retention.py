@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from foundation.clock import Clock, SystemClock
 from recordings.catalog import Catalog, Recording
 from recordings.errors import RecordingBusy, RecordingNotFound
 from recordings.metrics import RecordingMetrics
 from recordings.paths import ArchivePaths
-from schedules.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from sqlalchemy import (
     Table,
 )
 
-from schedules.tables import UtcDateTime
+from foundation.sqltypes import UtcDateTime
 
 metadata = MetaData()
 

@@ -3,46 +3,12 @@
 Reconciliation decisions depend only on the instant they are made at, so production code asks a
 :class:`Clock` instead of calling ``datetime.now`` itself; tests pass a :class:`FakeClock` and move
 it by hand, which makes time-dependent behaviour testable without sleeping. Every clock returns
-timezone-aware UTC datetimes, the convention of :mod:`schedules.domain`.
+timezone-aware UTC datetimes, the convention of :mod:`schedules.domain`. The clocks themselves live
+in :mod:`foundation.clock`, so the one clock the composition root creates serves every package.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from foundation.clock import Clock, FakeClock, SystemClock
 
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current instant as an aware UTC datetime."""
-        ...
-
-
-class SystemClock:
-    """The real wall clock (UTC)."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class FakeClock:
-    """A clock that only moves when told to, for tests."""
-
-    def __init__(self, now: datetime) -> None:
-        self._now = _as_utc(now)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def set(self, now: datetime) -> None:
-        self._now = _as_utc(now)
-
-    def advance(self, delta: timedelta) -> None:
-        self._now += delta
-
-
-def _as_utc(value: datetime) -> datetime:
-    # A naive datetime here would only fail later, deep inside a comparison; fail at the call site.
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"clock time must be timezone-aware, got naive {value!r}")
-    return value.astimezone(UTC)
+__all__ = ["Clock", "FakeClock", "SystemClock"]

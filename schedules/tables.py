@@ -2,13 +2,11 @@
 
 The schema itself is created and evolved by the Alembic migrations of the composition root;
 these definitions are what the repositories query against. Instants are stored as UTC and come
-back timezone-aware (SQLite keeps no offset, so :class:`UtcDateTime` restores it).
+back timezone-aware (SQLite keeps no offset, so :class:`UtcDateTime` restores it). The type lives in
+:mod:`foundation.sqltypes`; it stays importable from here for tables that import it this way.
 """
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -22,32 +20,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     func,
     text,
 )
 
+from foundation.sqltypes import UtcDateTime
+
 metadata = MetaData()
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """An aware datetime stored as naive UTC; refuses naive input so no local time slips in."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("UtcDateTime needs an aware datetime")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 rooms = Table(
