@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from knoten.api import (
     calendar,
+    conversation,
     hls,
     occurrences,
     partners,
@@ -37,6 +38,10 @@ from knoten.api import (
     whep,
 )
 from knoten.config import Config
+from knoten.conversation.context import DateContexts
+from knoten.conversation.hub import ConversationHub
+from knoten.conversation.rules import ChatLimits
+from knoten.conversation.store import ConversationStore
 from knoten.db import Database
 from knoten.error_rules import DOMAIN_ERROR_RULES
 from knoten.http.middleware import HttpMetrics, auth_middleware, error_middleware
@@ -47,6 +52,7 @@ from knoten.keys import (
     ADMIN_TOKEN,
     ARCHIVE_PATHS,
     CONFIG,
+    CONVERSATIONS,
     DATABASE,
     EVENT_STREAMS_CLOSING,
     FFMPEG_PROCESSES,
@@ -76,6 +82,7 @@ from knoten.live_metrics import LiveSessionCollector
 from knoten.media import MediaTools
 from knoten.security import AdminToken, load_or_create_admin_token
 from knoten.seminar_controller import SeminarController
+from knoten.web import conversation as conversation_pages
 from knoten.web import dashboard, join, pages
 from knoten.web.session import SessionStore
 from recordings.catalog import Catalog
@@ -112,6 +119,7 @@ API_OPERATIONS: tuple[Operation, ...] = (
     *whep.OPERATIONS,
     *partners.OPERATIONS,
     *recordings.OPERATIONS,
+    *conversation.OPERATIONS,
 )
 
 
@@ -163,6 +171,12 @@ def build_app(
         grace=timedelta(minutes=config.webrtc.join_grace_minutes),
     )
     app[WEBRTC] = _viewer_registry(config, registry)
+    app[CONVERSATIONS] = ConversationHub(
+        ConversationStore(engine),
+        DateContexts(app[SCHEDULE], app[PARTNERS]),
+        limits=ChatLimits(max_participants=config.conversation.max_participants),
+        now=clock.now,
+    )
     _archive(app, registry, clock, engine)
     app[PUSH_INGEST] = PushIngest(config.ingest.host, config.ingest.srt_port_base)
     app[RUN_DIR] = Path(tempfile.gettempdir()) / f"knoten-{uuid.uuid4().hex[:8]}"
@@ -200,6 +214,7 @@ def build_app(
     hls.add_routes(router)  # partner HLS pull: /live/{occurrence}/{partner}/…
     whep.add_routes(router)
     join.add_routes(router)
+    conversation_pages.add_routes(router)
     recordings.add_routes(router)  # public share links
 
     # on_shutdown runs before aiohttp waits for running handlers: open streams end at once.
@@ -269,6 +284,7 @@ def _archive(
 
 async def _close_event_streams(app: web.Application) -> None:
     app[EVENT_STREAMS_CLOSING].set()
+    await app[CONVERSATIONS].aclose()
 
 
 async def _webrtc(app: web.Application) -> AsyncIterator[None]:

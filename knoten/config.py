@@ -144,6 +144,25 @@ class WebrtcConfig(_Section):
         return value
 
 
+DEFAULT_PRIVACY_TEXT = (
+    "Die Aufzeichnung und die Übertragung dienen dazu, die Veranstaltung Menschen zugänglich zu "
+    "machen, die nicht vor Ort sein können. Was Sie im Chat schreiben und was Sie sagen, wenn "
+    "Sie zu Wort kommen, kann in der Aufzeichnung und bei den Partnern zu sehen und zu hören "
+    "sein. Ohne Zustimmung können Sie weiter zuschauen, aber nicht schreiben und sich nicht "
+    "melden. Chatnachrichten werden mit der Aufzeichnung gelöscht."
+)
+
+
+class ConversationConfig(_Section):
+    """Chat, questions and the recording notice of the join page."""
+
+    # Shown on recorded or broadcast dates, below "Diese Veranstaltung wird aufgezeichnet …".
+    privacy_text: str = Field(default=DEFAULT_PRIVACY_TEXT, min_length=1, max_length=4000)
+    # Messages of a date without a recording are kept this long after its end (days).
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    max_participants: int = Field(default=200, ge=1, le=5000)
+
+
 class Config(_Section):
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = StorageConfig()
@@ -153,6 +172,7 @@ class Config(_Section):
     ingest: IngestConfig = IngestConfig()
     recordings: RecordingsConfig = RecordingsConfig()
     webrtc: WebrtcConfig = WebrtcConfig()
+    conversation: ConversationConfig = ConversationConfig()
 
     @property
     def data_dir(self) -> Path:

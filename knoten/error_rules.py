@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from knoten.conversation.rules import ChatRefused, ChatTargetNotFound
 from knoten.http.errors import DomainErrorRule
 from recordings.errors import (
     InvalidShareToken,
@@ -50,4 +51,6 @@ DOMAIN_ERROR_RULES: tuple[DomainErrorRule, ...] = (
     (InvalidOffer, 400, "invalid_offer"),
     (NotLive, 409, "not_live"),
     (ViewerNotFound, 404, "not_found"),
+    (ChatTargetNotFound, 404, "not_found"),
+    (ChatRefused, 409, "conflict"),
 )

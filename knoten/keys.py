@@ -10,6 +10,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from knoten.config import Config
+from knoten.conversation.hub import ConversationHub
 from knoten.db import Database
 from knoten.join_links import JoinLinks
 from knoten.media import MediaTools
@@ -61,3 +62,4 @@ JOIN_LINKS = web.AppKey("join_links", JoinLinks)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 #: Set when the app shuts down: every open event stream of the live panel ends at its next check.
 EVENT_STREAMS_CLOSING = web.AppKey("event_streams_closing", asyncio.Event)
+CONVERSATIONS = web.AppKey("conversations", ConversationHub)

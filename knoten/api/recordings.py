@@ -38,17 +38,18 @@ class RecordingOut(BaseModel):
     occurrence_id: int
     seminar_id: int
     title: str
+    status: str = Field(description="recording | finalizing | available | failed")
+    recovered: bool = Field(description="finalized after a crash from what had been written")
+    keep: bool = Field(description="retention never deletes it")
     started_at: datetime
     duration_s: float | None
-    size_bytes: int | None
+    # What ffprobe found in the finished file (None until then).
     width: int | None
     height: int | None
     video_codec: str | None
     audio_codec: str | None
+    size_bytes: int | None
     sha256: str | None
-    status: str = Field(description="recording | finalizing | available | failed")
-    recovered: bool = Field(description="finalized after a crash from what had been written")
-    keep: bool = Field(description="retention never deletes it")
     poster_url: str | None
     media_url: str | None
 

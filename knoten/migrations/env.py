@@ -5,11 +5,17 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from knoten.conversation.tables import metadata as conversation_metadata
 from recordings.tables import metadata as recordings_metadata
 from schedules.tables import metadata as schedules_metadata
 from streaming.tables import metadata as streaming_metadata
 
-target_metadata = [schedules_metadata, streaming_metadata, recordings_metadata]
+target_metadata = [
+    schedules_metadata,
+    streaming_metadata,
+    recordings_metadata,
+    conversation_metadata,
+]
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from knoten.api.occurrences import occurrence_view
 from knoten.keys import EVENT_STREAMS_CLOSING, JOIN_LINKS, SCHEDULE, SESSIONS, WEBRTC
+from knoten.web.chat_texts import CHAT_TEXTS
 from knoten.web.i18n import TEXTS, choose_language
 from knoten.web.pages import render
 from knoten.web.session import CSRF_FIELD, Session
@@ -168,8 +169,15 @@ async def seminar_edit(request: web.Request) -> web.Response:
 
 async def live_page(request: web.Request) -> web.Response:
     occurrence_id = _int_path(request, "occurrence_id")
+    chat = CHAT_TEXTS[choose_language(request)]
     return await _page(
-        request, "dashboard/live.html", "live", section="calendar", occurrence_id=occurrence_id
+        request,
+        "dashboard/live.html",
+        "live",
+        section="calendar",
+        occurrence_id=occurrence_id,
+        ct=chat,
+        chat_texts_json=json.dumps(chat, ensure_ascii=False),
     )
 
 

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from knoten.join import JoinTokenError
-from knoten.keys import JOIN_LINKS, SCHEDULE, WEBRTC
+from knoten.keys import CONFIG, CONVERSATIONS, JOIN_LINKS, SCHEDULE, WEBRTC
+from knoten.web.chat_texts import CHAT_TEXTS, recording_notice
 from knoten.web.i18n import choose_language
 from knoten.web.pages import render
 from schedules.errors import OccurrenceNotFound
@@ -87,6 +88,7 @@ async def _state(request: web.Request, occurrence_id: int | None) -> tuple[int, 
     except OccurrenceNotFound:
         return 404, {"state": "unknown"}
     zone = ZoneInfo(row.timezone)
+    date = await request.app[CONVERSATIONS].date(occurrence_id)
     registry = request.app[WEBRTC]
     state = row.state.value
     if state == "live" and not registry.is_live(occurrence_id):
@@ -99,6 +101,8 @@ async def _state(request: web.Request, occurrence_id: int | None) -> tuple[int, 
         "start": row.start_utc.astimezone(zone).isoformat(timespec="seconds"),
         "start_local": row.start_utc.astimezone(zone).strftime("%H:%M"),
         "ice_servers": [s.as_browser_dict() for s in registry.options.ice_servers],
+        "recorded": date.recorded,
+        "partners": list(date.partners),
     }
 
 
@@ -111,10 +115,19 @@ async def join_page(request: web.Request) -> web.Response:
     occurrence_id = _occurrence_id(request)
     status, document = await _state(request, occurrence_id)
     lang = choose_language(request)
+    notice = None
+    if status == 200:
+        notice = recording_notice(lang, bool(document["recorded"]), tuple(document["partners"]))
+    chat = CHAT_TEXTS[lang]
     response = await render(
         request,
         "join.html",
         jt=TEXTS[lang],
+        ct=chat,
+        chat_texts_json=json.dumps(chat, ensure_ascii=False),
+        notice=notice,
+        privacy_text=request.app[CONFIG].conversation.privacy_text,
+        chat_open=status == 200,
         texts_json=json.dumps(TEXTS[lang], ensure_ascii=False),
         doc=document,
         doc_json=json.dumps(document, ensure_ascii=False),

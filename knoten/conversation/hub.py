@@ -1,0 +1,438 @@
+"""The one owner of every date's conversation: who takes part, what was said, which questions
+are open, the chat mode; and the pages connected to it.
+
+Each connected page is a :class:`Subscriber` with a bounded queue of serialized events; an event
+is serialized once and put on every queue (a page that falls 256 events behind is cut loose and
+reconnects). Every (re)connect begins with a full snapshot, so a page that was away shows what it
+missed without duplicates. Changes are written to the database before they are announced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from knoten.conversation import wire
+from knoten.conversation.rules import (
+    ChatLimits,
+    ChatMode,
+    ChatRefused,
+    ChatTargetNotFound,
+    QuestionRank,
+    QuestionState,
+    TokenBucket,
+    check_may_write,
+    clean_message,
+    clean_name,
+    question_order,
+)
+from knoten.conversation.store import ConversationStore, MessageRecord, ParticipantRecord
+
+log = logging.getLogger(__name__)
+
+Role = Literal["participant", "host", "display"]
+QUEUE_EVENTS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class DateContext:
+    """What the conversation needs to know about its date (read at every connect)."""
+
+    occurrence_id: int
+    title: str
+    start_utc: datetime
+    timezone: str
+    recorded: bool
+    partners: tuple[str, ...]
+    open: bool  # False once the date is over or cancelled: the chat is read-only
+
+    @property
+    def consent_required(self) -> bool:
+        """Recorded or broadcast dates need the participant's acknowledgement first."""
+        return self.recorded or bool(self.partners)
+
+
+class Subscriber:
+    """One connected page. The handler drains :attr:`queue`; ``None`` in it means "close"."""
+
+    def __init__(self, role: Role, participant_id: int | None = None) -> None:
+        self.role = role
+        self.participant_id = participant_id
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(QUEUE_EVENTS)
+        self.closed = False
+
+    def push(self, payload: str | None) -> None:
+        if self.closed:
+            return
+        try:
+            self.queue.put_nowait(payload)
+        except asyncio.QueueFull:
+            self.close()  # too slow: it reconnects and gets a fresh snapshot
+        if payload is None:
+            self.closed = True
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+
+@dataclass
+class Conversation:
+    context: DateContext
+    mode: ChatMode
+    participants: dict[int, ParticipantRecord]
+    messages: dict[int, MessageRecord]
+    votes: set[tuple[int, int]]
+    subscribers: set[Subscriber] = field(default_factory=set)
+    buckets: dict[int, TokenBucket] = field(default_factory=dict)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.context.timezone)
+
+    def connected(self, participant_id: int) -> bool:
+        return any(s.participant_id == participant_id for s in self.subscribers)
+
+    def connected_participants(self) -> set[int]:
+        return {s.participant_id for s in self.subscribers if s.participant_id is not None}
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ConversationHub:
+    def __init__(
+        self,
+        store: ConversationStore,
+        context: Callable[[int], Awaitable[DateContext]],
+        *,
+        limits: ChatLimits | None = None,
+        now: Callable[[], datetime],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._context = context
+        self.limits = limits or ChatLimits()
+        self._now = now
+        self._monotonic = monotonic
+        self._dates: dict[int, Conversation] = {}
+        self._lock = asyncio.Lock()
+
+    # -- loading --------------------------------------------------------------------------------
+
+    async def date(self, occurrence_id: int) -> DateContext:
+        """What the conversation knows of the date (OccurrenceNotFound if unknown)."""
+        return await self._context(occurrence_id)
+
+    async def conversation(self, occurrence_id: int) -> Conversation:
+        """The live state of a date, loaded on first use; its context refreshed."""
+        context = await self._context(occurrence_id)  # OccurrenceNotFound for unknown dates
+        async with self._lock:
+            conversation = self._dates.get(occurrence_id)
+            if conversation is None:
+                conversation = Conversation(
+                    context=context,
+                    mode=await self._store.mode(occurrence_id),
+                    participants={p.id: p for p in await self._store.participants(occurrence_id)},
+                    messages={m.id: m for m in await self._store.messages(occurrence_id)},
+                    votes=set(await self._store.voters(occurrence_id)),
+                )
+                self._dates[occurrence_id] = conversation
+            conversation.context = context
+            return conversation
+
+    # -- connections ----------------------------------------------------------------------------
+
+    async def join(
+        self, occurrence_id: int, secret: str | None, name: object
+    ) -> tuple[Conversation, ParticipantRecord, str | None]:
+        """The participant behind ``secret`` (or a new one): (conversation, participant, the new
+        secret or None). Raises ChatRefused("removed") for a removed one, ("full") at the limit."""
+        conversation = await self.conversation(occurrence_id)
+        participant = None
+        if secret:
+            participant = await self._store.participant_by_secret(secret_hash(secret))
+            if participant is not None and participant.occurrence_id != occurrence_id:
+                participant = None  # a secret of another date is simply not one of this date
+        if participant is not None and participant.removed:
+            raise ChatRefused("removed")
+        connected = conversation.connected_participants()
+        if (participant is None or participant.id not in connected) and len(
+            connected
+        ) >= self.limits.max_participants:
+            raise ChatRefused("full")
+        new_secret = None
+        if participant is None:
+            new_secret = secrets.token_urlsafe(24)
+            display = clean_name(name) if name else "Gast"
+            participant = await self._store.create_participant(
+                occurrence_id, secret_hash(new_secret), display, self._now()
+            )
+            log.info("occurrence %s: participant %s joined", occurrence_id, participant.id)
+        conversation.participants[participant.id] = participant
+        return conversation, participant, new_secret
+
+    def subscribe(self, conversation: Conversation, subscriber: Subscriber) -> None:
+        conversation.subscribers.add(subscriber)
+        subscriber.push(wire.dumps(self.snapshot(conversation, subscriber)))
+        if subscriber.participant_id is not None:
+            self._announce_participant(conversation, subscriber.participant_id)
+
+    def unsubscribe(self, conversation: Conversation, subscriber: Subscriber) -> None:
+        conversation.subscribers.discard(subscriber)
+        if subscriber.participant_id is not None:
+            self._announce_participant(conversation, subscriber.participant_id)
+
+    def snapshot(self, conversation: Conversation, subscriber: Subscriber) -> dict[str, Any]:
+        zone = conversation.zone
+        context = conversation.context
+        document: dict[str, Any] = {
+            "type": "snapshot",
+            "mode": conversation.mode.value,
+            "open": context.open,
+            "consent_required": context.consent_required,
+            "recorded": context.recorded,
+            "partners": list(context.partners),
+            "messages": [
+                wire.message_json(m, zone) for m in conversation.messages.values() if not m.hidden
+            ],
+            "questions": self.question_ids(conversation),
+        }
+        if subscriber.participant_id is not None:
+            you = conversation.participants[subscriber.participant_id]
+            document["you"] = wire.participant_json(you, True)
+            document["voted"] = sorted(
+                mid for mid, pid in conversation.votes if pid == subscriber.participant_id
+            )
+        if subscriber.role == "host":
+            document["participants"] = self._participants_json(conversation)
+        return document
+
+    def _participants_json(self, conversation: Conversation) -> list[dict[str, Any]]:
+        online = conversation.connected_participants()
+        return [
+            wire.participant_json(p, p.id in online) for p in conversation.participants.values()
+        ]
+
+    def question_ids(self, conversation: Conversation) -> list[int]:
+        ranks = [
+            QuestionRank(m.id, m.votes, m.question_state)
+            for m in conversation.messages.values()
+            if m.question_state is not None and not m.hidden
+        ]
+        return question_order(ranks)
+
+    # -- what participants do -------------------------------------------------------------------
+
+    async def consent(self, conversation: Conversation, participant_id: int) -> None:
+        participant = conversation.participants[participant_id]
+        if not participant.consented:
+            await self._store.update_participant(participant_id, consented_at=self._now())
+            participant.consented = True
+        self._announce_participant(conversation, participant_id)
+
+    async def rename(self, conversation: Conversation, participant_id: int, name: object) -> None:
+        participant = conversation.participants[participant_id]
+        participant.name = clean_name(name)
+        await self._store.update_participant(participant_id, name=participant.name)
+        self._announce_participant(conversation, participant_id)
+
+    async def say(
+        self,
+        conversation: Conversation,
+        participant_id: int | None,
+        text: object,
+        *,
+        question: bool = False,
+        host_name: str = "Kursleitung",
+    ) -> MessageRecord:
+        """A new message from a participant, or from the host when ``participant_id`` is None."""
+        host = participant_id is None
+        participant = None if host else conversation.participants[participant_id]
+        if not conversation.context.open:
+            raise ChatRefused("closed")
+        check_may_write(
+            mode=conversation.mode,
+            question=question,
+            consented=host or self._consented(conversation, participant),
+            muted=participant is not None and participant.chat_muted,
+            host=host,
+        )
+        cleaned = clean_message(text, self.limits)
+        if participant is not None and not self._bucket(conversation, participant.id).take(
+            self._monotonic()
+        ):
+            raise ChatRefused("rate_limited")
+        message = MessageRecord(
+            id=0,
+            occurrence_id=conversation.context.occurrence_id,
+            participant_id=participant_id,
+            author=host_name if participant is None else participant.name,
+            role="host" if host else "participant",
+            text=cleaned,
+            question_state=QuestionState.OPEN if question else None,
+            votes=0,
+            hidden=False,
+            created_at=self._now(),
+        )
+        message.id = await self._store.add_message(message)
+        conversation.messages[message.id] = message
+        self._announce_message(conversation, message)
+        return message
+
+    @staticmethod
+    def _consented(conversation: Conversation, participant: ParticipantRecord | None) -> bool:
+        """Consent counts only where the date asks for it (recorded or broadcast)."""
+        if not conversation.context.consent_required:
+            return True
+        return participant is not None and participant.consented
+
+    def _bucket(self, conversation: Conversation, participant_id: int) -> TokenBucket:
+        bucket = conversation.buckets.get(participant_id)
+        if bucket is None:
+            limits = self.limits
+            bucket = TokenBucket(limits.rate_per_s, limits.burst, self._monotonic())
+            conversation.buckets[participant_id] = bucket
+        return bucket
+
+    async def vote(
+        self, conversation: Conversation, participant_id: int, message_id: object
+    ) -> None:
+        message = self._question(conversation, message_id)
+        if not self._consented(conversation, conversation.participants[participant_id]):
+            raise ChatRefused("consent_required")
+        if message.question_state is QuestionState.ANSWERED:
+            raise ChatRefused("answered")
+        if (message.id, participant_id) in conversation.votes:
+            raise ChatRefused("voted")
+        if await self._store.add_vote(message.id, participant_id):
+            conversation.votes.add((message.id, participant_id))
+            message.votes += 1
+            self._announce_message(conversation, message)
+
+    def _question(self, conversation: Conversation, message_id: object) -> MessageRecord:
+        message = self._message(conversation, message_id)
+        if message.question_state is None:
+            raise ChatRefused("not_a_question")
+        return message
+
+    @staticmethod
+    def _message(conversation: Conversation, message_id: object) -> MessageRecord:
+        if not isinstance(message_id, int) or isinstance(message_id, bool):
+            raise ChatRefused("invalid", "message must be a message id")
+        message = conversation.messages.get(message_id)
+        if message is None or message.hidden:
+            raise ChatTargetNotFound("no_such_message")
+        return message
+
+    # -- what the host does ---------------------------------------------------------------------
+
+    async def hide(self, occurrence_id: int, message_id: int) -> None:
+        conversation = await self.conversation(occurrence_id)
+        message = self._message(conversation, message_id)
+        await self._store.update_message(message.id, hidden=True)
+        message.hidden = True
+        self._broadcast(conversation, {"type": "removed", "id": message.id,
+                                       "questions": self.question_ids(conversation)})  # fmt: skip
+
+    async def set_question_state(
+        self, occurrence_id: int, message_id: int, state: QuestionState
+    ) -> MessageRecord:
+        conversation = await self.conversation(occurrence_id)
+        message = self._question(conversation, message_id)
+        changed = [message]
+        if state is QuestionState.ANSWERING:
+            # One question is answered at a time: the one before it counts as answered.
+            for other in conversation.messages.values():
+                if other.question_state is QuestionState.ANSWERING and other.id != message.id:
+                    changed.append(other)
+        for item in changed:
+            new_state = state if item is message else QuestionState.ANSWERED
+            await self._store.update_message(item.id, question_state=new_state)
+            item.question_state = new_state
+            self._announce_message(conversation, item)
+        return message
+
+    async def set_mode(self, occurrence_id: int, mode: ChatMode) -> None:
+        conversation = await self.conversation(occurrence_id)
+        await self._store.set_mode(occurrence_id, mode)
+        conversation.mode = mode
+        self._broadcast(conversation, {"type": "mode", "mode": mode.value})
+
+    async def mute(self, occurrence_id: int, participant_id: int, muted: bool) -> ParticipantRecord:
+        conversation = await self.conversation(occurrence_id)
+        participant = conversation.participants.get(participant_id)
+        if participant is None:
+            raise ChatTargetNotFound("no_such_participant")
+        await self._store.update_participant(participant_id, chat_muted=muted)
+        participant.chat_muted = muted
+        self._announce_participant(conversation, participant_id)
+        return participant
+
+    async def participants(self, occurrence_id: int) -> list[dict[str, Any]]:
+        return self._participants_json(await self.conversation(occurrence_id))
+
+    async def visible_messages(
+        self, occurrence_id: int
+    ) -> tuple[Conversation, list[MessageRecord]]:
+        conversation = await self.conversation(occurrence_id)
+        return conversation, [m for m in conversation.messages.values() if not m.hidden]
+
+    # -- retention ------------------------------------------------------------------------------
+
+    async def purge(self, occurrence_id: int) -> int:
+        """Delete the date's conversation (retention); connected pages are closed."""
+        async with self._lock:
+            conversation = self._dates.pop(occurrence_id, None)
+        if conversation is not None:
+            for subscriber in list(conversation.subscribers):
+                subscriber.close()
+        deleted = await self._store.purge(occurrence_id)
+        if deleted:
+            log.info("occurrence %s: %d chat message(s) deleted", occurrence_id, deleted)
+        return deleted
+
+    async def aclose(self) -> None:
+        """Every connected page is told to close (it reconnects to the next service)."""
+        for conversation in self._dates.values():
+            for subscriber in list(conversation.subscribers):
+                subscriber.close()
+
+    # -- announcing -----------------------------------------------------------------------------
+
+    def _broadcast(
+        self, conversation: Conversation, event: dict[str, Any], roles: set[Role] | None = None
+    ) -> None:
+        payload = wire.dumps(event)  # serialized once for every page
+        for subscriber in list(conversation.subscribers):
+            if roles is None or subscriber.role in roles:
+                subscriber.push(payload)
+
+    def _announce_message(self, conversation: Conversation, message: MessageRecord) -> None:
+        event: dict[str, Any] = {
+            "type": "message",
+            "message": wire.message_json(message, conversation.zone),
+        }
+        if message.question_state is not None:
+            event["questions"] = self.question_ids(conversation)
+        self._broadcast(conversation, event)
+
+    def _announce_participant(self, conversation: Conversation, participant_id: int) -> None:
+        participant = conversation.participants[participant_id]
+        data = wire.participant_json(participant, conversation.connected(participant_id))
+        payload = wire.dumps({"type": "participant", "participant": data})
+        for subscriber in list(conversation.subscribers):
+            if subscriber.role == "host" or subscriber.participant_id == participant_id:
+                subscriber.push(payload)
