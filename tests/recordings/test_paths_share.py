@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from pathlib import Path
 
 import pytest
@@ -56,3 +59,31 @@ def test_share_tokens(tmp_path):
             links.verify(bad, now=0)
     with pytest.raises(InvalidShareToken):
         ShareLinks(b"x" * 32).verify(token, now=0)  # another secret
+
+
+def test_share_links_mailed_before_the_shared_token_helper_still_verify():
+    """Regression: moving ShareLinks onto foundation.signed_tokens must not revoke sent links."""
+    secret = bytes(range(32))
+    # The original formula: HMAC-SHA256 over "<id>.<expires>", full digest, base64url unpadded.
+    digest = hmac.new(secret, b"17.2000000000", hashlib.sha256).digest()
+    old = "17.2000000000." + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    links = ShareLinks(secret)
+    assert links.sign(17, 2_000_000_000) == old
+    assert links.verify(old, now=1_999_999_999.9) == 17
+    with pytest.raises(ShareTokenExpired):
+        links.verify(old, now=2_000_000_000)
+
+
+def test_share_secret_file_written_before_is_reused(tmp_path):
+    (tmp_path / "share-secret").write_bytes(b"k" * 32)
+    assert load_or_create_secret(tmp_path) == b"k" * 32
+
+
+def test_share_token_edge_cases():
+    links = ShareLinks(b"k" * 32)
+    with pytest.raises(InvalidShareToken):
+        links.verify(links.sign(0, 1000), now=0)  # genuine but names no recording
+    for bad in ("\u00b2.1000.x", "5.1000." + "a" * 200):
+        with pytest.raises(InvalidShareToken):
+            links.verify(bad, now=0)
+    assert "k" * 32 not in repr(links)
