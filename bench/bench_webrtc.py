@@ -365,7 +365,8 @@ def feed_frames(registry: WebrtcRegistry | ShardedRegistry, baseline: object) ->
         return 0, 0.0
     if isinstance(registry, ShardedRegistry):
         shard = registry._shards[0]
-        return shard.stats[1]["feed"]["video_packets"], shard.reported_at
+        feed = shard.stats[1].feed
+        return (0 if feed is None else feed.video_packets), shard.reported_at
     return registry._feeds[1].hub.stats.video_packets, time.monotonic()
 
 
@@ -373,8 +374,8 @@ async def wait_for_keyframes(registry: WebrtcRegistry | ShardedRegistry) -> None
     """Until every reader of the feed has its first keyframe (new viewers start on it)."""
     for _ in range(400):
         if isinstance(registry, ShardedRegistry):
-            reports = [s.stats.get(1, {}).get("feed") or {} for s in registry._shards]
-            if all(r.get("keyframes", 0) > 0 for r in reports):
+            reports = [s.stats[1].feed if 1 in s.stats else None for s in registry._shards]
+            if all(r is not None and r.keyframes > 0 for r in reports):
                 return
         elif registry._feeds[1].hub.has_keyframe.is_set():
             return
@@ -570,7 +571,7 @@ async def measure(
         "fps_mean": round(statistics.mean(fps), 2) if fps else None,
         "rtp_packets": packets,
         "rtp_lost": lost,
-        "queue_drops": stats.get("dropped", 0),
+        "queue_drops": stats.dropped,
         "busy_replies": len(busy_replies),
         "join_ttff_p95_ms": p95(offer_ms),
         "join_ttff_p50_ms": round(offer_ms[len(offer_ms) // 2]) if offer_ms else -1,

@@ -1,8 +1,8 @@
 """Reads one occurrence's WebRTC feed (MPEG-TS on a Unix socket) and hands packets to its hub.
 
 PyAV's demuxer blocks, so it runs in a thread of its own. The thread also packetizes each frame
-for RTP (once for all viewers, see :mod:`streaming.webrtc.packets`); each
-:class:`~streaming.webrtc.packets.MediaPacket` crosses to the event loop with
+for RTP (once for all viewers, see :mod:`streaming.webrtc.rtp.packets`); each
+:class:`~streaming.webrtc.rtp.packets.MediaPacket` crosses to the event loop with
 ``call_soon_threadsafe``. When the feed ends or breaks (the pipeline restarted FFmpeg) the
 reader reconnects with capped backoff, and shifts timestamps so they keep increasing across the
 break: the viewers' RTP timestamps stay monotonic and their players need not resynchronise.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import av
 
-from streaming.webrtc.packets import MediaPacket, audio_packet, video_packet
+from streaming.webrtc.rtp.packets import MediaPacket, audio_packet, video_packet
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Everything here runs on the event loop and never awaits while holding state, so it needs no
 locks. Packets are shared, not copied: every viewer's sender reads the same
-:class:`~streaming.webrtc.packets.MediaPacket` (payloads packetized once).
+:class:`~streaming.webrtc.rtp.packets.MediaPacket` (payloads packetized once).
 
 A new viewer starts with the last GOP, retimed: its frames keep their order but get timestamps
 1 ms apart ending at the newest frame's, so the browser decodes the burst at once and continues
@@ -19,9 +19,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aiortc.mediastreams import MediaStreamError
-
-from streaming.webrtc.packets import MediaPacket
+from streaming.webrtc.aiortc_boundary import MediaStreamError
+from streaming.webrtc.rtp.packets import MediaPacket
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ class PacketQueue:
     items either way.
 
     Once the viewer is connected the queue normally stays empty: :meth:`send_to` gives it a
-    sink (the viewer's :class:`~streaming.webrtc.rtpstream.RtpStream`) that sends each packet
+    sink (the viewer's :class:`~streaming.webrtc.rtp.stream.RtpStream`) that sends each packet
     while the hub fans it out. A sink that refuses a packet (the viewer's socket is backed up)
     puts a video queue into the same skip-to-the-next-keyframe state.
     """

@@ -1,10 +1,11 @@
 """Which local addresses become ICE host candidates, per peer connection.
 
 aioice gathers host candidates from ``aioice.ice.get_host_addresses()``, a module function that
-lists every interface address except loopback and offers no parameter to change that. We wrap it
-once: inside :func:`host_addresses_scope` (a context variable, which the gathering tasks inherit
-from the ``setLocalDescription`` call) it returns the configured addresses; everywhere else it
-behaves exactly as before, so other aiortc users in the process are unaffected.
+lists every interface address except loopback and offers no parameter to change that. We wrap
+it once (:func:`~streaming.webrtc.aiortc_boundary.replace_host_address_lookup`): inside
+:func:`host_addresses_scope` (a context variable, which the gathering tasks inherit from the
+``setLocalDescription`` call) it returns the configured addresses; everywhere else it behaves
+exactly as before, so other aiortc users in the process are unaffected.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import contextvars
 import ipaddress
 from collections.abc import Callable, Iterator, Sequence
 
-import aioice.ice
 import ifaddr
+
+from streaming.webrtc.aiortc_boundary import replace_host_address_lookup
 
 _ADDRESSES: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
     "knoten_ice_host_addresses", default=None
@@ -40,8 +42,7 @@ def install() -> None:
     """Wrap aioice's host-address lookup (idempotent)."""
     global _original
     if _original is None:
-        _original = aioice.ice.get_host_addresses
-        aioice.ice.get_host_addresses = _selected
+        _original = replace_host_address_lookup(_selected)
 
 
 def resolve_host_addresses(

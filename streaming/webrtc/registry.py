@@ -1,4 +1,6 @@
-"""The owner of every WebRTC feed and viewer: ``open``/``close`` per occurrence, WHEP viewers.
+"""The owner of every WebRTC feed and viewer in this process: ``open``/``close`` per
+occurrence, WHEP viewers (the :class:`~streaming.webrtc.viewer_registry.ViewerRegistry`
+interface, also run inside each viewer worker).
 
 The live pipeline calls ``open(occurrence_id, feed, title)`` when an occurrence goes live and
 ``close(occurrence_id)`` when it stops; the WHEP endpoint calls ``add_viewer``/``remove_viewer``.
@@ -17,6 +19,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from streaming.webrtc.admission import AdmissionGate, GateBusy
+from streaming.webrtc.aiortc_boundary import check_aiortc
 from streaming.webrtc.errors import HandshakesBusy, NotLive, ViewerLimitReached, ViewerNotFound
 from streaming.webrtc.feed import FeedReader
 from streaming.webrtc.hub import FeedHub
@@ -25,6 +28,7 @@ from streaming.webrtc.metrics import Snapshot, Totals, WebrtcMetrics
 from streaming.webrtc.options import WebrtcOptions
 from streaming.webrtc.sdp import check_offer
 from streaming.webrtc.viewer import Viewer
+from streaming.webrtc.viewer_registry import FeedStats, OccurrenceStats
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,8 @@ class _Feed:
 
 
 class WebrtcRegistry:
+    """Feeds and viewers in this process. Checks aiortc (:func:`check_aiortc`) when made."""
+
     def __init__(
         self,
         options: WebrtcOptions,
@@ -60,8 +66,12 @@ class WebrtcRegistry:
             options.max_connecting, options.connect_queue, options.connect_queue_wait_s
         )
         self._admitted: set[str] = set()  # viewers holding a handshake slot
+        check_aiortc()
         self.metrics = WebrtcMetrics(metrics_registry, self.snapshot)
         install()
+
+    async def start(self) -> None:
+        """Nothing to start: feeds open on demand (here for the common interface)."""
 
     # -- feeds ----------------------------------------------------------------------------
 
@@ -263,30 +273,30 @@ class WebrtcRegistry:
 
     # -- status ---------------------------------------------------------------------------
 
-    def stats(self, occurrence_id: int) -> dict[str, object]:
+    def stats(self, occurrence_id: int) -> OccurrenceStats:
         """Viewer count and counters of one occurrence, for the status API."""
         feed = self._feeds.get(occurrence_id)
         if feed is None:
-            return {"live": False, "viewers": 0}
+            return OccurrenceStats(live=False)
         viewers = list(feed.viewers.values())
         counters = [v.counters() for v in viewers]
         firsts = sorted(v.first_frame_s for v in viewers if v.first_frame_s is not None)
         hub = feed.hub.stats
-        return {
-            "live": True,
-            "viewers": len(viewers),
-            "feed": {
-                "connections": feed.reader.connections,
-                "video_packets": hub.video_packets,
-                "audio_packets": hub.audio_packets,
-                "bytes": hub.bytes,
-                "keyframes": hub.keyframes,
-            },
-            "packets": sum(c[0] for c in counters),
-            "bytes": sum(c[1] for c in counters),
-            "dropped": sum(c[2] for c in counters),
-            "time_to_first_frame_s_max": firsts[-1] if firsts else None,
-        }
+        return OccurrenceStats(
+            live=True,
+            viewers=len(viewers),
+            feed=FeedStats(
+                connections=feed.reader.connections,
+                video_packets=hub.video_packets,
+                audio_packets=hub.audio_packets,
+                bytes=hub.bytes,
+                keyframes=hub.keyframes,
+            ),
+            packets=sum(c[0] for c in counters),
+            bytes=sum(c[1] for c in counters),
+            dropped=sum(c[2] for c in counters),
+            time_to_first_frame_s_max=firsts[-1] if firsts else None,
+        )
 
     def snapshot(self) -> Snapshot:
         """Feeds, viewers and totals, as the metrics collector reads them."""

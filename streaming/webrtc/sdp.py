@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from aiortc.sdp import SessionDescription
-
+from streaming.webrtc.aiortc_boundary import parse_sdp
 from streaming.webrtc.errors import InvalidOffer
 
 #: An SDP offer from a browser is a few kB; anything this large is not one.
@@ -28,7 +27,7 @@ def check_offer(raw: bytes) -> tuple[str, bool]:
     if not text.lstrip().startswith("v=0") or "\x00" in text:
         raise InvalidOffer("not an SDP offer (must start with v=0)")
     try:
-        description = SessionDescription.parse(text)
+        description = parse_sdp(text)
     except Exception as exc:  # aiortc's parser raises assorted errors on garbage
         raise InvalidOffer(f"malformed SDP offer: {type(exc).__name__}") from None
     if not description.media:

@@ -2,13 +2,14 @@
 
 :meth:`PacketTrack.attach` takes over the send loop of the viewer's aiortc ``RTCRtpSender``
 (``_run_rtp``, which aiortc starts once DTLS is connected): it opens an
-:class:`~streaming.webrtc.rtpstream.RtpStream` on the connected transports and makes it the
+:class:`~streaming.webrtc.rtp.stream.RtpStream` on the connected transports and makes it the
 sink of the viewer's queue, so from then on the hub sends each frame synchronously while it fans
 it out. It also takes over the sender's RTCP loop (``_run_rtcp``): the stream sends the sender
 reports, at the intervals browsers use. NACKs are answered from the stream's history, PLI/FIR
 from the queue. No encoder is ever created. Should the stream not open (aiortc's internals
 changed), aiortc's own loops run instead, reading the same queue through
-``_next_encoded_frame``.
+``_next_encoded_frame``. The sender's parts are reached through
+:mod:`streaming.webrtc.aiortc_boundary`.
 """
 
 from __future__ import annotations
@@ -17,15 +18,22 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from typing import Any
 
-from aiortc import RTCRtpSender
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtcrtpsender import RTCEncodedFrame
-from aiortc.utils import random16, random32
-
+from streaming.webrtc.aiortc_boundary import (
+    MediaStreamError,
+    MediaStreamTrack,
+    RTCRtpSender,
+    encoded_frame,
+    random16,
+    random32,
+    replace_retransmit,
+    replace_sender_loops,
+    sender_loops,
+)
 from streaming.webrtc.hub import PacketQueue
-from streaming.webrtc.packets import MediaPacket
-from streaming.webrtc.rtpstream import RtpStream, open_stream
+from streaming.webrtc.rtp.packets import MediaPacket
+from streaming.webrtc.rtp.stream import RtpStream, open_stream
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +65,16 @@ class PacketTrack(MediaStreamTrack):
 
     def attach(self, sender: RTCRtpSender) -> None:
         """Make ``sender`` send this track's packets without an encoder, and answer PLI/FIR."""
-        aiortc_run_rtp = sender._run_rtp
-        started = sender._RTCRtpSender__rtp_started  # type: ignore[attr-defined]
-        exited = sender._RTCRtpSender__rtp_exited  # type: ignore[attr-defined]
+        aiortc = sender_loops(sender)
 
-        async def run_rtp(codec: object) -> None:
+        async def run_rtp(codec: Any) -> None:
             stream = open_stream(sender, codec, random16(), random32())
             if stream is None:
-                await aiortc_run_rtp(codec)  # type: ignore[arg-type]
+                await aiortc.run_rtp(codec)
                 return
-            started.set()
+            aiortc.rtp_started.set()
             self.stream = stream
-            sender._retransmit = stream.retransmit  # type: ignore[method-assign]
+            replace_retransmit(sender, stream.retransmit)
             try:
                 stream.on_first = self._first
                 self.queue.send_to(stream.send)
@@ -78,20 +84,17 @@ class PacketTrack(MediaStreamTrack):
             finally:
                 stream.send_bye()  # the RTCP loop ends after this one, with the socket closed
                 stream.close()
-                exited.set()
+                aiortc.rtp_exited.set()
 
-        aiortc_run_rtcp = sender._run_rtcp
-        rtcp_started = sender._RTCRtpSender__rtcp_started  # type: ignore[attr-defined]
-        rtcp_exited = sender._RTCRtpSender__rtcp_exited  # type: ignore[attr-defined]
         interval = REPORT_INTERVAL_S[self.kind]
 
         async def run_rtcp() -> None:
             # aiortc starts this right after run_rtp, whose first step opened the stream.
             stream = self.stream
             if stream is None:
-                await aiortc_run_rtcp()
+                await aiortc.run_rtcp()
                 return
-            rtcp_started.set()
+            aiortc.rtcp_started.set()
             try:
                 while True:
                     # Randomised over [0.5, 1.5] × the interval, as RFC 3550 §6.3.1 asks.
@@ -100,21 +103,24 @@ class PacketTrack(MediaStreamTrack):
             except asyncio.CancelledError:
                 pass
             finally:
-                rtcp_exited.set()
+                aiortc.rtcp_exited.set()
 
-        sender._run_rtp = run_rtp  # type: ignore[method-assign]
-        sender._run_rtcp = run_rtcp  # type: ignore[method-assign]
-        sender._next_encoded_frame = self._next_encoded_frame  # type: ignore[method-assign]
-        sender._send_keyframe = self.request_keyframe  # type: ignore[method-assign]
+        replace_sender_loops(
+            sender,
+            run_rtp=run_rtp,
+            run_rtcp=run_rtcp,
+            next_encoded_frame=self._next_encoded_frame,
+            send_keyframe=self.request_keyframe,
+        )
 
     def _first(self) -> None:
         if self._on_first is not None:
             on_first, self._on_first = self._on_first, None
             on_first()
 
-    async def _next_encoded_frame(self, codec: object = None) -> RTCEncodedFrame:
+    async def _next_encoded_frame(self, codec: object = None) -> Any:
         packet = await self.recv()
-        return RTCEncodedFrame(packet.payloads, packet.timestamp, None)  # type: ignore[arg-type]
+        return encoded_frame(packet.payloads, packet.timestamp)
 
     async def recv(self) -> MediaPacket:  # type: ignore[override]  # packets, not frames
         """The next packet of the viewer's queue (MediaStreamError once stopped)."""

@@ -7,14 +7,13 @@ import logging
 import time
 from collections.abc import Callable
 
-from aiortc import (
+from streaming.webrtc.aiortc_boundary import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
 )
-
 from streaming.webrtc.errors import InvalidOffer
 from streaming.webrtc.hub import FeedHub, Subscription
 from streaming.webrtc.ice import host_addresses_scope

@@ -5,12 +5,12 @@ Started by :class:`~streaming.webrtc.shards.ShardedRegistry` as
 (the live pipeline's feed hub serves any number of readers), so the viewers it owns cost only
 its own CPU: handshakes and sending spread over the machine's cores instead of one event loop.
 
-Protocol, one JSON object per line. In (stdin): first the options, then requests
-``{"id", "op", "args"}``. Out (stdout): replies ``{"id", "result"}`` or ``{"id", "error":
-{"type", "message", "retry_after_s"}}``, and events ``{"event": "closed" | "first_frame" |
-"stats", ...}``. End of stdin (the service is gone) or the ``shutdown`` request closes every
-viewer and ends the process; the kernel also ends it should the service die (parent-death
-signal), so no worker outlives the service.
+The messages are those of :mod:`streaming.webrtc.worker_protocol`, one per line: in (stdin)
+:class:`~streaming.webrtc.worker_protocol.Start` and then requests, out (stdout) a reply per
+request and events (viewer closed, first frame, a report every second, stopped). End of stdin
+(the service is gone) or :class:`~streaming.webrtc.worker_protocol.Shutdown` closes every viewer
+and ends the process; the kernel also ends it should the service die (parent-death signal), so
+no worker outlives the service.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import dataclasses
-import json
 import logging
 import os
 import signal
@@ -27,39 +25,37 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from streaming.webrtc.errors import ViewerLimitReached, WebrtcError
-from streaming.webrtc.options import IceServer, WebrtcOptions
+from streaming.webrtc.aiortc_boundary import check_aiortc
+from streaming.webrtc.errors import WebrtcError
+from streaming.webrtc.options import WebrtcOptions
 from streaming.webrtc.registry import WebrtcRegistry
+from streaming.webrtc.worker_protocol import (
+    REQUESTS,
+    AddViewer,
+    Answered,
+    Close,
+    Done,
+    Failed,
+    FirstFrame,
+    Message,
+    Open,
+    RemoveViewer,
+    Report,
+    Request,
+    Shutdown,
+    Start,
+    Stopped,
+    ViewerClosed,
+    ViewerStats,
+    decode,
+    encode,
+)
 
 log = logging.getLogger(__name__)
 
 #: Seconds between two stats events (viewer counts and counters for the status API).
 STATS_EVERY_S = 1.0
 PR_SET_PDEATHSIG = 1
-
-
-def options_to_json(options: WebrtcOptions) -> dict[str, Any]:
-    return dataclasses.asdict(options)
-
-
-def options_from_json(data: dict[str, Any]) -> WebrtcOptions:
-    servers = tuple(
-        IceServer(tuple(s["urls"]), s.get("username"), s.get("credential"))
-        for s in data.pop("ice_servers", ())
-    )
-    for key in ("host_addresses", "interfaces"):
-        data[key] = tuple(data.get(key, ()))
-    return WebrtcOptions(ice_servers=servers, **data)
-
-
-def error_reply(exc: BaseException) -> dict[str, Any]:
-    if isinstance(exc, WebrtcError):
-        reply: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
-        if isinstance(exc, ViewerLimitReached):
-            reply["retry_after_s"] = exc.retry_after_s
-        return reply
-    log.exception("viewer worker request failed")
-    return {"type": "WebrtcError", "message": "internal error in the viewer worker"}
 
 
 class Worker:
@@ -74,63 +70,66 @@ class Worker:
         )
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: Message) -> None:
         # Small lines to a pipe the service reads all the time: a blocking write is brief.
-        self._out.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        self._out.write(encode(message))
         self._out.flush()
 
     def _closed(self, occurrence_id: int, viewer_id: str) -> None:
-        self.send({"event": "closed", "occurrence_id": occurrence_id, "viewer_id": viewer_id})
+        self.send(ViewerClosed(occurrence_id, viewer_id))
 
     def _first_frame(self, seconds: float) -> None:
-        self.send({"event": "first_frame", "seconds": seconds})
+        self.send(FirstFrame(seconds))
 
-    async def handle(self, request: dict[str, Any]) -> None:
+    async def handle(self, request: Request) -> None:
         registry = self.registry
-        op, args = request["op"], request.get("args", {})
+        reply: Message
         try:
-            if op == "open":
-                await registry.open(args["occurrence_id"], Path(args["feed"]), args["title"])
-                result: Any = None
-            elif op == "close":
-                await registry.close(args["occurrence_id"])
-                result = None
-            elif op == "add_viewer":
-                result = list(await registry.add_viewer(args["occurrence_id"], args["offer"]))
-            elif op == "remove_viewer":
-                await registry.remove_viewer(args["occurrence_id"], args["viewer_id"])
-                result = None
-            elif op == "viewer_stats":
-                result = await registry.viewer_stats(args["occurrence_id"], args["viewer_id"])
+            if isinstance(request, Open):
+                await registry.open(request.occurrence_id, Path(request.feed), request.title)
+                reply = Done(request.id)
+            elif isinstance(request, Close):
+                await registry.close(request.occurrence_id)
+                reply = Done(request.id)
+            elif isinstance(request, AddViewer):
+                viewer_id, answer = await registry.add_viewer(request.occurrence_id, request.offer)
+                reply = Answered(request.id, viewer_id, answer)
+            elif isinstance(request, RemoveViewer):
+                await registry.remove_viewer(request.occurrence_id, request.viewer_id)
+                reply = Done(request.id)
             else:
-                raise WebrtcError(f"unknown request {op!r}")
-        except Exception as exc:
-            self.send({"id": request["id"], "error": error_reply(exc)})
-        else:
-            self.send({"id": request["id"], "result": result})
+                stats = await registry.viewer_stats(request.occurrence_id, request.viewer_id)
+                reply = ViewerStats(request.id, stats)
+        except WebrtcError as exc:
+            reply = Failed.of(request.id, exc)
+        except Exception:
+            log.exception("viewer worker request failed")
+            reply = Failed(request.id, "WebrtcError", "internal error in the viewer worker")
+        self.send(reply)
 
-    def stats(self) -> dict[str, Any]:
+    def report(self) -> Report:
         registry = self.registry
-        snapshot = registry.snapshot()
-        return {
-            "event": "stats",
-            "occurrences": {str(o): registry.stats(o) for o in registry.live_occurrences()},
-            "totals": dataclasses.asdict(snapshot.totals),
-            "connecting": registry.connecting,
-        }
+        return Report(
+            {o: registry.stats(o) for o in registry.live_occurrences()},
+            registry.snapshot().totals,
+            registry.connecting,
+        )
 
-    async def report(self) -> None:
+    async def _report_every_second(self) -> None:
         while True:
             await asyncio.sleep(STATS_EVERY_S)
-            self.send(self.stats())
+            self.send(self.report())
 
     async def serve(self, requests: asyncio.StreamReader) -> None:
-        reporter = asyncio.create_task(self.report())
+        reporter = asyncio.create_task(self._report_every_second())
         try:
             while line := await requests.readline():
-                request = json.loads(line)
-                if request.get("op") == "shutdown":
+                request = decode(line)
+                if isinstance(request, Shutdown):
                     break
+                if not isinstance(request, REQUESTS):
+                    log.warning("viewer worker: skipping unreadable request %r", line[:80])
+                    continue
                 task = asyncio.create_task(self.handle(request))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -140,7 +139,7 @@ class Worker:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(reporter, *self._tasks, return_exceptions=True)
-            self.send({"event": "stopped"})
+            self.send(Stopped())
 
 
 def die_with_parent() -> None:
@@ -153,7 +152,10 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     requests = asyncio.StreamReader(limit=1 << 22)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(requests), sys.stdin)
-    options = options_from_json(json.loads(await requests.readline()))
+    check_aiortc()
+    start = decode(await requests.readline())
+    if not isinstance(start, Start):
+        raise SystemExit("viewer worker: the first line must be the options")
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -161,7 +163,7 @@ async def main() -> None:
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # C libraries too
     sys.stdout = sys.stderr
-    worker = Worker(options, protocol_out)
+    worker = Worker(start.options, protocol_out)
     serving = asyncio.create_task(worker.serve(requests))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)

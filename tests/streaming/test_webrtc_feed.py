@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from streaming.live.commands import OPUS_FRAME_MS, webrtc_feed_argv
+from streaming.ffmpeg.spec import OPUS_FRAME_MS, webrtc_feed_argv
 from streaming.webrtc.feed import FeedReader
-from streaming.webrtc.packets import MediaPacket
+from streaming.webrtc.rtp.packets import MediaPacket
 from tests.support.webrtc_feeds import feed_argv
 
 pytestmark = pytest.mark.timeout(30)

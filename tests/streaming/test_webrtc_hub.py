@@ -12,7 +12,7 @@ from aiortc.codecs.h264 import H264Encoder, H264PayloadDescriptor
 from aiortc.mediastreams import MediaStreamError
 
 from streaming.webrtc.hub import BURST_STEP, FeedHub, PacketQueue, start_burst
-from streaming.webrtc.packets import (
+from streaming.webrtc.rtp.packets import (
     PAYLOAD_MAX,
     MediaPacket,
     audio_packet,

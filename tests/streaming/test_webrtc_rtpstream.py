@@ -8,16 +8,14 @@ import os
 import socket
 import struct
 import time
-from types import SimpleNamespace
 
 import pytest
-from aiortc.rtcdtlstransport import State
 from aiortc.rtp import RtcpByePacket, RtcpPacket, RtcpSdesPacket, RtcpSrPacket
 from pylibsrtp import Policy, Session
 
-from streaming.webrtc.packets import PAYLOAD_MAX, MediaPacket
-from streaming.webrtc.rtpstream import RtpStream
-from streaming.webrtc.srtp import AeadRtpCipher
+from streaming.webrtc.rtp.packets import PAYLOAD_MAX, MediaPacket
+from streaming.webrtc.rtp.srtp import AeadRtpCipher
+from streaming.webrtc.rtp.stream import RtpStream
 
 SSRC = 0x0BADCAFE
 # One-byte extensions as aiortc serializes them: mid "0" (id 1), abs-send-time (id 3).
@@ -37,16 +35,19 @@ def pair():
     receiver.close()
 
 
-def make_stream(sender: socket.socket, address, keying: bytes, **kwargs) -> RtpStream:
-    dtls = SimpleNamespace(_state=State.CONNECTED, _tx_srtp=None)
+def make_stream(
+    sender: socket.socket, address, keying: bytes, libsrtp: Session | None = None, **kwargs
+) -> RtpStream:
+    """A stream as open_stream makes it; ``libsrtp`` stands in for aiortc's session."""
     return RtpStream(
-        sender=SimpleNamespace(),
         payload_type=102,
         ssrc=SSRC,
         header=HEADER,
         abs_send_time_at=17,
         cipher=AeadRtpCipher.for_profile(b"SRTP_AEAD_AES_128_GCM", keying),
-        dtls=dtls,
+        protect=libsrtp.protect if libsrtp else bytes,
+        protect_rtcp=libsrtp.protect_rtcp if libsrtp else bytes,
+        send_rtp=_no_rtx,
         sock=sender,
         address=address,
         sequence_number=65534,
@@ -54,6 +55,10 @@ def make_stream(sender: socket.socket, address, keying: bytes, **kwargs) -> RtpS
         rtx=None,
         **kwargs,
     )
+
+
+async def _no_rtx(data: bytes) -> None:
+    raise AssertionError("no RTX expected")
 
 
 @pytest.mark.parametrize("gso", [True, False])
@@ -112,9 +117,16 @@ def test_sender_report_and_bye_as_aiortc_would_send_them(pair) -> None:
     receiver reports (LSR) for its round-trip time."""
     sender, receiver = pair
     keying = os.urandom(28)
-    stream = make_stream(sender, receiver.getsockname(), keying, cname="knoten-test")
     policy = {"key": keying, "srtp_profile": Policy.SRTP_PROFILE_AEAD_AES_128_GCM}
-    stream._dtls._tx_srtp = Session(Policy(ssrc_type=Policy.SSRC_ANY_OUTBOUND, **policy))
+    reports: list[tuple[int, float]] = []
+    stream = make_stream(
+        sender,
+        receiver.getsockname(),
+        keying,
+        libsrtp=Session(Policy(ssrc_type=Policy.SSRC_ANY_OUTBOUND, **policy)),
+        cname="knoten-test",
+        on_report=lambda lsr, at: reports.append((lsr, at)),
+    )
     rx = Session(Policy(ssrc_type=Policy.SSRC_ANY_INBOUND, **policy))
     assert not stream.send_report()  # nothing sent yet: nothing to report
     assert stream.send(MediaPacket([b"\x41" + b"\x66" * 300], 9000))
@@ -128,7 +140,7 @@ def test_sender_report_and_bye_as_aiortc_would_send_them(pair) -> None:
     assert abs(info.ntp_timestamp / 2**32 - 2_208_988_800 - time.time()) < 5
     assert isinstance(sdes, RtcpSdesPacket)
     assert sdes.chunks[0].ssrc == SSRC and sdes.chunks[0].items == [(1, b"knoten-test")]
-    assert stream._sender._RTCRtpSender__lsr == (info.ntp_timestamp >> 16) & 0xFFFFFFFF
+    assert reports[0][0] == (info.ntp_timestamp >> 16) & 0xFFFFFFFF
     stream.send_bye()
     (bye,) = RtcpPacket.parse(rx.unprotect_rtcp(receiver.recv(4096)))
     assert isinstance(bye, RtcpByePacket) and bye.sources == [SSRC]

@@ -8,7 +8,7 @@ import struct
 import pytest
 from pylibsrtp import Policy, Session
 
-from streaming.webrtc.srtp import AeadRtpCipher
+from streaming.webrtc.rtp.srtp import AeadRtpCipher
 
 PROFILES = [
     (b"SRTP_AEAD_AES_128_GCM", Policy.SRTP_PROFILE_AEAD_AES_128_GCM, 16),

@@ -4,16 +4,17 @@ aiortc's ``RTCRtpSender._run_rtp`` builds an ``RtpPacket`` object per packet, se
 reads a datetime-based NTP clock twice, protects it through libsrtp and passes it down three
 coroutine layers to the socket; at ~260 packets a second per viewer that was ~40 µs of event-loop
 time per packet. Here a viewer's packet costs one ``struct.pack_into`` on a prebuilt header and
-one AES-GCM call (:mod:`streaming.webrtc.srtp`), and a viewer's frame one ``sendmsg`` per run of
-equal-size packets with UDP segmentation offload (GSO: the kernel cuts the datagrams, which
+one AES-GCM call (:mod:`streaming.webrtc.rtp.srtp`), and a viewer's frame one ``sendmsg`` per run
+of equal-size packets with UDP segmentation offload (GSO: the kernel cuts the datagrams, which
 halves the per-packet kernel cost measured here) on the ICE pair's socket. All of it is called
 straight from the hub while it fans a frame out: no task switch, no queue in between.
 
 aiortc still owns everything else: ICE, DTLS, incoming RTCP (receiver reports, NACK, PLI) and
 retransmissions through its libsrtp session. Sender reports are built and sent here too
 (:meth:`RtpStream.send_report`, called from the track's replacement of aiortc's RTCP loop).
-The attributes of aiortc used here are private; :func:`open_stream` checks each of them and
-returns None when one is missing, and the caller then falls back to aiortc's own send loop.
+What this needs of aiortc (private parts) it takes once, in :func:`open_stream`, through
+:func:`streaming.webrtc.aiortc_boundary.sender_link`; should that fail, it returns None and the
+caller falls back to aiortc's own send loop.
 """
 
 from __future__ import annotations
@@ -25,14 +26,19 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
-from aiortc.rtcdtlstransport import State as DtlsState
-from aiortc.rtp import RtpPacket
-
-from streaming.webrtc.packets import MediaPacket
-from streaming.webrtc.srtp import AeadRtpCipher
+from streaming.webrtc.aiortc_boundary import (
+    RTCRtpSender,
+    on_dtls_ended,
+    record_sender_report,
+    sender_link,
+    update_sender_counters,
+)
+from streaming.webrtc.rtp.packets import MediaPacket
+from streaming.webrtc.rtp.srtp import AeadRtpCipher
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +52,8 @@ UDP_SEGMENT = 103
 #: Seconds between 1900 (NTP) and 1970 (Unix).
 NTP_EPOCH_OFFSET = 2_208_988_800
 
-_PREFIX = "_RTCRtpSender__"
 _pack_into = struct.pack_into
 _time = time.time
-_CONNECTED = DtlsState.CONNECTED
 
 
 _SEGMENT_SIZES: dict[int, list[tuple[int, int, bytes]]] = {}
@@ -92,30 +96,36 @@ class RtpStream:
 
     ``send(packet)`` sends a whole frame (all its payloads, marker on the last) at once and
     returns False when the viewer's socket is backed up (the caller then skips ahead). It
-    keeps the last :data:`HISTORY` packets for NACK and the sender-report counters aiortc's
-    RTCP loop reads.
+    keeps the last :data:`HISTORY` packets for NACK, and hands the sender-report counters to
+    ``on_counters(ntp, rtp_timestamp, octets, packets)`` and each report's NTP time to
+    ``on_report(lsr, lsr_time)`` (aiortc's sender keeps them for ``getStats()`` and RTT).
+    ``protect``/``protect_rtcp`` are aiortc's libsrtp session (RTCP, and RTP without an AEAD
+    ``cipher``), ``send_rtp`` its transport's RTP send (RTX). The owner calls :meth:`close`
+    when the DTLS transport ends.
     """
 
     def __init__(
         self,
         *,
-        sender: Any,
         payload_type: int,
         ssrc: int,
         header: bytes,
         abs_send_time_at: int | None,
         cipher: AeadRtpCipher | None,
-        dtls: Any,
+        protect: Callable[[bytes], bytes],
+        protect_rtcp: Callable[[bytes], bytes],
+        send_rtp: Callable[[bytes], Awaitable[None]],
         sock: Any,
         address: tuple[str, int],
         sequence_number: int,
         timestamp_origin: int,
         rtx: tuple[int, int] | None,
+        on_counters: Callable[[int, int, int, int], None] | None = None,
+        on_report: Callable[[int, float], None] | None = None,
         nack: bool = True,
         gso: bool = True,
         cname: str | None = None,
     ) -> None:
-        self._sender = sender
         self._payload_type = payload_type
         self._header = bytearray(header)
         self._ast_at = abs_send_time_at
@@ -124,7 +134,11 @@ class RtpStream:
         self._encrypt = cipher.encrypt if cipher is not None else None
         # Every datagram of this stream: header, payload, then the SRTP tag.
         self._overhead = len(header) + (cipher.TAG if cipher is not None else 10)
-        self._dtls = dtls
+        self._protect = protect
+        self._protect_rtcp = protect_rtcp
+        self._send_rtp = send_rtp
+        self._on_counters = on_counters
+        self._on_report = on_report
         # A handle of its own on the ICE pair's socket: sendmsg (GSO) is not available through
         # the asyncio transport. The socket is non-blocking; a full buffer means lag.
         self._socket = socket.socket(sock.family, sock.type, fileno=os.dup(sock.fileno()))
@@ -165,8 +179,7 @@ class RtpStream:
         instead of attribute lookups, and a path of its own for single-packet frames (every
         audio packet), which skips the loop and the grouping.
         """
-        if self.closed or self._dtls._state is not _CONNECTED:
-            self.close()
+        if self.closed:
             return False
         clock = send_clock()
         header = self._header
@@ -193,7 +206,7 @@ class RtpStream:
             if encrypt is not None:
                 data = head + encrypt((iv_base ^ packet_index).to_bytes(12, "big"), payload, head)
             else:
-                data = self._dtls._tx_srtp.protect(head + payload)
+                data = self._protect(head + payload)
             try:
                 self._socket.sendto(data, self._address)
             except OSError:
@@ -220,7 +233,7 @@ class RtpStream:
                         head + encrypt((iv_base ^ packet_index).to_bytes(12, "big"), payload, head)
                     )
                 else:
-                    append(self._dtls._tx_srtp.protect(head + payload))
+                    append(self._protect(head + payload))
                 sequence = (sequence + 1) & 0xFFFF
                 if sequence == 0:
                     roc += 1
@@ -236,13 +249,9 @@ class RtpStream:
         self.frames += 1
         self._report_ntp = clock[1]
         self._report_timestamp = timestamp
-        if self.frames % SENDER_REPORT_EVERY == 1:
-            # What aiortc's RTCP loop puts in its sender reports (lip sync relies on them).
-            sender = self._sender
-            setattr(sender, _PREFIX + "ntp_timestamp", clock[1])
-            setattr(sender, _PREFIX + "rtp_timestamp", timestamp)
-            setattr(sender, _PREFIX + "octet_count", self.octets)
-            setattr(sender, _PREFIX + "packet_count", self.packets)
+        if self.frames % SENDER_REPORT_EVERY == 1 and self._on_counters is not None:
+            # What aiortc's sender keeps of its RTP loop (its getStats() reads them).
+            self._on_counters(clock[1], timestamp, self.octets, self.packets)
         if self.on_first is not None:
             on_first, self.on_first = self.on_first, None
             on_first()
@@ -286,7 +295,7 @@ class RtpStream:
         """Send an RTCP sender report (+ SDES CNAME) now, as aiortc's RTCP loop would, built
         with one ``struct.pack`` and sent with one libsrtp call and one ``sendto`` instead of
         its packet objects and three coroutine layers. False if nothing was sent."""
-        if self.closed or not self.frames or self._dtls._state is not _CONNECTED:
+        if self.closed or not self.frames:
             return False
         ntp = self._report_ntp
         report = _SR.pack(
@@ -300,24 +309,22 @@ class RtpStream:
             self.octets & 0xFFFFFFFF,
         )
         try:
-            self._socket.sendto(
-                self._dtls._tx_srtp.protect_rtcp(report + self._sdes), self._address
-            )
+            self._socket.sendto(self._protect_rtcp(report + self._sdes), self._address)
         except OSError:
             return False
-        # aiortc computes the round-trip time from receiver reports that echo these.
-        setattr(self._sender, _PREFIX + "lsr", (ntp >> 16) & 0xFFFFFFFF)
-        setattr(self._sender, _PREFIX + "lsr_time", _time())
+        if self._on_report is not None:
+            # aiortc computes the round-trip time from receiver reports that echo these.
+            self._on_report((ntp >> 16) & 0xFFFFFFFF, _time())
         self.reports += 1
         return True
 
     def send_bye(self) -> None:
         """RTCP BYE for this stream's SSRC (when the sender stops)."""
-        if self.closed or self._dtls._state is not _CONNECTED:
+        if self.closed:
             return
         with contextlib.suppress(OSError):
             bye = struct.pack("!BBHI", 0x81, 203, 1, self._ssrc)
-            self._socket.sendto(self._dtls._tx_srtp.protect_rtcp(bye), self._address)
+            self._socket.sendto(self._protect_rtcp(bye), self._address)
 
     def close(self) -> None:
         """Stop sending and release the socket handle (the ICE transport keeps its own)."""
@@ -330,7 +337,7 @@ class RtpStream:
         """Answer a NACK: resend the packet (as RTX when negotiated) if it is still kept."""
         history = self._history
         entry = None if history is None else history[sequence_number & HISTORY_MASK]
-        if entry is None or self.closed or self._dtls._state is not _CONNECTED:
+        if entry is None or self.closed:
             return
         head, payload, packet_index = entry
         if (packet_index & 0xFFFF) != sequence_number:
@@ -340,7 +347,7 @@ class RtpStream:
             if self._cipher is not None:
                 data = self._cipher.protect(head, payload, self._iv_base, packet_index)
             else:
-                data = self._dtls._tx_srtp.protect(head + payload)
+                data = self._protect(head + payload)
             with contextlib.suppress(OSError):
                 self._socket.sendto(data, self._address)
             return
@@ -351,7 +358,7 @@ class RtpStream:
         _pack_into("!I", rtx, 8, rtx_ssrc)
         self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
         # RFC 4588: the RTX payload starts with the original sequence number.
-        await self._dtls._send_rtp(bytes(rtx) + struct.pack("!H", sequence_number) + payload)
+        await self._send_rtp(bytes(rtx) + struct.pack("!H", sequence_number) + payload)
 
 
 _SR = struct.Struct("!BBHIQIII")
@@ -366,72 +373,41 @@ def sdes_cname(ssrc: int, cname: str) -> bytes:
     return struct.pack("!BBH", 0x81, 202, len(chunk) // 4) + chunk
 
 
-def header_template(sender: Any, payload_type: int, ssrc: int) -> tuple[bytes, int | None]:
-    """The sender's RTP header with its negotiated extensions (mid, abs-send-time), serialized
-    by aiortc itself, and the offset of the 3 abs-send-time bytes (None if not negotiated)."""
-    extensions_map = getattr(sender, _PREFIX + "rtp_header_extensions_map")
-    template = RtpPacket(payload_type=payload_type, sequence_number=0, timestamp=0, ssrc=ssrc)
-    template.extensions.mid = getattr(sender, _PREFIX + "mid")
-    template.extensions.abs_send_time = 0
-    zeros = template.serialize(extensions_map)
-    template.extensions.abs_send_time = 0xFFFFFF
-    ones = template.serialize(extensions_map)
-    changed = [i for i, (a, b) in enumerate(zip(zeros, ones, strict=True)) if a != b]
-    if not changed:
-        return zeros, None
-    if len(changed) != 3 or changed[2] - changed[0] != 2:
-        raise ValueError("unexpected abs-send-time layout")
-    return zeros, changed[0]
-
-
 def open_stream(
-    sender: Any, codec: Any, sequence_number: int, timestamp_origin: int
+    sender: RTCRtpSender, codec: Any, sequence_number: int, timestamp_origin: int
 ) -> RtpStream | None:
     """An :class:`RtpStream` on ``sender``'s connected transports, or None (with the reason
-    logged) if aiortc's internals are not what this module expects."""
+    logged) if aiortc's internals are not what :mod:`~streaming.webrtc.aiortc_boundary`
+    expects. The stream closes itself when the DTLS transport ends."""
     try:
-        dtls = sender.transport
-        connection = dtls.transport._connection
-        pair = connection._nominated.get(1)
-        if pair is None or dtls._state is not DtlsState.CONNECTED:
-            raise LookupError("transport not connected")
-        sock = pair.protocol.transport.get_extra_info("socket")
-        profile = dtls._ssl.get_selected_srtp_profile()
-        cipher = None
-        for srtp_profile in dtls._srtp_profiles:
-            if srtp_profile.openssl_profile == profile:
-                view = dtls._ssl.export_keying_material(
-                    b"EXTRACTOR-dtls_srtp", 2 * (srtp_profile.key_length + srtp_profile.salt_length)
-                )
-                key_and_salt = srtp_profile.get_key_and_salt(
-                    view, 1 if dtls._role == "server" else 0
-                )
-                cipher = AeadRtpCipher.for_profile(profile, key_and_salt)
-                break
-        ssrc = sender._ssrc
-        header, abs_send_time_at = header_template(sender, codec.payloadType, ssrc)
-        rtx_payload_type = getattr(sender, _PREFIX + "rtx_payload_type")
-        rtx = None if rtx_payload_type is None else (rtx_payload_type, sender._rtx_ssrc)
+        link = sender_link(sender, codec.payloadType)
+        cipher = (
+            None
+            if link.srtp_profile is None or link.srtp_keying is None
+            else AeadRtpCipher.for_profile(link.srtp_profile, link.srtp_keying)
+        )
         nack = any(feedback.type == "nack" for feedback in codec.rtcpFeedback)
-        for name in ("ntp_timestamp", "rtp_timestamp", "octet_count", "packet_count", "lsr"):
-            getattr(sender, _PREFIX + name)
-        cname = getattr(sender, _PREFIX + "cname")
     except Exception as exc:  # any surprise in aiortc's internals: use aiortc's own loop
         log.warning("direct RTP sending unavailable (%s); using aiortc's sender", exc)
         return None
-    return RtpStream(
-        sender=sender,
+    stream = RtpStream(
         payload_type=codec.payloadType,
-        ssrc=ssrc,
-        header=header,
-        abs_send_time_at=abs_send_time_at,
+        ssrc=link.ssrc,
+        header=link.header,
+        abs_send_time_at=link.abs_send_time_at,
         cipher=cipher,
-        dtls=dtls,
-        sock=sock,
-        address=pair.remote_addr,
+        protect=link.protect,
+        protect_rtcp=link.protect_rtcp,
+        send_rtp=link.send_rtp,
+        sock=link.socket,
+        address=link.address,
         sequence_number=sequence_number,
         timestamp_origin=timestamp_origin,
-        rtx=rtx,
+        rtx=link.rtx,
+        on_counters=partial(update_sender_counters, sender),
+        on_report=partial(record_sender_report, sender),
         nack=nack,
-        cname=cname,
+        cname=link.cname,
     )
+    on_dtls_ended(link.dtls, stream.close)
+    return stream

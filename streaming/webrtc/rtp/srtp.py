@@ -61,7 +61,7 @@ class AeadRtpCipher:
         self._aead = AESGCM(key)
         self._salt = int.from_bytes(salt, "big")
         #: ``encrypt(iv, payload, header)``: the AEAD call itself, for callers that build the
-        #: IV inline (the per-packet path of :mod:`streaming.webrtc.rtpstream`).
+        #: IV inline (the per-packet path of :mod:`streaming.webrtc.rtp.stream`).
         self.encrypt = self._aead.encrypt
 
     @classmethod

@@ -17,7 +17,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
-from aiortc.codecs.h264 import H264Encoder
+
+from streaming.webrtc.aiortc_boundary import h264_split_bitstream, h264_stap_a
 
 VIDEO_CLOCK = 90_000
 AUDIO_CLOCK = 48_000
@@ -111,7 +112,7 @@ def packetize(nals: list[bytes]) -> list[bytes]:
             payloads.extend(fragment(nal))
             nal = next(iterator, None)
         else:
-            aggregated, nal = H264Encoder._packetize_stap_a(nal, iterator)
+            aggregated, nal = h264_stap_a(nal, iterator)
             payloads.append(aggregated)
     return payloads
 
@@ -125,7 +126,7 @@ def video_packet(packet: av.Packet) -> MediaPacket:
     """An H.264 Annex B access unit as RTP payloads (packetization-mode 1)."""
     data = bytes(packet)
     assert packet.pts is not None and packet.time_base is not None
-    payloads = packetize(list(H264Encoder._split_bitstream(data)))
+    payloads = packetize(list(h264_split_bitstream(data)))
     return MediaPacket(
         payloads,
         to_clock(packet.pts, packet.time_base, VIDEO_CLOCK),
