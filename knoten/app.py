@@ -15,15 +15,14 @@ import logging
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from knoten.api import (
     calendar,
@@ -40,6 +39,7 @@ from knoten.api import (
 from knoten.config import Config
 from knoten.conversation.context import DateContexts
 from knoten.conversation.hub import ConversationHub
+from knoten.conversation.retention import ConversationRetention
 from knoten.conversation.rules import ChatLimits
 from knoten.conversation.store import ConversationStore
 from knoten.db import Database
@@ -52,6 +52,7 @@ from knoten.keys import (
     ADMIN_TOKEN,
     ARCHIVE_PATHS,
     CONFIG,
+    CONVERSATION_RETENTION,
     CONVERSATIONS,
     DATABASE,
     EVENT_STREAMS_CLOSING,
@@ -171,13 +172,23 @@ def build_app(
         grace=timedelta(minutes=config.webrtc.join_grace_minutes),
     )
     app[WEBRTC] = _viewer_registry(config, registry)
+    conversations = ConversationStore(engine)
     app[CONVERSATIONS] = ConversationHub(
-        ConversationStore(engine),
+        conversations,
         DateContexts(app[SCHEDULE], app[PARTNERS]),
         limits=ChatLimits(max_participants=config.conversation.max_participants),
         now=clock.now,
     )
-    _archive(app, registry, clock, engine)
+    catalog = Catalog(engine)
+    app[CONVERSATION_RETENTION] = ConversationRetention(
+        app[CONVERSATIONS],
+        conversations,
+        catalog,
+        _date_end(app[SCHEDULE]),
+        clock,
+        days=config.conversation.retention_days,
+    )
+    _archive(app, registry, clock, catalog)
     app[PUSH_INGEST] = PushIngest(config.ingest.host, config.ingest.srt_port_base)
     app[RUN_DIR] = Path(tempfile.gettempdir()) / f"knoten-{uuid.uuid4().hex[:8]}"
     controller = SeminarController(
@@ -223,6 +234,7 @@ def build_app(
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
     app.cleanup_ctx.append(_recordings)
+    app.cleanup_ctx.append(_conversation_retention)
     app.cleanup_ctx.append(_scheduling)
     return app
 
@@ -252,19 +264,23 @@ def _viewer_registry(
     )
 
 
+def _date_end(schedule: ScheduleService) -> Callable[[int], Awaitable[datetime]]:
+    async def end(occurrence_id: int) -> datetime:
+        return (await schedule.occurrence(occurrence_id)).end_utc
+
+    return end
+
+
 def _archive(
-    app: web.Application,
-    registry: CollectorRegistry,
-    clock: Clock,
-    engine: Callable[[], AsyncEngine],
+    app: web.Application, registry: CollectorRegistry, clock: Clock, catalog: Catalog
 ) -> None:
-    """The archive's components: catalog, recorder, finalizer, retention and share links."""
+    """The archive's components: recorder, finalizer, retention and share links; a date's
+    conversation goes with its recording."""
     config = app[CONFIG]
     settings = config.recordings
     media = config.media
     paths = ArchivePaths(config.recordings_dir)
     metrics = RecordingMetrics(registry)
-    catalog = Catalog(engine)
     processes = app[FFMPEG_PROCESSES]
     finalizer = Finalizer(catalog, paths, metrics, ffmpeg=media.ffmpeg, ffprobe=media.ffprobe,
                           processes=processes)  # fmt: skip
@@ -277,8 +293,15 @@ def _archive(
     app[RECORDINGS] = catalog
     app[FINALIZER] = finalizer
     app[RECORDER] = recorder
-    app[RETENTION] = Retention(catalog, paths, rules, metrics, clock=clock,
-                               writing=recorder.is_writing)  # fmt: skip
+    app[RETENTION] = Retention(
+        catalog,
+        paths,
+        rules,
+        metrics,
+        clock=clock,
+        writing=recorder.is_writing,
+        after_delete=app[CONVERSATION_RETENTION].recording_deleted,
+    )
     app[SHARE_LINKS] = ShareLinks(load_or_create_secret(config.data_dir))
 
 
@@ -324,6 +347,12 @@ async def _recordings(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[RETENTION].aclose()
     await app[RECORDER].aclose()
+
+
+async def _conversation_retention(app: web.Application) -> AsyncIterator[None]:
+    app[CONVERSATION_RETENTION].start()
+    yield
+    await app[CONVERSATION_RETENTION].aclose()
 
 
 async def _scheduling(app: web.Application) -> AsyncIterator[None]:

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from knoten.config import Config
 from knoten.conversation.hub import ConversationHub
+from knoten.conversation.retention import ConversationRetention
 from knoten.db import Database
 from knoten.join_links import JoinLinks
 from knoten.media import MediaTools
@@ -63,3 +64,4 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 #: Set when the app shuts down: every open event stream of the live panel ends at its next check.
 EVENT_STREAMS_CLOSING = web.AppKey("event_streams_closing", asyncio.Event)
 CONVERSATIONS = web.AppKey("conversations", ConversationHub)
+CONVERSATION_RETENTION = web.AppKey("conversation_retention", ConversationRetention)

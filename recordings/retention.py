@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,6 +75,7 @@ class Retention:
         *,
         clock: Clock | None = None,
         writing: Callable[[int], bool] = lambda _id: False,
+        after_delete: Callable[[Recording], Awaitable[None]] | None = None,
         interval_s: float = DAY_S,
         first_run_s: float = 60.0,
     ) -> None:
@@ -84,6 +85,8 @@ class Retention:
         self._metrics = metrics
         self._clock = clock or SystemClock()
         self._writing = writing
+        # What else goes with a recording (its date's chat): called after its files are gone.
+        self._after_delete = after_delete
         self._interval_s = interval_s
         self._first_run_s = first_run_s
         self._lock = asyncio.Lock()  # one pass at a time (timer and on-demand may coincide)
@@ -106,22 +109,22 @@ class Retention:
                 done.append(deletion)
             return done
 
-    async def delete_files(self, removed: Recording | int, reason: str) -> None:
+    async def delete_files(self, removed: Recording, reason: str) -> None:
         """Delete the files of a recording whose row is gone; log and count it. Rows go first,
         so a crash in between leaves an unlisted directory, never a listed recording without
         its file."""
-        recording_id = removed if isinstance(removed, int) else removed.id
-        directory = self._paths.recording_dir(recording_id)
+        directory = self._paths.recording_dir(removed.id)
         await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=True)
         self._metrics.deleted.labels(reason).inc()
-        if isinstance(removed, int):
-            log.warning("recording %d deleted (%s)", recording_id, reason)
-        else:
-            log.warning(
-                "recording %d deleted (%s): %r, started %s, %s bytes",
-                recording_id, reason, removed.title, removed.started_at.isoformat(),
-                removed.size_bytes,
-            )  # fmt: skip
+        log.warning(
+            "recording %d deleted (%s): %r, started %s, %s bytes",
+            removed.id, reason, removed.title, removed.started_at.isoformat(), removed.size_bytes,
+        )  # fmt: skip
+        if self._after_delete is not None:
+            try:
+                await self._after_delete(removed)
+            except Exception:  # the recording is gone either way; what goes with it is retried
+                log.exception("recording %d: cleaning up what belongs to it failed", removed.id)
 
     def start(self) -> None:
         if self._task is None:

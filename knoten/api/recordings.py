@@ -137,8 +137,8 @@ async def delete_recording(request: web.Request) -> web.Response:
     recording_id = path_int(request, "recording_id")
     if request.app[RECORDER].is_writing(recording_id):
         raise RecordingBusy(recording_id, "recording")
-    await request.app[RECORDINGS].delete(recording_id)  # 404 / 409 before anything changes
-    await request.app[RETENTION].delete_files(recording_id, reason="api")
+    removed = await request.app[RECORDINGS].delete(recording_id)  # 404 / 409 before any change
+    await request.app[RETENTION].delete_files(removed, reason="api")
     return web.Response(status=204)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-from schedules.tables import UtcDateTime
+from foundation.sqltypes import UtcDateTime
 
 metadata = MetaData()
 
