@@ -20,13 +20,14 @@ from prometheus_client import CollectorRegistry
 
 from bench.common import Figure, process_cpu_seconds
 from knoten.db import Database
-from recordings import jobs, segments
+from recordings import segments
 from recordings.catalog import Catalog
 from recordings.diskguard import DiskGuard
 from recordings.finalize import Finalizer, sha256_file
 from recordings.metrics import RecordingMetrics
 from recordings.paths import ArchivePaths
 from recordings.recorder import Recorder
+from streaming.ffmpeg.oneshot import run_to_completion
 from tests.recordings.feeds import stand_in_feed
 
 MINUTES = 10
@@ -53,7 +54,7 @@ async def _finalize_figures(tmp: Path) -> list[Figure]:
         recording = await catalog.create(1, 1, "Bench", datetime.now(UTC))
         parts = paths.parts_dir(recording.id)
         parts.mkdir(parents=True)
-        await jobs.run_job("bench-source", _source_argv(parts), timeout=300)
+        await run_to_completion("bench-source", _source_argv(parts), timeout=300)
         sources = sorted(parts.glob("src-*.ts"))
         copies = MINUTES * 60 // (2 * len(sources)) + 1
         # Each copy is its own "run" (as after a recorder restart): within a run timestamps

@@ -36,7 +36,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from aiortc.contrib.media import MediaPlayer, MediaRelay
 
 from bench.common import Figure
-from streaming.live.commands import OPUS_FRAME_MS
+from streaming.ffmpeg.spec import OPUS_FRAME_MS
 from streaming.live.feed import FeedHub as LiveFeedHub
 from streaming.webrtc import ViewerLimitReached, WebrtcOptions, WebrtcRegistry
 from streaming.webrtc.ice import host_addresses_scope

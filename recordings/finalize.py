@@ -4,6 +4,9 @@ Owns the step from "recorded" to "available" and start-up recovery. Finalization
 and restartable: it only ever writes ``*.part`` files and renames them when complete, verifies the
 MP4 with ffprobe before anything is deleted, and removes the raw segments last. A crash or a
 shutdown at any point leaves the row "recording"/"finalizing", and ``recover`` picks it up again.
+
+The FFmpeg commands (remux, stills) come from ``streaming.ffmpeg.spec`` and run through
+``streaming.ffmpeg.oneshot``; a failed job becomes this package's ``FinalizeFailed``.
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from recordings import jobs, segments
+from recordings import segments
 from recordings.catalog import Catalog, MediaFacts
 from recordings.diskguard import FreeBytes, disk_free_bytes
 from recordings.errors import FinalizeFailed
 from recordings.metrics import RecordingMetrics
 from recordings.paths import ArchivePaths
-from streaming.errors import FfprobeFailed
+from streaming.errors import FfmpegJobFailed, FfprobeFailed
+from streaming.ffmpeg.oneshot import run_to_completion
 from streaming.ffmpeg.registry import FfmpegProcesses
+from streaming.ffmpeg.spec import poster_argv, remux_argv, thumbnails_argv
 from streaming.ffmpeg.tools import ffprobe_json
 
 log = logging.getLogger(__name__)
@@ -162,13 +167,17 @@ class Finalizer:
         await self._still(
             recording_id,
             "poster",
-            jobs.poster_argv(
-                self._ffmpeg, media, min(1.0, duration / 2), poster.with_suffix(".part.jpg")
+            poster_argv(
+                media, min(1.0, duration / 2), poster.with_suffix(".part.jpg"), self._ffmpeg
             ),
             poster,
         )
-        await self._still(recording_id, "thumbs", jobs.thumbnails_argv(
-            self._ffmpeg, media, duration, thumbs.with_suffix(".part.jpg")), thumbs)  # fmt: skip
+        await self._still(
+            recording_id,
+            "thumbs",
+            thumbnails_argv(media, duration, thumbs.with_suffix(".part.jpg"), self._ffmpeg),
+            thumbs,
+        )
         if parts.is_dir():
             # Only now, with a verified MP4 renamed into place, are the raw segments expendable.
             await asyncio.to_thread(shutil.rmtree, parts)
@@ -204,9 +213,7 @@ class Finalizer:
         joined = await asyncio.to_thread(segments.join_runs, parts, segs)
         await asyncio.to_thread(segments.write_concat_list, parts, joined, concat)
         tmp = media.with_suffix(".part.mp4")
-        await jobs.run_job(f"recording-{recording_id}-remux",
-                           jobs.remux_argv(self._ffmpeg, concat, tmp),
-                           processes=self._processes)  # fmt: skip
+        await self._run(f"recording-{recording_id}-remux", remux_argv(concat, tmp, self._ffmpeg))
         await self._verify(tmp, hashed=False)  # never rename a file ffprobe cannot read
         os.replace(tmp, media)
 
@@ -219,10 +226,16 @@ class Finalizer:
         digest = await asyncio.to_thread(sha256_file, media) if hashed else ""
         return facts_from_probe(probe, size, digest)
 
+    async def _run(self, name: str, argv: list[str], timeout: float = 600.0) -> None:
+        """One FFmpeg job to completion; its failure is this recording's ``FinalizeFailed``."""
+        try:
+            await run_to_completion(name, argv, processes=self._processes, timeout=timeout)
+        except FfmpegJobFailed as exc:
+            raise FinalizeFailed(exc.message) from exc
+
     async def _still(self, recording_id: int, kind: str, argv: list[str], target: Path) -> None:
         try:
-            await jobs.run_job(f"recording-{recording_id}-{kind}", argv,
-                               processes=self._processes, timeout=120)  # fmt: skip
+            await self._run(f"recording-{recording_id}-{kind}", argv, timeout=120)
         except FinalizeFailed as exc:
             # A missing still is cosmetic: the recording itself is fine and stays available.
             log.warning("recording %d: no %s image: %s", recording_id, kind, exc.message)

@@ -34,6 +34,9 @@ from streaming.ffmpeg.supervisor import FfmpegSupervisor
 
 log = logging.getLogger(__name__)
 
+# Our own feed needs no 5 s of analysis (FFmpeg's default, measured: x264's stream has no VUI
+# frame rate, so the probe runs to the limit). Until it ends nothing is written, and a crash then
+# would lose those seconds too. 1 s still sees both streams.
 ANALYZE_US = 1_000_000
 RecorderState = Literal["recording", "closed_disk_full", "failed"]
 _POLICY = RestartPolicy(
@@ -192,14 +195,9 @@ class Recorder:
             ("segment_list_type", "flat"),
         )
         output = Output(segments.segment_pattern(parts, run), "segment", options)
-        spec = FfmpegSpec(f"recorder:{parts.parent.name}", FeedInput(feed), None, (output,))
-        argv = build_argv(spec, self._ffmpeg)
-        # Our own feed needs no 5 s of analysis (FFmpeg's default, measured: x264's stream has
-        # no VUI frame rate, so the probe runs to the limit). Until it ends nothing is written,
-        # and a crash then would lose those seconds too. 1 s still sees both streams.
-        at = argv.index("-i")
-        argv[at:at] = ["-analyzeduration", str(ANALYZE_US), "-fpsprobesize", "0"]
-        return argv
+        feed_input = FeedInput(feed, analyze_us=ANALYZE_US)
+        spec = FfmpegSpec(f"recorder:{parts.parent.name}", feed_input, None, (output,))
+        return build_argv(spec, self._ffmpeg)
 
     async def _close_ffmpeg(self, active: _Active) -> None:
         """Graceful stop (the open segment is completed and listed), then promote everything."""

@@ -43,6 +43,13 @@ class FfprobeFailed(StreamingError):
     code = "ffprobe_failed"
 
 
+class FfmpegJobFailed(StreamingError):
+    """A one-shot FFmpeg job (see ``streaming.ffmpeg.oneshot``) did not start, did not finish in
+    time or exited with an error; the message names the job and ends with its last stderr lines."""
+
+    code = "ffmpeg_job_failed"
+
+
 class PartnerNotFound(StreamingError):
     """No partner (broadcast destination) has this id."""
 

@@ -19,6 +19,11 @@ Profiles:
 
 Several outputs of one spec share one encode through the tee muxer (encode once, fan out). Such a
 process fails as a whole; destinations that must fail alone get their own spec and supervisor.
+
+Fixed-purpose commands that the generic spec does not express are built here too, on the same
+``global_args``: the live WebRTC feed (``webrtc_feed_argv``: video copied, audio to Opus) and the
+archive's one-shot jobs (``remux_argv``, ``poster_argv``, ``thumbnails_argv``), which
+``streaming.ffmpeg.oneshot`` runs to completion.
 """
 
 from __future__ import annotations
@@ -114,10 +119,13 @@ class FeedInput:
     """An internal MPEG-TS feed read from a Unix socket that Knoten serves (code-chosen path)."""
 
     path: Path
+    analyze_us: int = 500_000  # -analyzeduration: how long FFmpeg may look before it starts
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, Path) or not self.path.is_absolute():
             raise ValueError("FeedInput.path must be an absolute pathlib.Path")
+        if not 0 < self.analyze_us <= 10_000_000:
+            raise ValueError("FeedInput.analyze_us must be between 1 µs and 10 s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,15 +290,11 @@ def build_argv(spec: FfmpegSpec, ffmpeg: str = "ffmpeg") -> list[str]:
         tee = "|".join(_tee_slave(o) for o in spec.outputs)
         node = ffmpeg_python.output(*streams, tee, format="tee", **kwargs)
     argv: list[str] = node.compile(cmd=ffmpeg)
-    return [argv[0], *_global_args(spec), *argv[1:]]
-
-
-def _global_args(spec: FfmpegSpec) -> list[str]:
-    return global_args(overwrite=spec.overwrite)
+    return [argv[0], *global_args(overwrite=spec.overwrite), *argv[1:]]
 
 
 def global_args(*, overwrite: bool) -> list[str]:
-    """The options every Knoten FFmpeg process starts with (also for hand-built argv)."""
+    """The options every Knoten FFmpeg process starts with, right after the executable."""
     # -nostdin: we stop with SIGINT, and a stray 'q'/tty read must never stall a child.
     # -progress pipe:1: machine-readable progress on stdout; stderr stays for human logs.
     return [
@@ -370,7 +374,7 @@ def _input_streams(spec: FfmpegSpec) -> tuple[Any, Any]:
             f"unix:{src.path}",
             format="mpegts",
             protocol_whitelist="unix",
-            analyzeduration=500_000,
+            analyzeduration=src.analyze_us,
             probesize=500_000,
             # x264 in MPEG-TS carries no frame rate; without this FFmpeg analyses to the limit.
             fpsprobesize=0,
@@ -455,3 +459,84 @@ def _tee_slave(out: Output) -> str:
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.3f}".rstrip("0")
+
+
+# -- fixed-purpose commands ----------------------------------------------------------------------
+
+#: Opus frame length of the WebRTC feed (see :func:`webrtc_feed_argv`).
+OPUS_FRAME_MS = 40
+#: The archive's stills: a poster frame and a strip of thumbnails across the recording.
+POSTER_WIDTH = 640
+THUMB_COUNT = 10
+THUMB_WIDTH = 160
+
+
+def webrtc_feed_argv(master: Path, output: Path, ffmpeg: str = "ffmpeg") -> list[str]:
+    """The WebRTC feed: the master's video as it is (constrained baseline already) and its
+    audio as Opus, which browsers need — an audio transcode costs ~1 % of a core, a second
+    video encode would cost a third.
+
+    Opus frames are 40 ms instead of the usual 20: every RTP packet costs the fan-out the same
+    per viewer whatever its size, and at 20 ms audio made 40 % of all packets. Viewing hears
+    the room 20 ms later; browsers decode any Opus frame length.
+    """
+    source = ffmpeg_python.input(f"unix:{master}", format="mpegts", protocol_whitelist="unix")
+    node = ffmpeg_python.output(
+        source["v:0"],
+        source["a:0?"],
+        f"unix:{output}",
+        format="mpegts",
+        **{
+            "c:v": "copy",
+            "c:a": "libopus",
+            "b:a": "96k",
+            "frame_duration": OPUS_FRAME_MS,
+            "ar": 48000,
+            "ac": 2,
+        },
+    )
+    argv: list[str] = node.compile(cmd=ffmpeg)
+    # The output is a socket Knoten listens on: nothing to overwrite, so -n is harmless.
+    return [argv[0], *global_args(overwrite=False), *argv[1:]]
+
+
+def remux_argv(concat_list: Path, output: Path, ffmpeg: str = "ffmpeg") -> list[str]:
+    """Segments listed in an ffconcat file → one faststart MP4, stream copy.
+
+    The concat demuxer (not byte concatenation) re-bases each segment's timestamps on the end of
+    the previous one, so runs of the recorder restarted mid-seminar join without a time jump.
+    ``-safe 1``: the list may only name plain files next to it. Nothing is re-encoded.
+    """
+    return [ffmpeg, *global_args(overwrite=True),
+            "-f", "concat", "-safe", "1", "-protocol_whitelist", "file",
+            "-i", str(concat_list), "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy",
+            "-movflags", "+faststart", "-f", "mp4", str(output)]  # fmt: skip
+
+
+def poster_argv(media: Path, at_s: float, output: Path, ffmpeg: str = "ffmpeg") -> list[str]:
+    """One JPEG frame of ``media`` at ``at_s``, POSTER_WIDTH wide."""
+    return [ffmpeg, *global_args(overwrite=True),
+            "-ss", f"{at_s:.3f}", "-protocol_whitelist", "file",
+            "-i", str(media), "-frames:v", "1", "-vf", f"scale={POSTER_WIDTH}:-2",
+            "-q:v", "3", "-f", "image2", str(output)]  # fmt: skip
+
+
+def thumbnails_argv(
+    media: Path, duration_s: float, output: Path, ffmpeg: str = "ffmpeg"
+) -> list[str]:
+    """A strip of THUMB_COUNT frames spread over the recording, side by side in one JPEG.
+
+    One input-seeked (-ss before -i, so keyframe-jumps, not decoding) input per frame: a
+    fps-filter over the whole file decoded a 10-minute recording for > 30 s (bench).
+    """
+    inputs: list[str] = []
+    chains: list[str] = []
+    for i in range(THUMB_COUNT):
+        at = duration_s * (i + 0.5) / THUMB_COUNT
+        inputs += ["-ss", f"{at:.3f}", "-protocol_whitelist", "file", "-i", str(media)]
+        chains.append(f"[{i}:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,scale={THUMB_WIDTH}:-2[t{i}]")
+    labels = "".join(f"[t{i}]" for i in range(THUMB_COUNT))
+    graph = ";".join(chains) + f";{labels}hstack=inputs={THUMB_COUNT}"
+    return [ffmpeg, *global_args(overwrite=True), *inputs,
+            "-filter_complex", graph, "-frames:v", "1",
+            "-q:v", "4", "-f", "image2", str(output)]  # fmt: skip

@@ -34,9 +34,9 @@ from streaming.ffmpeg.spec import (
     SlateInput,
     VideoProfile,
     build_argv,
+    webrtc_feed_argv,
 )
 from streaming.ffmpeg.supervisor import FfmpegSupervisor, ProcessState, RestartPolicy
-from streaming.live.commands import webrtc_feed_argv
 from streaming.live.feed import FeedHub
 from streaming.live.hls import hls_output, partner_dir
 from streaming.live.plan import PartnerKind, PartnerTarget, SessionPlan, profile_for

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from recordings import jobs, segments
+from recordings import segments
 from recordings.catalog import Catalog
 from recordings.finalize import Finalizer
 from recordings.paths import ArchivePaths
+from streaming.ffmpeg.oneshot import run_to_completion
 
 
 def segments_argv(parts: Path, seconds: float) -> list[str]:
@@ -27,7 +28,7 @@ def segments_argv(parts: Path, seconds: float) -> list[str]:
 async def write_segments(paths: ArchivePaths, recording_id: int, seconds: float) -> Path:
     parts = paths.parts_dir(recording_id)
     parts.mkdir(parents=True, exist_ok=True)
-    await jobs.run_job(f"test-segments-{recording_id}", segments_argv(parts, seconds))
+    await run_to_completion(f"test-segments-{recording_id}", segments_argv(parts, seconds))
     return parts
 
 

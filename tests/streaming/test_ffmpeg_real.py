@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from streaming.errors import FfmpegNotFound, FfprobeFailed, InvalidMediaUrl
+from streaming.errors import FfmpegJobFailed, FfmpegNotFound, FfprobeFailed, InvalidMediaUrl
+from streaming.ffmpeg.oneshot import run_to_completion
+from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.ffmpeg.spec import FfmpegSpec, Output, TestPattern, VideoProfile, build_argv
 from streaming.ffmpeg.supervisor import FfmpegSupervisor, ProcessState, RestartPolicy
 from streaming.ffmpeg.tools import ffmpeg_version, ffprobe_json
@@ -84,6 +86,39 @@ async def test_existing_output_is_not_overwritten(tmp_path: Path) -> None:
     await sup.wait_state(ProcessState.FAILED, timeout=10)
     assert target.read_bytes() == b"keep me"
     assert any("already exists" in line for line in sup.stderr_tail)
+
+
+async def test_run_to_completion(tmp_path: Path, ffprobe: Probe) -> None:
+    """A one-shot job: done on exit 0, registered while it runs, gone from the registry after."""
+    target = tmp_path / "job.ts"
+    spec = FfmpegSpec(
+        "job", TestPattern(160, 120), VideoProfile("tiny", 160, 120, 30, 200),
+        (Output(target, "mpegts"),), duration_s=0.5,
+    )  # fmt: skip
+    processes = FfmpegProcesses()
+    job = asyncio.create_task(run_to_completion("job", build_argv(spec), processes=processes))
+    while "job" not in processes and not job.done():
+        await asyncio.sleep(0.01)
+    await job
+    assert "job" not in processes
+    assert set(streams(await ffprobe(target))) == {"video", "audio"}
+    await processes.aclose()
+    with pytest.raises(FfmpegJobFailed, match="job: not started"):
+        await run_to_completion("job", build_argv(spec), processes=processes)
+
+
+async def test_run_to_completion_failures(tmp_path: Path) -> None:
+    """A failed exit names the job and its stderr; a timeout kills the process (no orphan)."""
+    target = tmp_path / "exists.ts"
+    target.write_bytes(b"keep me")
+    once = FfmpegSpec(
+        "n", TestPattern(160, 120), SMALL, (Output(target, "mpegts"),), duration_s=0.5
+    )
+    with pytest.raises(FfmpegJobFailed, match=r"n failed \(exit 1\): .*already exists"):
+        await run_to_completion("n", build_argv(once))
+    endless = FfmpegSpec("e", TestPattern(160, 120), SMALL, (Output(Path("/dev/null"), "null"),))
+    with pytest.raises(FfmpegJobFailed, match="e: no result after 1 s"):
+        await run_to_completion("e", build_argv(endless), timeout=1.0)
 
 
 async def test_ffmpeg_version() -> None:

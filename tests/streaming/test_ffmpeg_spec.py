@@ -10,6 +10,7 @@ from streaming.errors import InvalidMediaUrl
 from streaming.ffmpeg.spec import (
     AUDIO_ONLY,
     PROFILES,
+    FeedInput,
     FfmpegSpec,
     FileInput,
     Output,
@@ -17,6 +18,11 @@ from streaming.ffmpeg.spec import (
     UrlInput,
     VideoProfile,
     build_argv,
+    global_args,
+    poster_argv,
+    remux_argv,
+    thumbnails_argv,
+    webrtc_feed_argv,
 )
 
 GLOBAL = ["-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+info", "-progress", "pipe:1"]
@@ -215,3 +221,84 @@ def test_v4l2_camera_argv_adds_silence() -> None:
     assert argv[-1] == "unix:/tmp/camera-in.sock"
     with pytest.raises(ValueError):
         DeviceInput(Path("/etc/passwd"))
+
+
+def test_global_args() -> None:
+    assert global_args(overwrite=False) == [*GLOBAL, "-n"]
+    assert global_args(overwrite=True) == [*GLOBAL, "-y"]
+
+
+def test_feed_input_analysis_time() -> None:
+    spec = FfmpegSpec(
+        "rec",
+        FeedInput(Path("/run/master.sock"), analyze_us=1_000_000),
+        None,
+        (Output(Path("/rec/7/parts/r001-%05d.ts.part"), "segment"),),
+    )
+    assert build_argv(spec) == [
+        "ffmpeg", *GLOBAL, "-n",
+        "-f", "mpegts", "-analyzeduration", "1000000", "-fpsprobesize", "0",
+        "-probesize", "500000", "-protocol_whitelist", "unix", "-i", "unix:/run/master.sock",
+        "-map", "0:v:0?", "-map", "0:a:0?", "-f", "segment", "-c", "copy",
+        "/rec/7/parts/r001-%05d.ts.part",
+    ]  # fmt: skip
+    with pytest.raises(ValueError):
+        FeedInput(Path("/run/master.sock"), analyze_us=0)
+
+
+def test_webrtc_feed_argv() -> None:
+    argv = webrtc_feed_argv(Path("/run/k/master.sock"), Path("/run/k/webrtc-in.sock"))
+    assert argv == [
+        "ffmpeg", *GLOBAL, "-n",
+        "-f", "mpegts", "-protocol_whitelist", "unix", "-i", "unix:/run/k/master.sock",
+        "-map", "0:v:0", "-map", "0:a:0?", "-f", "mpegts",
+        "-ac", "2", "-ar", "48000", "-b:a", "96k", "-c:a", "libopus", "-c:v", "copy",
+        "-frame_duration", "40",
+        "unix:/run/k/webrtc-in.sock",
+    ]  # fmt: skip
+
+
+def test_remux_argv() -> None:
+    argv = remux_argv(Path("/a/parts/concat.ffconcat"), Path("/a/7.part.mp4"), "/usr/bin/ffmpeg")
+    assert argv == [
+        "/usr/bin/ffmpeg", *GLOBAL, "-y",
+        "-f", "concat", "-safe", "1", "-protocol_whitelist", "file",
+        "-i", "/a/parts/concat.ffconcat", "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy",
+        "-movflags", "+faststart", "-f", "mp4", "/a/7.part.mp4",
+    ]  # fmt: skip
+
+
+def test_poster_argv() -> None:
+    assert poster_argv(Path("/a/7.mp4"), 1.0, Path("/a/7.poster.part.jpg")) == [
+        "ffmpeg", *GLOBAL, "-y",
+        "-ss", "1.000", "-protocol_whitelist", "file", "-i", "/a/7.mp4",
+        "-frames:v", "1", "-vf", "scale=640:-2", "-q:v", "3", "-f", "image2",
+        "/a/7.poster.part.jpg",
+    ]  # fmt: skip
+
+
+def test_thumbnails_argv() -> None:
+    """Ten input-seeked frames, 2 s apart for a 20 s recording, side by side in one JPEG."""
+    argv = thumbnails_argv(Path("/a/7.mp4"), 20.0, Path("/a/7.thumbs.part.jpg"))
+    inputs = []
+    for at in ("1.000", "3.000", "5.000", "7.000", "9.000",
+               "11.000", "13.000", "15.000", "17.000", "19.000"):  # fmt: skip
+        inputs += ["-ss", at, "-protocol_whitelist", "file", "-i", "/a/7.mp4"]
+    graph = (
+        "[0:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,scale=160:-2[t0];"
+        "[1:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,scale=160:-2[t1];"
+        "[2:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,scale=160:-2[t2];"
+        "[3:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,scale=160:-2[t3];"
+        "[4:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,scale=160:-2[t4];"
+        "[5:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,scale=160:-2[t5];"
+        "[6:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,scale=160:-2[t6];"
+        "[7:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,scale=160:-2[t7];"
+        "[8:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,scale=160:-2[t8];"
+        "[9:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,scale=160:-2[t9];"
+        "[t0][t1][t2][t3][t4][t5][t6][t7][t8][t9]hstack=inputs=10"
+    )
+    assert argv == [
+        "ffmpeg", *GLOBAL, "-y", *inputs,
+        "-filter_complex", graph, "-frames:v", "1", "-q:v", "4", "-f", "image2",
+        "/a/7.thumbs.part.jpg",
+    ]  # fmt: skip
