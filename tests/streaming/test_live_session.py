@@ -65,9 +65,7 @@ async def test_two_partners_receive_their_profiles(tmp_path: Path, nginx_partner
         ),
     )
     async with _running(plan, live=True) as (session, processes):
-        await _wait(
-            lambda: all(o.state == "live" for o in session.outputs_status()), 20, "outputs"
-        )
+        await _wait(lambda: all(o.state == "live" for o in session.outputs_status()), 20, "outputs")
         probe_a, probe_b = await asyncio.gather(
             ffprobe_json(partner_a.url("izkey"), timeout=15),
             ffprobe_json(partner_b.url("campuskey"), timeout=15),
