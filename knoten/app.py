@@ -43,6 +43,7 @@ from knoten.conversation.retention import ConversationRetention
 from knoten.conversation.rules import ChatLimits
 from knoten.conversation.store import ConversationStore
 from knoten.db import Database
+from knoten.display_links import DisplayLinks
 from knoten.error_rules import DOMAIN_ERROR_RULES
 from knoten.http.middleware import HttpMetrics, auth_middleware, error_middleware
 from knoten.http.openapi import Operation, build_openapi, register
@@ -55,6 +56,7 @@ from knoten.keys import (
     CONVERSATION_RETENTION,
     CONVERSATIONS,
     DATABASE,
+    DISPLAY_LINKS,
     EVENT_STREAMS_CLOSING,
     FFMPEG_PROCESSES,
     FINALIZER,
@@ -84,7 +86,7 @@ from knoten.media import MediaTools
 from knoten.security import AdminToken, load_or_create_admin_token
 from knoten.seminar_controller import SeminarController
 from knoten.web import conversation as conversation_pages
-from knoten.web import dashboard, join, pages
+from knoten.web import dashboard, display, join, pages
 from knoten.web.session import SessionStore
 from recordings.catalog import Catalog
 from recordings.diskguard import DiskGuard
@@ -171,6 +173,7 @@ def build_app(
         config.public_url,
         grace=timedelta(minutes=config.webrtc.join_grace_minutes),
     )
+    app[DISPLAY_LINKS] = DisplayLinks.from_data_dir(config.data_dir, config.public_url)
     app[WEBRTC] = _viewer_registry(config, registry)
     conversations = ConversationStore(engine)
     app[CONVERSATIONS] = ConversationHub(
@@ -226,6 +229,7 @@ def build_app(
     whep.add_routes(router)
     join.add_routes(router)
     conversation_pages.add_routes(router)
+    display.add_routes(router)  # the room PC's page
     recordings.add_routes(router)  # public share links
 
     # on_shutdown runs before aiohttp waits for running handlers: open streams end at once.

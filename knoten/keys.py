@@ -13,6 +13,7 @@ from knoten.config import Config
 from knoten.conversation.hub import ConversationHub
 from knoten.conversation.retention import ConversationRetention
 from knoten.db import Database
+from knoten.display_links import DisplayLinks
 from knoten.join_links import JoinLinks
 from knoten.media import MediaTools
 from knoten.security import AdminToken
@@ -65,3 +66,4 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 EVENT_STREAMS_CLOSING = web.AppKey("event_streams_closing", asyncio.Event)
 CONVERSATIONS = web.AppKey("conversations", ConversationHub)
 CONVERSATION_RETENTION = web.AppKey("conversation_retention", ConversationRetention)
+DISPLAY_LINKS = web.AppKey("display_links", DisplayLinks)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from knoten.http.errors import ApiError
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model
-from knoten.keys import CONFIG, PUSH_INGEST, ROOMS
+from knoten.keys import CONFIG, DISPLAY_LINKS, PUSH_INGEST, ROOMS
 from schedules.rooms import Room
 from streaming.sources import SRT_PUSH, public_source, validate_room_source
 
@@ -114,6 +114,16 @@ async def room_ingest(request: web.Request) -> web.Response:
     return json_response(IngestOut(kind="srt", url=url, passphrase=key, port=ingest.port(room.id)))
 
 
+class DisplayOut(BaseModel):
+    url: str = Field(description="the room display page for the room's PC; the link is its key")
+
+
+async def room_display(request: web.Request) -> web.Response:
+    """The room display link (signed): open it once on the seminar room's PC."""
+    room = await request.app[ROOMS].get(path_int(request, "room_id"))
+    return json_response(DisplayOut(url=request.app[DISPLAY_LINKS].url(room.id)))
+
+
 async def delete_room(request: web.Request) -> web.Response:
     await request.app[ROOMS].delete(path_int(request, "room_id"))
     return web.Response(status=204)
@@ -133,4 +143,7 @@ OPERATIONS = (
     Operation("GET", "/api/v1/rooms/{room_id}/ingest", room_ingest,
               "Push address and key of an srt-push room (for OBS)", "rooms",
               response=IngestOut, errors=(404, 409)),
+    Operation("GET", "/api/v1/rooms/{room_id}/display", room_display,
+              "The room display link for the seminar room's PC", "rooms",
+              response=DisplayOut, errors=(404,)),
 )  # fmt: skip

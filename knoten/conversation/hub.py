@@ -321,6 +321,11 @@ class ConversationHub:
             conversation.votes.add((message.id, participant_id))
             message.votes += 1
             self._announce_message(conversation, message)
+            # Only the voter's own pages learn that it was them (votes are anonymous).
+            mine = wire.dumps({"type": "voted", "message": message.id})
+            for subscriber in list(conversation.subscribers):
+                if subscriber.participant_id == participant_id:
+                    subscriber.push(mine)
 
     def _question(self, conversation: Conversation, message_id: object) -> MessageRecord:
         message = self._message(conversation, message_id)

@@ -109,6 +109,10 @@ function start(root) {
         if (event.questions) order = event.questions;
         renderAll();
         break;
+      case "voted":
+        voted.add(event.message);
+        renderQuestions();
+        break;
       case "removed":
         messages.delete(event.id);
         order = event.questions;

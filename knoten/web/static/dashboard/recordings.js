@@ -111,6 +111,14 @@ function poster(r) {
   return el("div", { class: "rec-poster empty", "aria-hidden": "true" }, T[`r_status_${r.status}`] || r.status);
 }
 
+function chatLinks(r) {
+  // The date's chat goes with the recording; the export is a plain download (cookie session).
+  const base = `/api/v1/occurrences/${r.occurrence_id}/messages/export?format=`;
+  return [["markdown", T.r_chat_markdown], ["json", T.r_chat_json]].map(([format, label]) =>
+    el("a", { class: "button", href: base + format, download: "", "data-testid": `chat-${format}`,
+              "aria-label": `${tr("r_chat_label", { title: r.title })} (${format})` }, label));
+}
+
 function item(r) {
   const ready = Boolean(r.media_url);
   const statusClass = r.status === "failed" ? "failed" : r.status === "available" ? "" : "scheduled";
@@ -135,6 +143,7 @@ function item(r) {
         { class: "rec-actions" },
         ready ? el("button", { type: "button", class: "primary", onclick: () => play(r), "aria-label": tr("r_play_label", { title: r.title }) }, `▶ ${T.r_play}`) : null,
         ready ? el("button", { type: "button", onclick: () => share(r), "aria-label": tr("r_share_label_button", { title: r.title }) }, T.r_share) : null,
+        ...chatLinks(r),
         el("label", { class: "check" },
           el("input", {
             type: "checkbox", checked: r.keep, "aria-label": tr("r_keep_label", { title: r.title }),

@@ -47,6 +47,15 @@ async function remove(room) {
   }
 }
 
+async function showDisplay(room) {
+  try {
+    const { url } = await api(`/rooms/${room.id}/display`);
+    showNotice(message, `${tr("room_display_label", { name: room.name })}: ${url} — ${T.room_display_hint}`, "ok");
+  } catch (error) {
+    showNotice(message, error.message, "bad");
+  }
+}
+
 async function load() {
   const rooms = await api("/rooms");
   $("rooms-body").replaceChildren(
@@ -61,6 +70,7 @@ async function load() {
           "td",
           { class: "actions-cell" },
           el("button", { type: "button", onclick: () => edit(room), "aria-label": `${T.edit}: ${room.name}` }, T.edit), " ",
+          el("button", { type: "button", "data-testid": "room-display", onclick: () => showDisplay(room), "aria-label": tr("room_display_label", { name: room.name }) }, T.room_display), " ",
           el("button", { type: "button", class: "danger", onclick: () => remove(room), "aria-label": `${T.delete}: ${room.name}` }, T.delete),
         ),
       ),
