@@ -1,8 +1,8 @@
 """The conversation's WebSocket protocol: one connection per page, JSON text frames.
 
 A page first says ``hello``; it gets a ``snapshot`` of the whole conversation and then events
-(``message``, ``removed``, ``voted``, ``mode``, ``participant``, ``error``). What a page may send depends on
-its role, checked here once per frame from :data:`ACTIONS`:
+(``message``, ``removed``, ``voted``, ``mode``, ``participant``, ``error``). What a page may send
+depends on its role, checked here once per frame by :func:`actions`:
 
 =============  ==============================================================================
 participant    ``consent``, ``name {name}``, ``say {text, question}``, ``vote {message}``
