@@ -107,7 +107,13 @@ from streaming.ffmpeg.metrics import FfmpegMetrics
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.partners import PartnerRepository
 from streaming.sources import PushIngest, new_stream_key
-from streaming.webrtc import IceServer, WebrtcOptions, WebrtcRegistry
+from streaming.webrtc import (
+    IceServer,
+    ViewerRegistry,
+    WebrtcOptions,
+    WebrtcRegistry,
+    check_aiortc,
+)
 from streaming.webrtc.shards import ShardedRegistry
 
 log = logging.getLogger(__name__)
@@ -174,6 +180,7 @@ def build_app(
         grace=timedelta(minutes=config.webrtc.join_grace_minutes),
     )
     app[DISPLAY_LINKS] = DisplayLinks.from_data_dir(config.data_dir, config.public_url)
+    check_aiortc()  # the WebRTC internals Knoten relies on, before anything is built on them
     app[WEBRTC] = _viewer_registry(config, registry)
     conversations = ConversationStore(engine)
     app[CONVERSATIONS] = ConversationHub(
@@ -243,9 +250,7 @@ def build_app(
     return app
 
 
-def _viewer_registry(
-    config: Config, metrics: CollectorRegistry
-) -> WebrtcRegistry | ShardedRegistry:
+def _viewer_registry(config: Config, metrics: CollectorRegistry) -> ViewerRegistry:
     section = config.webrtc
     options = WebrtcOptions(
         ice_servers=tuple(
@@ -316,8 +321,7 @@ async def _close_event_streams(app: web.Application) -> None:
 
 async def _webrtc(app: web.Application) -> AsyncIterator[None]:
     registry = app[WEBRTC]
-    if isinstance(registry, ShardedRegistry):
-        await registry.start()  # the viewer workers, supervised from here on
+    await registry.start()  # sharded: the viewer workers, supervised from here on
     yield
     # Every peer and feed reader ends here; the sessions' own close() calls come first.
     await registry.aclose()

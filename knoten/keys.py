@@ -33,8 +33,7 @@ from schedules.triggers import ScheduleTriggers
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.partners import PartnerRepository
 from streaming.sources import PushIngest
-from streaming.webrtc import WebrtcRegistry
-from streaming.webrtc.shards import ShardedRegistry
+from streaming.webrtc import ViewerRegistry
 
 CONFIG = web.AppKey("config", Config)
 DATABASE = web.AppKey("database", Database)
@@ -59,7 +58,7 @@ FINALIZER = web.AppKey("finalizer", Finalizer)
 RETENTION = web.AppKey("retention", Retention)
 ARCHIVE_PATHS = web.AppKey("archive_paths", ArchivePaths)
 SHARE_LINKS = web.AppKey("share_links", ShareLinks)
-WEBRTC = web.AppKey("webrtc", WebrtcRegistry | ShardedRegistry)
+WEBRTC = web.AppKey("webrtc", ViewerRegistry)
 JOIN_LINKS = web.AppKey("join_links", JoinLinks)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 #: Set when the app shuts down: every open event stream of the live panel ends at its next check.

@@ -76,18 +76,27 @@ def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
 
 
 def _component_types() -> set[str]:
-    """The class names stored under the app's typed keys (``web.AppKey("x", Type)``)."""
-    tree = ast.parse((ROOT / "knoten" / "keys.py").read_text(encoding="utf-8"))
+    """The class names of long-lived components: those stored under the app's typed keys
+    (``web.AppKey("x", Type)``) and every class the composition root constructs."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    keys = ast.parse((ROOT / "knoten" / "keys.py").read_text(encoding="utf-8"))
+    for node in ast.walk(keys):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "AppKey":
             for arg in node.args[1:]:
                 names |= {n.id for n in ast.walk(arg) if isinstance(n, ast.Name)}
+    root = ast.parse(COMPOSITION_ROOT.read_text(encoding="utf-8"))
+    for node in ast.walk(root):
+        if isinstance(node, ast.Call):
+            name = ast.unparse(node.func).split(".")[-1]
+            if name[:1].isupper():
+                names.add(name)
     return names - {"dict", "Path"}
 
 
 def test_component_types_are_found() -> None:
-    assert {"Database", "SeminarController", "Recorder", "ShardedRegistry"} <= _component_types()
+    found = _component_types()
+    assert {"Database", "SeminarController", "Recorder", "ShardedRegistry"} <= found
+    assert {"ConversationHub", "WebrtcRegistry", "Application"} <= found
 
 
 @pytest.mark.parametrize("path", HTTP_MODULES, ids=lambda p: str(p.relative_to(ROOT)))

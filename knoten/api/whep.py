@@ -107,7 +107,7 @@ async def viewer_stats(request: web.Request) -> web.Response:
     """Admin: viewers and counters of one occurrence (under /api/v1, so the admin token rules)."""
     occurrence_id = path_int(request, "occurrence_id")
     await request.app[SCHEDULE].occurrence(occurrence_id)
-    return web.json_response(request.app[WEBRTC].stats(occurrence_id))
+    return web.json_response(request.app[WEBRTC].stats(occurrence_id).as_dict())
 
 
 class ViewerStats(BaseModel):
