@@ -10,7 +10,6 @@ counts every deletion, and runs daily on an owned timer task and on demand.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 from collections.abc import Awaitable, Callable, Iterable
@@ -18,14 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from foundation.clock import Clock, SystemClock
+from foundation.periodic import DAY_S, PeriodicJob
 from recordings.catalog import Catalog, Recording
 from recordings.errors import RecordingBusy, RecordingNotFound
 from recordings.metrics import RecordingMetrics
 from recordings.paths import ArchivePaths
 
 log = logging.getLogger(__name__)
-
-DAY_S = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +85,9 @@ class Retention:
         self._writing = writing
         # What else goes with a recording (its date's chat): called after its files are gone.
         self._after_delete = after_delete
-        self._interval_s = interval_s
-        self._first_run_s = first_run_s
+        self._job = PeriodicJob(
+            "recordings-retention", self.run_once, interval_s=interval_s, first_run_s=first_run_s
+        )
         self._lock = asyncio.Lock()  # one pass at a time (timer and on-demand may coincide)
         self._task: asyncio.Task[None] | None = None
 
@@ -127,22 +126,7 @@ class Retention:
                 log.exception("recording %d: cleaning up what belongs to it failed", removed.id)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._timer(), name="recordings-retention")
+        self._job.start()
 
     async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _timer(self) -> None:
-        delay = self._first_run_s
-        while True:
-            await asyncio.sleep(delay)
-            delay = self._interval_s
-            try:
-                await self.run_once()
-            except Exception:  # a failed pass must not end the schedule
-                log.exception("retention pass failed; next one in %.0f s", delay)
+        await self._job.aclose()

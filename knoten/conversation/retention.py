@@ -1,27 +1,26 @@
 """How long a date's conversation is kept: as long as a recording of the date exists (it goes
 with the recording, under the archive's retention), and ``retention_days`` after the date's end
 when there is none. :func:`dates_to_purge` is the pure rule; :class:`ConversationRetention`
-applies it daily on an owned timer task, and right away when a recording is deleted.
+applies it daily (a :class:`~foundation.periodic.PeriodicJob`), and at once when a recording is
+deleted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from foundation.clock import Clock
+from foundation.periodic import DAY_S, PeriodicJob
 from knoten.conversation.hub import ConversationHub
 from knoten.conversation.store import ConversationStore
 from recordings.catalog import Catalog, Recording, RecordingFilter
 from schedules.errors import OccurrenceNotFound
 
 log = logging.getLogger(__name__)
-
-DAY_S = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +59,10 @@ class ConversationRetention:
         self._date_end = date_end
         self._clock = clock
         self.days = days
-        self._interval_s = interval_s
-        self._first_run_s = first_run_s
+        self._job = PeriodicJob(
+            "conversation-retention", self._daily, interval_s=interval_s, first_run_s=first_run_s
+        )
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
 
     async def _facts(self, occurrence_id: int) -> DateFacts:
         try:
@@ -91,25 +90,13 @@ class ConversationRetention:
             if not await self._catalog.list(RecordingFilter(occurrence_id=recording.occurrence_id)):
                 await self._hub.purge(recording.occurrence_id)
 
+    async def _daily(self) -> None:
+        purged = await self.run_once()
+        if purged:
+            log.info("conversation retention: %d date(s) purged", len(purged))
+
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._timer(), name="conversation-retention")
+        self._job.start()
 
     async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _timer(self) -> None:
-        delay = self._first_run_s
-        while True:
-            await asyncio.sleep(delay)
-            delay = self._interval_s
-            try:
-                purged = await self.run_once()
-                if purged:
-                    log.info("conversation retention: %d date(s) purged", len(purged))
-            except Exception:  # the next run tries again; the service keeps going
-                log.exception("conversation retention failed")
+        await self._job.aclose()
