@@ -195,6 +195,8 @@ class RtpStream:
         iv_base = self._iv_base
         payload_type = self._payload_type
         count = len(payloads)
+        # The one-packet branch repeats the loop's body on purpose: every audio frame takes it,
+        # for every viewer, and a helper call per packet costs more than the repetition.
         if count == 1:
             payload = payloads[0]
             header[1] = payload_type | 0x80
