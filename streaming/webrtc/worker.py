@@ -25,31 +25,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from streaming.webrtc import worker_protocol as protocol
 from streaming.webrtc.aiortc_boundary import check_aiortc
 from streaming.webrtc.errors import WebrtcError
 from streaming.webrtc.options import WebrtcOptions
 from streaming.webrtc.registry import WebrtcRegistry
-from streaming.webrtc.worker_protocol import (
-    REQUESTS,
-    AddViewer,
-    Answered,
-    Close,
-    Done,
-    Failed,
-    FirstFrame,
-    Message,
-    Open,
-    RemoveViewer,
-    Report,
-    Request,
-    Shutdown,
-    Start,
-    Stopped,
-    ViewerClosed,
-    ViewerStats,
-    decode,
-    encode,
-)
 
 log = logging.getLogger(__name__)
 
@@ -70,46 +50,48 @@ class Worker:
         )
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def send(self, message: Message) -> None:
+    def send(self, message: protocol.Message) -> None:
         # Small lines to a pipe the service reads all the time: a blocking write is brief.
-        self._out.write(encode(message))
+        self._out.write(protocol.encode(message))
         self._out.flush()
 
     def _closed(self, occurrence_id: int, viewer_id: str) -> None:
-        self.send(ViewerClosed(occurrence_id, viewer_id))
+        self.send(protocol.ViewerClosed(occurrence_id, viewer_id))
 
     def _first_frame(self, seconds: float) -> None:
-        self.send(FirstFrame(seconds))
+        self.send(protocol.FirstFrame(seconds))
 
-    async def handle(self, request: Request) -> None:
+    async def handle(self, request: protocol.Request) -> None:
         registry = self.registry
-        reply: Message
+        reply: protocol.Message
         try:
-            if isinstance(request, Open):
+            if isinstance(request, protocol.Open):
                 await registry.open(request.occurrence_id, Path(request.feed), request.title)
-                reply = Done(request.id)
-            elif isinstance(request, Close):
+                reply = protocol.Done(request.id)
+            elif isinstance(request, protocol.Close):
                 await registry.close(request.occurrence_id)
-                reply = Done(request.id)
-            elif isinstance(request, AddViewer):
+                reply = protocol.Done(request.id)
+            elif isinstance(request, protocol.AddViewer):
                 viewer_id, answer = await registry.add_viewer(request.occurrence_id, request.offer)
-                reply = Answered(request.id, viewer_id, answer)
-            elif isinstance(request, RemoveViewer):
+                reply = protocol.Answered(request.id, viewer_id, answer)
+            elif isinstance(request, protocol.RemoveViewer):
                 await registry.remove_viewer(request.occurrence_id, request.viewer_id)
-                reply = Done(request.id)
+                reply = protocol.Done(request.id)
             else:
                 stats = await registry.viewer_stats(request.occurrence_id, request.viewer_id)
-                reply = ViewerStats(request.id, stats)
+                reply = protocol.ViewerStats(request.id, stats)
         except WebrtcError as exc:
-            reply = Failed.of(request.id, exc)
+            reply = protocol.Failed.of(request.id, exc)
         except Exception:
             log.exception("viewer worker request failed")
-            reply = Failed(request.id, "WebrtcError", "internal error in the viewer worker")
+            reply = protocol.Failed(
+                request.id, "WebrtcError", "internal error in the viewer worker"
+            )
         self.send(reply)
 
-    def report(self) -> Report:
+    def report(self) -> protocol.Report:
         registry = self.registry
-        return Report(
+        return protocol.Report(
             {o: registry.stats(o) for o in registry.live_occurrences()},
             registry.snapshot().totals,
             registry.connecting,
@@ -124,10 +106,10 @@ class Worker:
         reporter = asyncio.create_task(self._report_every_second())
         try:
             while line := await requests.readline():
-                request = decode(line)
-                if isinstance(request, Shutdown):
+                request = protocol.decode(line)
+                if isinstance(request, protocol.Shutdown):
                     break
-                if not isinstance(request, REQUESTS):
+                if not isinstance(request, protocol.REQUESTS):
                     log.warning("viewer worker: skipping unreadable request %r", line[:80])
                     continue
                 task = asyncio.create_task(self.handle(request))
@@ -139,7 +121,7 @@ class Worker:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(reporter, *self._tasks, return_exceptions=True)
-            self.send(Stopped())
+            self.send(protocol.Stopped())
 
 
 def die_with_parent() -> None:
@@ -153,8 +135,8 @@ async def main() -> None:
     requests = asyncio.StreamReader(limit=1 << 22)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(requests), sys.stdin)
     check_aiortc()
-    start = decode(await requests.readline())
-    if not isinstance(start, Start):
+    start = protocol.decode(await requests.readline())
+    if not isinstance(start, protocol.Start):
         raise SystemExit("viewer worker: the first line must be the options")
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
