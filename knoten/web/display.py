@@ -92,7 +92,7 @@ async def display_page(request: web.Request) -> web.Response:
     lang = choose_language(request)
     if not _admitted(request, room_id):
         response = await render(request, "display.html", dt=TEXTS[lang], room=None, doc={},
-                                token="", state_json="{}", chat_texts_json="{}")  # fmt: skip
+                                token="", state_json="{}", ct={}, chat_texts_json="{}")  # fmt: skip
         response.set_status(403)
         return response
     try:
@@ -108,6 +108,7 @@ async def display_page(request: web.Request) -> web.Response:
         doc=document,
         token=request.query.get("t", ""),
         state_json=json.dumps(document, ensure_ascii=False),
+        ct=CHAT_TEXTS[lang],
         chat_texts_json=json.dumps(CHAT_TEXTS[lang], ensure_ascii=False),
     )
     response.headers["Cache-Control"] = "no-store"

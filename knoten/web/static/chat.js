@@ -149,7 +149,7 @@ function start(root) {
     item.append(head, " ", el("span", { className: "chat-text", textContent: m.text }));
     if (m.question) {
       item.classList.add("question", m.state);
-      item.append(" ", el("span", { className: "badge small", textContent: `${tr("chat_question")} · ${m.votes} ${tr("chat_votes")}` }));
+      item.append(" ", el("span", { className: "badge small", textContent: `${tr("chat_question")} · ${m.votes} ${tr(m.votes === 1 ? "chat_vote_one" : "chat_votes")}` }));
       if (m.state !== "open") item.append(" ", el("span", { className: "badge small", textContent: tr(`chat_state_${m.state}`) }));
     }
     if (withActions) withActions(item, m);
