@@ -1,10 +1,11 @@
 """The one owner of every date's conversation: who takes part, what was said, which questions
 are open, the chat mode; and the pages connected to it.
 
-Each connected page is a :class:`Subscriber` with a bounded queue of serialized events; an event
-is serialized once and put on every queue (a page that falls 256 events behind is cut loose and
-reconnects). Every (re)connect begins with a full snapshot, so a page that was away shows what it
-missed without duplicates. Changes are written to the database before they are announced.
+Each connected page is a :class:`~knoten.conversation.subscriber.Subscriber`; an event is
+serialized and framed once and written to every page (through a bounded queue for a page that
+is behind; one too far behind is cut loose and reconnects). Every (re)connect begins with a
+full snapshot, so a page that was away shows what it missed without duplicates. Changes are
+written to the database before they are announced.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from knoten.conversation import wire
@@ -35,11 +36,9 @@ from knoten.conversation.rules import (
     question_order,
 )
 from knoten.conversation.store import ConversationStore, MessageRecord, ParticipantRecord
+from knoten.conversation.subscriber import Role, Subscriber, text_frame
 
 log = logging.getLogger(__name__)
-
-Role = Literal["participant", "host", "display"]
-QUEUE_EVENTS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,33 +57,6 @@ class DateContext:
     def consent_required(self) -> bool:
         """Recorded or broadcast dates need the participant's acknowledgement first."""
         return self.recorded or bool(self.partners)
-
-
-class Subscriber:
-    """One connected page. The handler drains :attr:`queue`; ``None`` in it means "close"."""
-
-    def __init__(self, role: Role, participant_id: int | None = None) -> None:
-        self.role = role
-        self.participant_id = participant_id
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(QUEUE_EVENTS)
-        self.closed = False
-
-    def push(self, payload: str | None) -> None:
-        if self.closed:
-            return
-        try:
-            self.queue.put_nowait(payload)
-        except asyncio.QueueFull:
-            self.close()  # too slow: it reconnects and gets a fresh snapshot
-        if payload is None:
-            self.closed = True
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(None)
 
 
 @dataclass
@@ -420,10 +392,11 @@ class ConversationHub:
     def _broadcast(
         self, conversation: Conversation, event: dict[str, Any], roles: set[Role] | None = None
     ) -> None:
-        payload = wire.dumps(event)  # serialized once for every page
+        payload = wire.dumps(event)  # serialized and framed once for every page
+        frame = text_frame(payload.encode())
         for subscriber in list(conversation.subscribers):
             if roles is None or subscriber.role in roles:
-                subscriber.push(payload)
+                subscriber.deliver(payload, frame)
 
     def _announce_message(self, conversation: Conversation, message: MessageRecord) -> None:
         event: dict[str, Any] = {

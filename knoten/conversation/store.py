@@ -70,6 +70,9 @@ def _message(row: Any) -> MessageRecord:
     )
 
 
+_INSERT_MESSAGE = insert(chat_messages)
+
+
 class ConversationStore:
     def __init__(self, engine: Callable[[], AsyncEngine]) -> None:
         # A provider, because the engine exists only once the database component has started.
@@ -114,7 +117,9 @@ class ConversationStore:
                   "question_state": state, "votes": 0, "hidden": False,
                   "created_at": message.created_at}  # fmt: skip
         async with self._engine().begin() as conn:
-            result = await conn.execute(insert(chat_messages).values(**values))
+            # One prebuilt statement with the values as parameters: SQLAlchemy caches its
+            # compiled form instead of building a new statement for every message.
+            result = await conn.execute(_INSERT_MESSAGE, values)
         return int(result.inserted_primary_key[0])
 
     async def messages(self, occurrence_id: int) -> list[MessageRecord]:

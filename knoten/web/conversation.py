@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from knoten.conversation import socket
-from knoten.conversation.hub import Subscriber
 from knoten.conversation.rules import ChatRefused
+from knoten.conversation.subscriber import Subscriber
 from knoten.join import JoinTokenError
 from knoten.keys import CONVERSATIONS, JOIN_LINKS, SESSIONS
 from schedules.errors import OccurrenceNotFound
@@ -49,7 +49,7 @@ async def participant_socket(request: web.Request) -> web.StreamResponse:
         await socket.refuse(ws, "unknown")
         return ws
     welcome = {"type": "welcome", "participant": participant.id, "secret": new_secret}
-    subscriber = Subscriber("participant", participant.id)
+    subscriber = Subscriber("participant", participant.id, request.transport)
     handle = socket.actions(hub, conversation, "participant", participant.id)
     await socket.serve(ws, hub, conversation, subscriber, handle, welcome)
     return ws
@@ -69,7 +69,9 @@ async def host_socket(request: web.Request) -> web.StreamResponse:
         await socket.refuse(ws, "hello_expected")
         return ws
     handle = socket.actions(hub, conversation, "host", None)
-    await socket.serve(ws, hub, conversation, Subscriber("host"), handle)
+    await socket.serve(
+        ws, hub, conversation, Subscriber("host", transport=request.transport), handle
+    )
     return ws
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from knoten.conversation import socket
-from knoten.conversation.hub import Subscriber
+from knoten.conversation.subscriber import Subscriber
 from knoten.keys import CONVERSATIONS, DISPLAY_LINKS, ROOMS, SCHEDULE, WEBRTC
 from knoten.web.chat_texts import CHAT_TEXTS
 from knoten.web.i18n import choose_language
@@ -139,7 +139,9 @@ async def display_socket(request: web.Request) -> web.StreamResponse:
         await socket.refuse(ws, "hello_expected")
         return ws
     handle = socket.actions(hub, conversation, "display", None)
-    await socket.serve(ws, hub, conversation, Subscriber("display"), handle)
+    await socket.serve(
+        ws, hub, conversation, Subscriber("display", transport=request.transport), handle
+    )
     return ws
 
 

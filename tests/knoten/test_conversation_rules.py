@@ -3,6 +3,7 @@ and a sentence for every refusal the pages can receive."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -19,6 +20,12 @@ from knoten.conversation.rules import (
     clean_message,
     clean_name,
     question_order,
+)
+from knoten.conversation.subscriber import (
+    DIRECT_WRITE_LIMIT,
+    QUEUE_EVENTS,
+    Subscriber,
+    text_frame,
 )
 from knoten.web.chat_texts import CHAT_TEXTS, recording_notice
 
@@ -117,3 +124,51 @@ def test_recording_notice() -> None:
     )
     assert recording_notice("de", False, ()) is None
     assert recording_notice("en", True, ()) == "This event is recorded."
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_text_frame_follows_rfc_6455(size: int) -> None:
+    payload = b"x" * size
+    frame = text_frame(payload)
+    assert frame[0] == 0x81  # FIN, text
+    length, offset = frame[1], 2
+    assert not length & 0x80  # servers never mask
+    if length == 126:
+        length, offset = int.from_bytes(frame[2:4], "big"), 4
+    elif length == 127:
+        length, offset = int.from_bytes(frame[2:10], "big"), 10
+    assert length == size and frame[offset:] == payload
+
+
+class _Transport(asyncio.WriteTransport):
+    """A transport that records writes and reports a chosen buffer size (the rule's inputs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+        self.buffered = 0
+
+    def write(self, data: bytes) -> None:  # type: ignore[override]
+        self.written.append(bytes(data))
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def is_closing(self) -> bool:
+        return False
+
+
+async def test_events_keep_their_order_between_direct_writes_and_the_queue() -> None:
+    transport = _Transport()
+    page = Subscriber("participant", 1, transport)
+    page.deliver("a", text_frame(b"a"))
+    assert transport.written == [text_frame(b"a")] and page.queue.empty()
+    transport.buffered = DIRECT_WRITE_LIMIT  # the page is not reading: queue from here on
+    page.deliver("b", text_frame(b"b"))
+    transport.buffered = 0
+    page.deliver("c", text_frame(b"c"))  # still behind "b": it must wait in the queue too
+    assert len(transport.written) == 1
+    assert [page.queue.get_nowait(), page.queue.get_nowait()] == ["b", "c"]
+    for index in range(QUEUE_EVENTS + 1):  # far behind: cut loose, it reconnects
+        page.push(str(index))
+    assert page.closed and page.queue.get_nowait() is None
