@@ -227,7 +227,7 @@ async def _watch_start(
             start.timed_out = True  # counted as a failed start, not a crash of the benchmark
             return
         with contextlib.suppress(KeyError):  # the switch's inputs exist only once it started
-            on_air = session.source_status()["on_air"]
+            on_air = session.source_status().on_air
             if on_air is not None and start.on_air is None:
                 start.on_air, start.first_source = now - started, on_air
             if on_air == "camera" and start.camera_on_air is None:
@@ -288,8 +288,8 @@ async def _session_run(
 
         def all_live() -> bool:
             outputs = session.outputs_status()
-            return session.source_status()["state"] == "live" and all(
-                o["state"] == "live" for o in outputs
+            return session.source_status().state == "live" and all(
+                o.state == "live" for o in outputs
             )
 
         await _wait_until(all_live, LIVE_TIMEOUT_S, "all outputs live")
