@@ -186,7 +186,11 @@ def build_app(
     app[CONVERSATIONS] = ConversationHub(
         conversations,
         DateContexts(app[SCHEDULE], app[PARTNERS]),
-        limits=ChatLimits(max_participants=config.conversation.max_participants),
+        limits=ChatLimits(
+            max_participants=config.conversation.max_participants,
+            max_hands=config.conversation.max_raised_hands,
+            max_stage=config.conversation.max_on_stage,
+        ),
         now=clock.now,
     )
     catalog = Catalog(engine)

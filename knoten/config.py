@@ -161,6 +161,9 @@ class ConversationConfig(_Section):
     # Messages of a date without a recording are kept this long after its end (days).
     retention_days: int = Field(default=30, ge=1, le=3650)
     max_participants: int = Field(default=200, ge=1, le=5000)
+    # The floor: raised hands and speakers on stage at once (beyond: 409).
+    max_raised_hands: int = Field(default=25, ge=1, le=500)
+    max_on_stage: int = Field(default=4, ge=1, le=4)
 
 
 class Config(_Section):

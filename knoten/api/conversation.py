@@ -5,6 +5,7 @@ and the export (Markdown, JSON). Pages get the same over their WebSocket
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from knoten.conversation import wire
 from knoten.conversation.rules import ChatMode, QuestionState
+from knoten.conversation.store import ParticipantRecord
 from knoten.http.openapi import Operation
 from knoten.http.requests import path_int, read_model, read_query
 from knoten.keys import CONVERSATIONS
@@ -63,6 +65,9 @@ class ParticipantOut(BaseModel):
     chat_muted: bool
     removed: bool
     connected: bool
+    hand_raised: bool
+    on_stage: bool
+    connected_at: datetime | None = Field(description="first connection in this run")
 
 
 class ParticipantPatch(BaseModel):
@@ -123,9 +128,34 @@ async def update_participant(request: web.Request) -> web.Response:
     participant_id = path_int(request, "participant_id")
     body = await read_model(request, ParticipantPatch)
     hub = request.app[CONVERSATIONS]
-    participant = await hub.mute(occurrence_id, participant_id, body.chat_muted)
-    conversation = await hub.conversation(occurrence_id)
+    return await _participant_out(request, await hub.mute(occurrence_id, participant_id,
+                                                          body.chat_muted))  # fmt: skip
+
+
+async def _participant_out(request: web.Request, participant: ParticipantRecord) -> web.Response:
+    conversation = await request.app[CONVERSATIONS].conversation(participant.occurrence_id)
     return _json(wire.participant_json(participant, conversation.connected(participant.id)))
+
+
+async def stage_on(request: web.Request) -> web.Response:
+    participant = await request.app[CONVERSATIONS].set_stage(
+        path_int(request, "occurrence_id"), path_int(request, "participant_id"), True
+    )
+    return await _participant_out(request, participant)
+
+
+async def stage_off(request: web.Request) -> web.Response:
+    participant = await request.app[CONVERSATIONS].set_stage(
+        path_int(request, "occurrence_id"), path_int(request, "participant_id"), False
+    )
+    return await _participant_out(request, participant)
+
+
+async def remove_participant(request: web.Request) -> web.Response:
+    participant = await request.app[CONVERSATIONS].remove(
+        path_int(request, "occurrence_id"), path_int(request, "participant_id")
+    )
+    return await _participant_out(request, participant)
 
 
 async def export_messages(request: web.Request) -> web.Response:
@@ -174,4 +204,13 @@ OPERATIONS = (
     Operation("PATCH", BASE + "/participants/{participant_id}", update_participant,
               "Mute or unmute a participant's chat", "conversation",
               request=ParticipantPatch, response=ParticipantOut, errors=(404, 422)),
+    Operation("POST", BASE + "/participants/{participant_id}/stage", stage_on,
+              "Let a participant speak (on stage); 409 when the stage is full", "conversation",
+              response=ParticipantOut, errors=(404, 409)),
+    Operation("DELETE", BASE + "/participants/{participant_id}/stage", stage_off,
+              "Take a participant off the stage", "conversation",
+              response=ParticipantOut, errors=(404,)),
+    Operation("POST", BASE + "/participants/{participant_id}/remove", remove_participant,
+              "End a participant's own session for this date (the link keeps working for others)",
+              "conversation", response=ParticipantOut, errors=(404,)),
 )  # fmt: skip

@@ -93,6 +93,7 @@ class ConversationHub:
         limits: ChatLimits | None = None,
         now: Callable[[], datetime],
         monotonic: Callable[[], float] = time.monotonic,
+        on_stage: Callable[[int, set[int]], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._context = context
@@ -101,6 +102,8 @@ class ConversationHub:
         self._monotonic = monotonic
         self._dates: dict[int, Conversation] = {}
         self._lock = asyncio.Lock()
+        # Told the speakers on stage whenever they change (the media side admits only them).
+        self._on_stage = on_stage
 
     # -- loading --------------------------------------------------------------------------------
 
@@ -157,6 +160,9 @@ class ConversationHub:
         return conversation, participant, new_secret
 
     def subscribe(self, conversation: Conversation, subscriber: Subscriber) -> None:
+        if subscriber.participant_id is not None:
+            participant = conversation.participants[subscriber.participant_id]
+            participant.connected_at = participant.connected_at or self._now()
         conversation.subscribers.add(subscriber)
         subscriber.push(wire.dumps(self.snapshot(conversation, subscriber)))
         if subscriber.participant_id is not None:
@@ -181,6 +187,7 @@ class ConversationHub:
                 wire.message_json(m, zone) for m in conversation.messages.values() if not m.hidden
             ],
             "questions": self.question_ids(conversation),
+            "floor": wire.floor_json(conversation.participants.values()),
         }
         if subscriber.participant_id is not None:
             you = conversation.participants[subscriber.participant_id]
@@ -350,9 +357,7 @@ class ConversationHub:
 
     async def mute(self, occurrence_id: int, participant_id: int, muted: bool) -> ParticipantRecord:
         conversation = await self.conversation(occurrence_id)
-        participant = conversation.participants.get(participant_id)
-        if participant is None:
-            raise ChatTargetNotFound("no_such_participant")
+        participant = self._participant(conversation, participant_id)
         await self._store.update_participant(participant_id, chat_muted=muted)
         participant.chat_muted = muted
         self._announce_participant(conversation, participant_id)
@@ -366,6 +371,92 @@ class ConversationHub:
     ) -> tuple[Conversation, list[MessageRecord]]:
         conversation = await self.conversation(occurrence_id)
         return conversation, [m for m in conversation.messages.values() if not m.hidden]
+
+    # -- the floor: hands and stage -------------------------------------------------------------
+
+    async def raise_hand(
+        self, conversation: Conversation, participant_id: int, raised: bool
+    ) -> None:
+        participant = conversation.participants[participant_id]
+        if raised and not participant.hand_raised:
+            if not self._consented(conversation, participant):
+                raise ChatRefused("consent_required")
+            if participant.on_stage:
+                raise ChatRefused("already_on_stage")
+            hands = sum(p.hand_raised for p in conversation.participants.values())
+            if hands >= self.limits.max_hands:
+                raise ChatRefused("hands_full")
+            participant.hand_raised_at = self._monotonic()
+        participant.hand_raised = raised
+        self._announce_floor(conversation, participant_id)
+
+    async def set_stage(
+        self, occurrence_id: int, participant_id: int, on: bool
+    ) -> ParticipantRecord:
+        """Host: let a participant speak (``on``) or take them off; a speaker may leave."""
+        conversation = await self.conversation(occurrence_id)
+        participant = self._participant(conversation, participant_id)
+        if on and not participant.on_stage:
+            if participant.removed:
+                raise ChatRefused("removed")
+            if not conversation.connected(participant_id):
+                raise ChatRefused("not_connected")
+            speakers = sum(p.on_stage for p in conversation.participants.values())
+            if speakers >= self.limits.max_stage:
+                raise ChatRefused("stage_full")
+            participant.hand_raised = False
+        participant.on_stage = on
+        self._announce_floor(conversation, participant_id)
+        await self._stage_changed(conversation)
+        return participant
+
+    async def remove(self, occurrence_id: int, participant_id: int) -> ParticipantRecord:
+        """Host: end this participant's own session for the date; the shared link keeps working
+        for everyone else, and this browser cannot come back."""
+        conversation = await self.conversation(occurrence_id)
+        participant = self._participant(conversation, participant_id)
+        await self._store.update_participant(participant_id, removed=True)
+        participant.removed = True
+        was_speaking = participant.on_stage
+        participant.on_stage = participant.hand_raised = False
+        refusal = wire.dumps({"type": "error", "code": "removed", "fatal": True})
+        for subscriber in list(conversation.subscribers):
+            if subscriber.participant_id == participant_id:
+                subscriber.push(refusal)
+                subscriber.push(None)  # closes the page after it has read why
+        log.info("occurrence %s: participant %s removed", occurrence_id, participant_id)
+        self._announce_floor(conversation, participant_id)
+        if was_speaking:
+            await self._stage_changed(conversation)
+        return participant
+
+    def speaker(self, conversation: Conversation, participant_id: int) -> bool:
+        participant = conversation.participants.get(participant_id)
+        return participant is not None and participant.on_stage and not participant.removed
+
+    async def _stage_changed(self, conversation: Conversation) -> None:
+        if self._on_stage is not None:
+            speakers = {p.id for p in conversation.participants.values() if p.on_stage}
+            await self._on_stage(conversation.context.occurrence_id, speakers)
+
+    async def left(self, conversation: Conversation, participant_id: int) -> None:
+        """A participant's last page went away: their hand goes down and they leave the stage."""
+        participant = conversation.participants.get(participant_id)
+        if participant is None or conversation.connected(participant_id):
+            return
+        was_speaking = participant.on_stage
+        if participant.hand_raised or was_speaking:
+            participant.hand_raised = participant.on_stage = False
+            self._announce_floor(conversation, participant_id)
+        if was_speaking:
+            await self._stage_changed(conversation)
+
+    @staticmethod
+    def _participant(conversation: Conversation, participant_id: int) -> ParticipantRecord:
+        participant = conversation.participants.get(participant_id)
+        if participant is None:
+            raise ChatTargetNotFound("no_such_participant")
+        return participant
 
     # -- retention ------------------------------------------------------------------------------
 
@@ -406,6 +497,10 @@ class ConversationHub:
         if message.question_state is not None:
             event["questions"] = self.question_ids(conversation)
         self._broadcast(conversation, event)
+
+    def _announce_floor(self, conversation: Conversation, participant_id: int) -> None:
+        self._broadcast(conversation, wire.floor_json(conversation.participants.values()))
+        self._announce_participant(conversation, participant_id)
 
     def _announce_participant(self, conversation: Conversation, participant_id: int) -> None:
         participant = conversation.participants[participant_id]

@@ -49,6 +49,8 @@ class ChatLimits:
     rate_per_s: float = 1.0  # sustained messages per second and participant …
     burst: int = 5  # … after a burst of this many
     max_participants: int = 200  # connected chat participants per date
+    max_hands: int = 25  # raised hands at once
+    max_stage: int = 4  # speakers on stage at once
 
 
 def _visible(text: str) -> str:

@@ -1,13 +1,15 @@
 """The conversation's WebSocket protocol: one connection per page, JSON text frames.
 
 A page first says ``hello``; it gets a ``snapshot`` of the whole conversation and then events
-(``message``, ``removed``, ``voted``, ``mode``, ``participant``, ``error``). What a page may send
-depends on its role, checked here once per frame by :func:`actions`:
+(``message``, ``removed``, ``voted``, ``mode``, ``floor``, ``participant``, ``error``). What a
+page may send depends on its role, checked here once per frame by :func:`actions`:
 
 =============  ==============================================================================
-participant    ``consent``, ``name {name}``, ``say {text, question}``, ``vote {message}``
+participant    ``consent``, ``name {name}``, ``say {text, question}``, ``vote {message}``,
+               ``hand {raised}``, ``leave_stage``
 host           ``say {text}``, ``hide {message}``, ``question {message, state}``,
-               ``mode {mode}``, ``mute {participant, muted}``
+               ``mode {mode}``, ``mute {participant, muted}``, ``stage {participant, on}``,
+               ``remove {participant}``
 display        nothing (it only shows)
 =============  ==============================================================================
 
@@ -93,6 +95,10 @@ def actions(hub: ConversationHub, conversation: Conversation, role: Role,
                           question=frame.get("question") is True)  # fmt: skip
         elif kind == "vote":
             await hub.vote(conversation, participant_id, frame.get("message"))
+        elif kind == "hand":
+            await hub.raise_hand(conversation, participant_id, frame.get("raised") is True)
+        elif kind == "leave_stage":
+            await hub.set_stage(occurrence_id, participant_id, False)
         elif kind != "ping":
             raise ChatRefused("not_allowed")
 
@@ -110,6 +116,11 @@ def actions(hub: ConversationHub, conversation: Conversation, role: Role,
         elif kind == "mute":
             await hub.mute(occurrence_id, _int(frame.get("participant")),
                            frame.get("muted") is True)  # fmt: skip
+        elif kind == "stage":
+            await hub.set_stage(occurrence_id, _int(frame.get("participant")),
+                                frame.get("on") is True)  # fmt: skip
+        elif kind == "remove":
+            await hub.remove(occurrence_id, _int(frame.get("participant")))
         elif kind != "ping":
             raise ChatRefused("not_allowed")
 
@@ -164,6 +175,8 @@ async def serve(
         subscriber.close()
         await _finish(writer)
         await ws.close()
+        if subscriber.participant_id is not None:
+            await hub.left(conversation, subscriber.participant_id)
 
 
 async def _drain(ws: web.WebSocketResponse, subscriber: Subscriber) -> None:

@@ -26,6 +26,12 @@ class ParticipantRecord:
     chat_muted: bool
     removed: bool
     created_at: datetime
+    # The floor: live state of this run of the service, not stored (a restart lowers hands and
+    # empties the stage, as a reconnecting speaker has to be let on again anyway).
+    hand_raised: bool = False
+    hand_raised_at: float = 0.0  # monotonic: hands are listed in the order they went up
+    on_stage: bool = False
+    connected_at: datetime | None = None
 
 
 @dataclass(slots=True)

@@ -41,6 +41,24 @@ def participant_json(participant: ParticipantRecord, connected: bool) -> dict[st
         "chat_muted": participant.chat_muted,
         "removed": participant.removed,
         "connected": connected,
+        "hand_raised": participant.hand_raised,
+        "on_stage": participant.on_stage,
+        "connected_at": (
+            participant.connected_at.isoformat(timespec="seconds")
+            if participant.connected_at
+            else None
+        ),
+    }
+
+
+def floor_json(participants: Iterable[ParticipantRecord]) -> dict[str, Any]:
+    """Who has raised a hand (in the order they did) and who is on stage: shown to everyone."""
+    people = list(participants)
+    hands = sorted((p for p in people if p.hand_raised), key=lambda p: p.hand_raised_at)
+    return {
+        "type": "floor",
+        "hands": [{"id": p.id, "name": p.name} for p in hands],
+        "stage": [{"id": p.id, "name": p.name} for p in people if p.on_stage],
     }
 
 

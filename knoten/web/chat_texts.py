@@ -59,6 +59,33 @@ CHAT_TEXTS: dict[str, dict[str, str]] = {
         "chat_full": "Der Chat ist voll. Sie können weiter zuschauen.",
         "chat_hello_expected": "Die Verbindung wurde abgelehnt.",
         "chat_unknown": "Diese Veranstaltung gibt es nicht.",
+        "chat_already_on_stage": "Sie sind schon auf der Bühne.",
+        "chat_hands_full": (
+            "Gerade haben sich schon 25 Personen gemeldet. Bitte später noch einmal."
+        ),
+        "chat_stage_full": "Auf der Bühne ist kein Platz mehr (höchstens 4 Personen).",
+        "chat_not_connected": "Diese Person ist gerade nicht verbunden.",
+        "floor_hand_raise": "✋ Hand heben",
+        "floor_hand_lower": "Hand senken",
+        "floor_hands": "Meldungen",
+        "floor_stage": "Auf der Bühne",
+        "floor_nobody": "niemand",
+        "floor_on_stage": "Sie sind jetzt zu hören.",
+        "floor_invited": "Die Kursleitung hat Sie auf die Bühne geholt.",
+        "floor_leave_stage": "Bühne verlassen",
+        "floor_camera": "Kamera dazu einschalten",
+        "floor_mic_denied": "Das Mikrofon wurde nicht freigegeben – so kann Sie niemand hören.",
+        "floor_publish_failed": (
+            "Ihr Mikrofon konnte nicht verbunden werden – bitte erneut versuchen."
+        ),
+        "floor_allow": "Auf die Bühne",
+        "floor_off": "Von der Bühne",
+        "floor_remove": "Entfernen",
+        "floor_remove_confirm": (
+            "{name} von diesem Termin entfernen? Die Person kann mit "
+            "diesem Browser nicht wieder teilnehmen."
+        ),
+        "floor_hand": "✋",
     },
     "en": {
         "chat_title": "Chat and questions",
@@ -112,6 +139,28 @@ CHAT_TEXTS: dict[str, dict[str, str]] = {
         "chat_full": "The chat is full. You can keep watching.",
         "chat_hello_expected": "The connection was refused.",
         "chat_unknown": "This event does not exist.",
+        "chat_already_on_stage": "You are on stage already.",
+        "chat_hands_full": "25 people have raised a hand already. Please try again later.",
+        "chat_stage_full": "The stage is full (4 people at most).",
+        "chat_not_connected": "This person is not connected right now.",
+        "floor_hand_raise": "✋ Raise hand",
+        "floor_hand_lower": "Lower hand",
+        "floor_hands": "Raised hands",
+        "floor_stage": "On stage",
+        "floor_nobody": "nobody",
+        "floor_on_stage": "You can be heard now.",
+        "floor_invited": "The host has invited you on stage.",
+        "floor_leave_stage": "Leave the stage",
+        "floor_camera": "Turn on the camera too",
+        "floor_mic_denied": "The microphone was not allowed – nobody can hear you.",
+        "floor_publish_failed": "Your microphone could not be connected – please try again.",
+        "floor_allow": "On stage",
+        "floor_off": "Off stage",
+        "floor_remove": "Remove",
+        "floor_remove_confirm": (
+            "Remove {name} from this date? They cannot take part again from this browser."
+        ),
+        "floor_hand": "✋",
     },
 }
 

@@ -30,6 +30,8 @@ class Page:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
         self.events: list[dict[str, Any]] = []
+        self.id = 0  # the participant, once welcomed
+        self.secret = ""
 
     async def next(
         self, kind: str, text: str | None = None, timeout: float = 5.0
@@ -184,3 +186,64 @@ async def test_rate_limit_and_refusals(
         f"/api/v1/occurrences/{occurrence['id']}/chat", json={"mode": "loud"}
     ) as r:
         assert r.status == 422 and (await r.json())["error"]["field"] == "mode"
+
+
+async def test_hands_stage_limits_and_removal(
+    knoten_app: RunningApp, api: aiohttp.ClientSession, client: aiohttp.ClientSession
+) -> None:
+    occurrence = await _seminar(api, record=True)
+    base = f"/api/v1/occurrences/{occurrence['id']}/participants"
+    pages = []
+    for index in range(6):
+        page = await _join(client, occurrence, name=f"Person {index}")
+        welcome = await page.next("welcome")
+        await page.next("snapshot")
+        page.id, page.secret = welcome["participant"], welcome["secret"]
+        pages.append(page)
+    first = pages[0]
+    await first.send(type="hand", raised=True)
+    assert (await first.next("error"))["code"] == "consent_required"
+    for count, page in enumerate(pages, start=1):
+        await page.send(type="consent")
+        await page.send(type="hand", raised=True)
+        floor = await page.next("floor")
+        while len(floor["hands"]) < count:
+            floor = await page.next("floor")
+    assert [h["name"] for h in floor["hands"]] == [f"Person {i}" for i in range(6)]  # in order
+
+    await first.send(type="stage", participant=first.id, on=True)
+    assert (await first.next("error"))["code"] == "not_allowed"  # never by themselves
+    for page in pages[:4]:
+        async with api.post(f"{base}/{page.id}/stage") as response:
+            assert response.status == 200
+            body = await response.json()
+            assert body["on_stage"] is True and body["hand_raised"] is False
+    async with api.post(f"{base}/{pages[4].id}/stage") as response:
+        assert response.status == 409
+        assert (await response.json())["error"]["code"] == "stage_full"
+    async with api.get(base) as response:
+        listed = {p["name"]: p for p in await response.json()}
+    assert listed["Person 4"]["hand_raised"] and not listed["Person 4"]["on_stage"]
+    assert listed["Person 0"]["connected_at"] and listed["Person 0"]["on_stage"]
+
+    await pages[1].send(type="leave_stage")  # a speaker may step down
+    floor = await pages[5].next("floor")
+    while len(floor["stage"]) != 3:
+        floor = await pages[5].next("floor")
+    async with api.delete(f"{base}/{pages[2].id}/stage") as response:
+        assert response.status == 200 and (await response.json())["on_stage"] is False
+
+    removed = pages[3]
+    async with api.post(f"{base}/{removed.id}/remove") as response:
+        assert response.status == 200 and (await response.json())["removed"] is True
+    error = await removed.next("error")
+    assert error["code"] == "removed" and error["fatal"]
+    again = await _join(client, occurrence, secret=removed.secret)
+    assert (await again.next("error"))["code"] == "removed"
+    assert (await again.ws.receive()).type == aiohttp.WSMsgType.CLOSE
+    assert again.ws.close_code == 4403
+    # The link itself still admits everyone else.
+    other = await _join(client, occurrence, name="Neu")
+    assert (await other.next("snapshot"))["floor"]["stage"] == [
+        {"id": pages[0].id, "name": "Person 0"}
+    ]

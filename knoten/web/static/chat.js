@@ -1,5 +1,5 @@
-// The conversation panel of a seminar date: chat, questions with votes, and (for the host)
-// moderation. One WebSocket per page (knoten/conversation/socket.py); every (re)connect starts
+// The conversation panel of a seminar date: chat, questions with votes, raised hands and who is
+// on stage, and (for the host) moderation. One WebSocket per page (knoten/conversation/socket.py); every (re)connect starts
 // with a full snapshot, so after a network drop or a service restart the page shows what it
 // missed, without duplicates. Everything people wrote is shown as text (textContent), never HTML.
 // The page gives it a <section id="chat"> with data-role (participant | host | display),
@@ -23,11 +23,17 @@ function start(root) {
   const mode = $("[data-chat=mode]");
   const people = $("[data-chat=participants]");
   const current = $("[data-chat=current]");
+  const handButton = $("[data-chat=hand]");
+  const stageList = $("[data-chat=stage]");
+  const handsList = $("[data-chat=hands]");
+  const speaking = $("[data-chat=speaking]");
 
   const messages = new Map(); // id -> message
   let order = []; // question ids in the host's order
   let voted = new Set();
   let you = null;
+  let floor = { hands: [], stage: [] };
+  let onStage = false; // what this page last told the speaking module
   let state = { mode: "open", consent_required: false, open: true };
   let ws = null;
   let failures = 0;
@@ -100,6 +106,7 @@ function start(root) {
         you = event.you || null;
         state = { mode: event.mode, consent_required: event.consent_required, open: event.open };
         if (event.participants) renderPeople(event.participants);
+        floor = event.floor || floor;
         root.dataset.connected = "true";
         say(null);
         renderAll();
@@ -122,8 +129,16 @@ function start(root) {
         state.mode = event.mode;
         renderControls();
         break;
+      case "floor":
+        floor = event;
+        renderFloor();
+        break;
       case "participant":
-        if (you && event.participant.id === you.id) { you = event.participant; renderControls(); }
+        if (you && event.participant.id === you.id) {
+          you = event.participant;
+          renderControls();
+          renderFloor();
+        }
         if (people) upsertPerson(event.participant);
         break;
       case "error":
@@ -138,6 +153,31 @@ function start(root) {
     renderList();
     renderQuestions();
     renderControls();
+    renderFloor();
+  }
+
+  function names(people) {
+    return people.length ? people.map((p) => p.name).join(", ") : tr("floor_nobody");
+  }
+
+  function renderFloor() {
+    if (stageList) stageList.textContent = names(floor.stage);
+    if (handsList) handsList.textContent = names(floor.hands);
+    root.dataset.hands = floor.hands.length;
+    root.dataset.stage = floor.stage.map((p) => p.id).join(",");
+    if (role !== "participant" || !you) return;
+    if (handButton) {
+      handButton.textContent = you.hand_raised ? tr("floor_hand_lower") : tr("floor_hand_raise");
+      handButton.disabled = fatal || you.on_stage || !state.open ||
+        (state.consent_required && !you.consented);
+      handButton.setAttribute("aria-pressed", you.hand_raised ? "true" : "false");
+    }
+    if (speaking) speaking.hidden = !you.on_stage;
+    if (you.on_stage !== onStage) {
+      onStage = you.on_stage;
+      // The speaking module (speak.js) asks for the microphone and publishes, or stops it all.
+      window.dispatchEvent(new CustomEvent("knoten:stage", { detail: { on: onStage } }));
+    }
   }
 
   function line(m, withActions) {
@@ -237,12 +277,27 @@ function start(root) {
 
   function upsertPerson(p) {
     let row = people.querySelector(`[data-id="${p.id}"]`);
-    const fresh = el("li", { className: p.connected ? "online" : "offline" },
-      el("span", { textContent: p.name }), " ");
+    const label = (p.hand_raised ? `${tr("floor_hand")} ` : "") + p.name + (p.on_stage ? ` · ${tr("floor_stage")}` : "");
+    const fresh = el("li", { className: `${p.connected ? "online" : "offline"}${p.hand_raised ? " hand" : ""}` },
+      el("span", { textContent: label }), " ");
     fresh.dataset.id = p.id;
-    const mute = el("button", { type: "button", className: "small", textContent: p.chat_muted ? tr("chat_unmute") : tr("chat_mute") });
-    mute.addEventListener("click", () => send({ type: "mute", participant: p.id, muted: !p.chat_muted }));
-    fresh.append(mute);
+    fresh.dataset.hand = p.hand_raised ? "up" : "down";
+    fresh.dataset.stage = p.on_stage ? "on" : "off";
+    const button = (key, frame, confirmText) => {
+      const b = el("button", { type: "button", className: "small", textContent: tr(key) });
+      b.addEventListener("click", () => {
+        if (confirmText && !confirm(confirmText)) return;
+        send(frame);
+      });
+      fresh.append(b, " ");
+    };
+    if (!p.removed) {
+      if (p.on_stage) button("floor_off", { type: "stage", participant: p.id, on: false });
+      else if (p.connected) button("floor_allow", { type: "stage", participant: p.id, on: true });
+      button(p.chat_muted ? "chat_unmute" : "chat_mute", { type: "mute", participant: p.id, muted: !p.chat_muted });
+      button("floor_remove", { type: "remove", participant: p.id },
+        tr("floor_remove_confirm").replace("{name}", p.name));
+    }
     if (row) row.replaceWith(fresh); else people.append(fresh);
   }
 
@@ -271,6 +326,8 @@ function start(root) {
     });
   }
   if (mode) mode.addEventListener("change", () => send({ type: "mode", mode: mode.value }));
+  if (handButton) handButton.addEventListener("click", () => send({ type: "hand", raised: !(you && you.hand_raised) }));
+  window.addEventListener("knoten:leave-stage", () => send({ type: "leave_stage" }));
   if (asQuestion) asQuestion.addEventListener("change", renderControls);
 
   // For tests and for people reading the console.
@@ -278,6 +335,8 @@ function start(root) {
     messages: () => [...messages.values()].sort((a, b) => a.id - b.id),
     questions: () => order.map((id) => messages.get(id)).filter(Boolean),
     you: () => you,
+    floor: () => floor,
+    secret: () => storedSecret(),
     connected: () => !!ws && ws.readyState === WebSocket.OPEN,
     drop: () => ws && ws.close(), // simulates a network drop
   };
