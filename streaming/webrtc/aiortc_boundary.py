@@ -30,6 +30,7 @@ from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpReceiver,
     RTCRtpSender,
     RTCSessionDescription,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "RTCConfiguration",
     "RTCIceServer",
     "RTCPeerConnection",
+    "RTCRtpReceiver",
     "RTCRtpSender",
     "RTCSessionDescription",
     "SenderLink",
@@ -73,6 +75,7 @@ __all__ = [
     "replace_sender_loops",
     "sender_link",
     "sender_loops",
+    "tap_received_rtp",
     "update_sender_counters",
 ]
 
@@ -114,6 +117,26 @@ def replace_host_address_lookup(
     original = aioice.ice.get_host_addresses
     aioice.ice.get_host_addresses = lookup
     return original
+
+
+# -- a receiver's packets (dialog: speakers' Opus forwarded as packets) --------------------------
+
+
+def tap_received_rtp(
+    receiver: RTCRtpReceiver, on_rtp: Callable[[int, int, int, bytes], None]
+) -> None:
+    """Call ``on_rtp(payload_type, sequence_number, timestamp, payload)`` for every RTP packet
+    ``receiver`` gets, synchronously and before aiortc's own handling (statistics for receiver
+    reports, jitter buffer, decoder thread), which then goes on as before. aiortc has no hook
+    for encoded packets; its DTLS transport calls the receiver's ``_handle_rtp_packet`` through
+    the instance, so wrapping that one attribute taps this receiver only."""
+    handle = receiver._handle_rtp_packet
+
+    async def tapped(packet: RtpPacket, arrival_time_ms: int) -> None:
+        on_rtp(packet.payload_type, packet.sequence_number, packet.timestamp, packet.payload)
+        await handle(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = tapped  # type: ignore[method-assign]
 
 
 # -- a sender's loops ---------------------------------------------------------------------------
@@ -347,6 +370,15 @@ def _emits(cls: type, method: str, event: str) -> Callable[[], str | None]:
     return probe
 
 
+def _calls_through_instance(cls: type, method: str, called: str) -> Callable[[], str | None]:
+    def probe() -> str | None:
+        if called in getattr(cls, method).__code__.co_names:
+            return None
+        return f"{cls.__qualname__}.{method} no longer calls {called}"
+
+    return probe
+
+
 #: ``(what, probe)``: one entry per aiortc/aioice/pylibsrtp internal used above. A probe
 #: returns None when the internal is as expected, else what broke.
 INTERNALS: tuple[tuple[str, Callable[[], str | None]], ...] = (
@@ -446,6 +478,19 @@ INTERNALS: tuple[tuple[str, Callable[[], str | None]], ...] = (
     ("ICE transport connection", _attributes(RTCIceTransport, "_connection")),
     ("ICE nominated pairs", _attributes(aioice.ice.Connection, "_nominated")),
     ("ICE candidate pair", _attributes(aioice.ice.CandidatePair, "protocol", "remote_addr")),
+    (
+        "tap_received_rtp: receiver._handle_rtp_packet",
+        _parameters(RTCRtpReceiver, "_handle_rtp_packet", "self", "packet", "arrival_time_ms"),
+    ),
+    ("tap_received_rtp: handler is async", _coroutine(RTCRtpReceiver, "_handle_rtp_packet")),
+    (
+        "tap_received_rtp: the DTLS transport calls the receiver's handler",
+        _calls_through_instance(RTCDtlsTransport, "_handle_rtp_data", "_handle_rtp_packet"),
+    ),
+    (
+        "tap_received_rtp: RTP packet fields",
+        _attributes(RtpPacket, "payload_type", "sequence_number", "timestamp", "payload"),
+    ),
     ("libsrtp protect", _parameters(pylibsrtp.Session, "protect", "self", "packet")),
     ("libsrtp protect_rtcp", _parameters(pylibsrtp.Session, "protect_rtcp", "self", "packet")),
 )
