@@ -21,9 +21,10 @@ Several outputs of one spec share one encode through the tee muxer (encode once,
 process fails as a whole; destinations that must fail alone get their own spec and supervisor.
 
 Fixed-purpose commands that the generic spec does not express are built here too, on the same
-``global_args``: the live WebRTC feed (``webrtc_feed_argv``: video copied, audio to Opus) and the
-archive's one-shot jobs (``remux_argv``, ``poster_argv``, ``thumbnails_argv``), which
-``streaming.ffmpeg.oneshot`` runs to completion.
+``global_args``: the live WebRTC feed (``webrtc_feed_argv``: video copied, audio to Opus), the
+live mix of the remote-audio bus into the master (``mix_feed_argv``) and the archive's one-shot
+jobs (``remux_argv``, ``poster_argv``, ``thumbnails_argv``), which ``streaming.ffmpeg.oneshot``
+runs to completion.
 """
 
 from __future__ import annotations
@@ -497,6 +498,67 @@ def webrtc_feed_argv(master: Path, output: Path, ffmpeg: str = "ffmpeg") -> list
     )
     argv: list[str] = node.compile(cmd=ffmpeg)
     # The output is a socket Knoten listens on: nothing to overwrite, so -n is harmless.
+    return [argv[0], *global_args(overwrite=False), *argv[1:]]
+
+
+#: The remote-audio bus as FFmpeg reads it (``streaming.dialog.bus``): raw 48 kHz stereo s16le.
+BUS_FORMAT = "s16le"
+#: Packets the bus input may queue inside FFmpeg (its reader thread reads ahead): each is 21 ms,
+#: and what waits here is latency of the remote voices.
+BUS_THREAD_QUEUE = 4
+
+
+def mix_feed_argv(
+    master: Path, bus: Path, output: Path, audio_kbps: int = 128, ffmpeg: str = "ffmpeg"
+) -> list[str]:
+    """The mixed master: the switched master's video copied and its audio mixed with the
+    remote-audio bus, AAC again (one mix for every partner, the recording and the viewers).
+
+    ``amix`` with ``normalize=0`` adds the bus to the room at full level: while the bus is
+    silent the room's sound is unchanged (the default normalisation would halve it).
+    ``duration=first``: the room decides; if the bus ever ended the room would go on alone.
+    ``aresample=async=1`` first turns gaps in the room's audio timestamps (a switch between
+    camera and slate drops audio up to the new keyframe) into silence, so that amix, which
+    counts samples rather than reading timestamps, keeps the bus in step with the room. The
+    audio output timestamps follow the room's, so video and audio stay in sync.
+    """
+    for path in (master, bus, output):
+        if not path.is_absolute():
+            raise ValueError("mix feed paths must be absolute")
+    if not 8 <= audio_kbps <= 512:
+        raise ValueError("audio_kbps must be between 8 and 512")
+    # The same short probe as every FeedInput: FeedHub starts readers at PAT/PMT + keyframe.
+    room = ffmpeg_python.input(
+        f"unix:{master}",
+        format="mpegts",
+        protocol_whitelist="unix",
+        analyzeduration=500_000,
+        probesize=500_000,
+        fpsprobesize=0,
+    )
+    remote = ffmpeg_python.input(
+        f"unix:{bus}",
+        format=BUS_FORMAT,
+        ar=AUDIO_RATE,
+        ac=2,
+        protocol_whitelist="unix",
+        thread_queue_size=BUS_THREAD_QUEUE,
+    )
+    mixed = ffmpeg_python.filter(
+        [room["a:0"].filter("aresample", **{"async": 1}), remote["a:0"]],
+        "amix",
+        inputs=2,
+        duration="first",
+        normalize=0,
+    )
+    node = ffmpeg_python.output(
+        room["v:0"],
+        mixed,
+        f"unix:{output}",
+        format="mpegts",
+        **{"c:v": "copy", "c:a": "aac", "b:a": f"{audio_kbps}k", "ar": AUDIO_RATE, "ac": 2},
+    )
+    argv: list[str] = node.compile(cmd=ffmpeg)
     return [argv[0], *global_args(overwrite=False), *argv[1:]]
 
 

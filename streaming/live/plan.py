@@ -73,6 +73,9 @@ class SessionPlan:
     partners: tuple[PartnerTarget, ...] = ()
     record: bool = False
     extra_feeds: tuple[str, ...] = field(default=("webrtc",))
+    # Mix the date's remote-audio bus (speakers on stage) into the master, once, for every
+    # partner, the recording and the viewers (see LiveSession.bus).
+    remote_audio: bool = True
 
     def master_profile(self) -> VideoProfile:
         """The best picture any partner asked for (encode once at that size), 720p at least

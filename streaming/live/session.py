@@ -2,17 +2,22 @@
 
 Process layout (each FFmpeg under its own supervisor, registered in the app's FfmpegProcesses):
 
-    camera ingest ─┐                          ┌─▶ partners on the master profile (copy)
-                   ├─▶ MasterSwitch ─▶ master ─┼─▶ profile encoders ─▶ feeds ─▶ partners
-    slate ─────────┘                          ├─▶ WebRTC feed (video copied, audio → Opus)
-                                              └─▶ recorder (added by the composition root)
+    camera ingest ─┐                                   ┌─▶ partners on the master profile (copy)
+                   ├─▶ MasterSwitch ─▶ switched ─┐     ├─▶ profile encoders ─▶ feeds ─▶ partners
+    slate ─────────┘                             ├─mix─┼─▶ WebRTC feed (video copied, audio → Opus)
+    RemoteAudioBus (speakers, silence) ─ PCM ────┘     └─▶ recorder (added by the composition root)
+                                                 master
 
 The camera is opened exactly once. The master is encoded once, in constrained baseline so the
-WebRTC feed is a copy. Each lower profile is encoded once, however many partners use it. Every
-destination is its own process reading a feed, so one that refuses or drops is retried with
-capped backoff while the encode, the other destinations and the viewers carry on. When the
-camera fails the switch puts the slate on air and the feeds never break, so partner connections
-stay up.
+WebRTC feed is a copy. With ``plan.remote_audio`` (the default) one more process, *mix*, copies
+the switched feed's video and mixes its audio with the date's remote-audio bus (``self.bus``);
+its output is the master every consumer reads, so remote voices are mixed once for everyone.
+The bus never stops while the session runs, so putting speakers on or off stage changes what
+feeds the bus and never an FFmpeg command. Each lower profile is encoded once, however many
+partners use it. Every destination is its own process reading a feed, so one that refuses or
+drops is retried with capped backoff while the encode, the other destinations and the viewers
+carry on. When the camera fails the switch puts the slate on air and the feeds never break, so
+partner connections stay up.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from streaming.dialog.bus import RemoteAudioBus
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.ffmpeg.spec import (
     FeedInput,
@@ -34,6 +40,7 @@ from streaming.ffmpeg.spec import (
     SlateInput,
     VideoProfile,
     build_argv,
+    mix_feed_argv,
     webrtc_feed_argv,
 )
 from streaming.ffmpeg.supervisor import FfmpegSupervisor, ProcessState, RestartPolicy
@@ -93,13 +100,23 @@ class LiveSession:
         self._ffmpeg = ffmpeg
         run = plan.run_dir
         self.master_profile = plan.master_profile()
-        self.master_feed = run / "master.sock"
+        # What the switch puts out (camera or slate, the room's own sound) and what every
+        # consumer reads: the same feed, or the mix of it with the remote-audio bus.
+        self.switched_feed = run / "switched.sock"
+        self.master_feed = run / "master.sock" if plan.remote_audio else self.switched_feed
         self.webrtc_feed = run / "webrtc.sock"
         self._slate_text = run / "slate.txt"
         self._hubs: dict[str, FeedHub] = {}
+        #: The date's remote voices (None without ``plan.remote_audio``): the composition root
+        #: feeds it with ``bus.write(speaker_id, pcm)`` and ``bus.remove(speaker_id)``.
+        self.bus: RemoteAudioBus | None = (
+            RemoteAudioBus(f"occ{plan.occurrence_id}", run / "bus.sock")
+            if plan.remote_audio
+            else None
+        )
         self._switch = MasterSwitch(
             f"occ{plan.occurrence_id}",
-            FeedHub("master", self.master_feed),
+            FeedHub("switched", self.switched_feed),
             camera_path=run / "camera-in.sock",
             slate_path=run / "slate-in.sock",
         )
@@ -162,6 +179,8 @@ class LiveSession:
             ),
             LISTENER_POLICY if plan.camera.listener else CAMERA_POLICY,
         )
+        if self.bus is not None:
+            await self._add_mix(self.bus)
         await self._add_profile_feeds()
         if "webrtc" in plan.extra_feeds:
             hub = FeedHub("webrtc", self.webrtc_feed, plan.run_dir / "webrtc-in.sock")
@@ -181,6 +200,25 @@ class LiveSession:
             plan.occurrence_id,
             "live" if live else "lead-in",
             len(plan.partners),
+        )
+
+    async def _add_mix(self, bus: RemoteAudioBus) -> None:
+        # The bus runs from the start (silence) so the mix's input never ends or changes.
+        await bus.start()
+        run = self.plan.run_dir
+        hub = FeedHub("master", self.master_feed, run / "master-in.sock")
+        await hub.start()
+        self._hubs["master"] = hub
+        self._supervisor(
+            "mix",
+            mix_feed_argv(
+                self.switched_feed,
+                bus.path,
+                run / "master-in.sock",
+                self.master_profile.audio_kbps,
+                self._ffmpeg,
+            ),
+            INTERNAL_POLICY,
         )
 
     async def _add_profile_feeds(self) -> None:
@@ -261,6 +299,8 @@ class LiveSession:
         await self._switch.hub.aclose()
         for hub in self._hubs.values():
             await hub.aclose()
+        if self.bus is not None:
+            await self.bus.aclose()
         with contextlib.suppress(OSError):
             self._slate_text.unlink()
         log.info("occurrence %s: session stopped", self.plan.occurrence_id)

@@ -19,6 +19,7 @@ from streaming.ffmpeg.spec import (
     VideoProfile,
     build_argv,
     global_args,
+    mix_feed_argv,
     poster_argv,
     remux_argv,
     thumbnails_argv,
@@ -256,6 +257,26 @@ def test_webrtc_feed_argv() -> None:
         "-frame_duration", "40",
         "unix:/run/k/webrtc-in.sock",
     ]  # fmt: skip
+
+
+def test_mix_feed_argv() -> None:
+    argv = mix_feed_argv(
+        Path("/run/k/switched.sock"), Path("/run/k/bus.sock"), Path("/run/k/master-in.sock")
+    )
+    assert argv == [
+        "ffmpeg", *GLOBAL, "-n",
+        "-f", "mpegts", "-analyzeduration", "500000", "-fpsprobesize", "0",
+        "-probesize", "500000", "-protocol_whitelist", "unix", "-i", "unix:/run/k/switched.sock",
+        "-f", "s16le", "-ac", "2", "-ar", "48000", "-protocol_whitelist", "unix",
+        "-thread_queue_size", "4", "-i", "unix:/run/k/bus.sock",
+        "-filter_complex",
+        "[0:a:0]aresample=async=1[s0];[s0][1:a:0]amix=duration=first:inputs=2:normalize=0[s1]",
+        "-map", "0:v:0", "-map", "[s1]", "-f", "mpegts",
+        "-ac", "2", "-ar", "48000", "-b:a", "128k", "-c:a", "aac", "-c:v", "copy",
+        "unix:/run/k/master-in.sock",
+    ]  # fmt: skip
+    with pytest.raises(ValueError):
+        mix_feed_argv(Path("rel.sock"), Path("/run/k/bus.sock"), Path("/run/k/out.sock"))
 
 
 def test_remux_argv() -> None:
