@@ -33,6 +33,7 @@ from knoten.api import (
     recordings,
     rooms,
     seminars,
+    stage,
     system,
     whep,
 )
@@ -77,6 +78,7 @@ from knoten.keys import (
     SESSION_RUNNER,
     SESSIONS,
     SHARE_LINKS,
+    STAGE_MEDIA,
     TEMPLATES,
     TRIGGERS,
     WEBRTC,
@@ -103,6 +105,7 @@ from schedules.rooms import RoomRepository
 from schedules.service import ScheduleService
 from schedules.store import ScheduleStore, SqlOccurrenceSource
 from schedules.triggers import ScheduleTriggers
+from streaming.dialog import StageMedia
 from streaming.ffmpeg.metrics import FfmpegMetrics
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.partners import PartnerRepository
@@ -119,7 +122,7 @@ from streaming.webrtc.shards import ShardedRegistry
 log = logging.getLogger(__name__)
 
 #: Paths whose errors are answered as JSON.
-JSON_PREFIXES = ("/api/", "/healthz", "/whep/")
+JSON_PREFIXES = ("/api/", "/healthz", "/whep/", "/stage/")
 
 API_OPERATIONS: tuple[Operation, ...] = (
     *rooms.OPERATIONS,
@@ -182,6 +185,18 @@ def build_app(
     app[DISPLAY_LINKS] = DisplayLinks.from_data_dir(config.data_dir, config.public_url)
     check_aiortc()  # the WebRTC internals Knoten relies on, before anything is built on them
     app[WEBRTC] = _viewer_registry(config, registry)
+    # Speakers on stage: their voices go to the room display, the host and the other speakers
+    # as packets, and once decoded into the date's remote-audio bus (via the controller).
+    app[STAGE_MEDIA] = StageMedia(
+        _webrtc_options(config),
+        on_pcm=lambda occurrence, speaker, pcm: app[SEMINAR_CONTROLLER].remote_audio(
+            occurrence, speaker, pcm
+        ),
+        on_pcm_end=lambda occurrence, speaker: app[SEMINAR_CONTROLLER].remote_audio_end(
+            occurrence, speaker
+        ),
+        max_stage=config.conversation.max_on_stage,
+    )
     conversations = ConversationStore(engine)
     app[CONVERSATIONS] = ConversationHub(
         conversations,
@@ -192,6 +207,7 @@ def build_app(
             max_stage=config.conversation.max_on_stage,
         ),
         now=clock.now,
+        on_stage=_stage_follows(app),
     )
     catalog = Catalog(engine)
     app[CONVERSATION_RETENTION] = ConversationRetention(
@@ -215,6 +231,7 @@ def build_app(
         ingest=app[PUSH_INGEST],
         recorder=app[RECORDER],
         viewers=app[WEBRTC],
+        stage=app[STAGE_MEDIA],
     )
     app[SEMINAR_CONTROLLER] = controller
     registry.register(LiveSessionCollector(controller))
@@ -238,6 +255,7 @@ def build_app(
     calendar.add_routes(router)
     hls.add_routes(router)  # partner HLS pull: /live/{occurrence}/{partner}/…
     whep.add_routes(router)
+    stage.add_routes(router)  # speakers publish, the room, the host and speakers listen
     join.add_routes(router)
     conversation_pages.add_routes(router)
     display.add_routes(router)  # the room PC's page
@@ -254,9 +272,9 @@ def build_app(
     return app
 
 
-def _viewer_registry(config: Config, metrics: CollectorRegistry) -> ViewerRegistry:
+def _webrtc_options(config: Config) -> WebrtcOptions:
     section = config.webrtc
-    options = WebrtcOptions(
+    return WebrtcOptions(
         ice_servers=tuple(
             IceServer(tuple(s.urls), s.username, s.credential) for s in section.ice_servers
         ),
@@ -266,6 +284,11 @@ def _viewer_registry(config: Config, metrics: CollectorRegistry) -> ViewerRegist
         max_connecting=section.max_connecting,
         connect_timeout_s=section.connect_timeout_s,
     )
+
+
+def _viewer_registry(config: Config, metrics: CollectorRegistry) -> ViewerRegistry:
+    section = config.webrtc
+    options = _webrtc_options(config)
     if not section.workers:
         return WebrtcRegistry(options, metrics)
     return ShardedRegistry(
@@ -275,6 +298,15 @@ def _viewer_registry(config: Config, metrics: CollectorRegistry) -> ViewerRegist
         viewers_per_worker=section.viewers_per_worker,
         log_level=config.logging.level.upper(),
     )
+
+
+def _stage_follows(app: web.Application) -> Callable[[int, set[int]], Awaitable[None]]:
+    """The media plane admits exactly the speakers the conversation has on stage."""
+
+    async def follow(occurrence_id: int, speakers: set[int]) -> None:
+        app[STAGE_MEDIA].set_stage(occurrence_id, speakers)
+
+    return follow
 
 
 def _date_end(schedule: ScheduleService) -> Callable[[int], Awaitable[datetime]]:
@@ -328,6 +360,7 @@ async def _webrtc(app: web.Application) -> AsyncIterator[None]:
     await registry.start()  # sharded: the viewer workers, supervised from here on
     yield
     # Every peer and feed reader ends here; the sessions' own close() calls come first.
+    await app[STAGE_MEDIA].aclose()
     await registry.aclose()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from knoten.conversation.rules import ChatRefused, ChatTargetNotFound
+from knoten.conversation.rules import ChatForbidden, ChatRefused, ChatTargetNotFound
 from knoten.http.errors import DomainErrorRule
 from recordings.errors import (
     InvalidShareToken,
@@ -20,6 +20,13 @@ from schedules.errors import (
     SeminarNotFound,
 )
 from schedules.rooms import RoomInUse, RoomNameTaken
+from streaming.dialog import (
+    NotOnStage,
+    ResourceNotFound,
+    StageClosed,
+    StageFull,
+    TooManyListeners,
+)
 from streaming.errors import (
     InvalidMediaUrl,
     InvalidPartner,
@@ -51,6 +58,12 @@ DOMAIN_ERROR_RULES: tuple[DomainErrorRule, ...] = (
     (InvalidOffer, 400, "invalid_offer"),
     (NotLive, 409, "not_live"),
     (ViewerNotFound, 404, "not_found"),
+    (NotOnStage, 403, "forbidden"),
+    (StageClosed, 409, "conflict"),
+    (StageFull, 409, "conflict"),
+    (TooManyListeners, 503, "busy"),
+    (ResourceNotFound, 404, "not_found"),
     (ChatTargetNotFound, 404, "not_found"),
+    (ChatForbidden, 403, "forbidden"),
     (ChatRefused, 409, "conflict"),
 )

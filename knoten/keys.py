@@ -30,6 +30,7 @@ from schedules.reconciler import Reconciler
 from schedules.rooms import RoomRepository
 from schedules.service import ScheduleService
 from schedules.triggers import ScheduleTriggers
+from streaming.dialog import StageMedia
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.partners import PartnerRepository
 from streaming.sources import PushIngest
@@ -66,3 +67,4 @@ EVENT_STREAMS_CLOSING = web.AppKey("event_streams_closing", asyncio.Event)
 CONVERSATIONS = web.AppKey("conversations", ConversationHub)
 CONVERSATION_RETENTION = web.AppKey("conversation_retention", ConversationRetention)
 DISPLAY_LINKS = web.AppKey("display_links", DisplayLinks)
+STAGE_MEDIA = web.AppKey("stage_media", StageMedia)

@@ -40,6 +40,10 @@ class ViewerPort(Protocol):
     async def close(self, occurrence_id: int) -> None: ...
 
 
+class StagePort(Protocol):
+    async def close(self, occurrence_id: int) -> None: ...
+
+
 class SeminarController:
     """SessionRunner for real rooms: one LiveSession per running occurrence, plus its
     recording and its WebRTC viewers."""
@@ -56,6 +60,7 @@ class SeminarController:
         ingest: PushIngest | None = None,
         recorder: RecorderPort | None = None,
         viewers: ViewerPort | None = None,
+        stage: StagePort | None = None,
     ) -> None:
         self._rooms = rooms
         self._partners = partners
@@ -66,6 +71,7 @@ class SeminarController:
         self._ingest = ingest or PushIngest()
         self._recorder = recorder
         self._viewers = viewers
+        self._stage = stage
         self._sessions: dict[int, LiveSession] = {}
         self._recording: set[int] = set()
         self._lock = asyncio.Lock()
@@ -85,6 +91,18 @@ class SeminarController:
         None when nothing of that is on air."""
         session = self._sessions.get(occurrence_id)
         return None if session is None else session.hls_directory(partner_id)
+
+    def remote_audio(self, occurrence_id: int, speaker_id: int, pcm: bytes) -> None:
+        """A speaker's next 20 ms of sound, for the date's remote-audio bus (mixed once into
+        what partners, the recording and viewers get); dropped while the date is not on air."""
+        session = self._sessions.get(occurrence_id)
+        if session is not None and session.bus is not None:
+            session.bus.write(speaker_id, pcm)
+
+    def remote_audio_end(self, occurrence_id: int, speaker_id: int) -> None:
+        session = self._sessions.get(occurrence_id)
+        if session is not None and session.bus is not None:
+            session.bus.remove(speaker_id)
 
     async def _plan(self, request: SessionRequest) -> SessionPlan:
         room = await self._rooms.get(request.room_id)
@@ -146,6 +164,8 @@ class SeminarController:
                 await _guard(self._recorder.stop(occurrence_id))
             if self._viewers is not None:
                 await _guard(self._viewers.close(occurrence_id))
+            if self._stage is not None:
+                await _guard(self._stage.close(occurrence_id))
             if session is not None:
                 log.info("occurrence %s: stopping (%s)", occurrence_id, reason)
                 await session.aclose()

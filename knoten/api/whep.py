@@ -16,18 +16,10 @@ from pydantic import BaseModel
 
 from knoten.http.errors import ApiError
 from knoten.http.openapi import Operation
-from knoten.http.requests import path_int
+from knoten.http.requests import SDP, bearer, path_int, read_sdp
 from knoten.join import JoinTokenError
 from knoten.keys import JOIN_LINKS, SCHEDULE, WEBRTC
 from streaming.webrtc import ViewerLimitReached
-from streaming.webrtc.sdp import MAX_OFFER_BYTES
-
-SDP = "application/sdp"
-
-
-def bearer(request: web.Request) -> str | None:
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
 
 
 def check_join_token(request: web.Request, occurrence_id: int, token: str | None) -> None:
@@ -51,24 +43,11 @@ def ice_links(request: web.Request) -> list[str]:
     return links
 
 
-async def _read_offer(request: web.Request) -> bytes:
-    if request.content_type != SDP:
-        raise ApiError(415, "unsupported_media_type", f"send the SDP offer as {SDP}")
-    if (request.content_length or 0) > MAX_OFFER_BYTES:
-        raise ApiError(413, "payload_too_large", "SDP offer too large")
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(16384):
-        body += chunk
-        if len(body) > MAX_OFFER_BYTES:  # chunked uploads carry no Content-Length
-            raise ApiError(413, "payload_too_large", "SDP offer too large")
-    return bytes(body)
-
-
 async def post_offer(request: web.Request) -> web.Response:
     occurrence_id = path_int(request, "occurrence_id")
     check_join_token(request, occurrence_id, bearer(request))
     row = await request.app[SCHEDULE].occurrence(occurrence_id)  # 404 if unknown
-    offer = await _read_offer(request)
+    offer = await read_sdp(request)
     registry = request.app[WEBRTC]
     if not registry.is_live(occurrence_id):
         raise ApiError(

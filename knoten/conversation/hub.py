@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from knoten.conversation import wire
 from knoten.conversation.rules import (
+    ChatForbidden,
     ChatLimits,
     ChatMode,
     ChatRefused,
@@ -430,14 +431,26 @@ class ConversationHub:
             await self._stage_changed(conversation)
         return participant
 
-    def speaker(self, conversation: Conversation, participant_id: int) -> bool:
-        participant = conversation.participants.get(participant_id)
-        return participant is not None and participant.on_stage and not participant.removed
+    async def identify(self, occurrence_id: int, secret: str | None) -> ParticipantRecord:
+        """The participant whose own secret this is (for the media doors of the join page)."""
+        conversation = await self.conversation(occurrence_id)
+        record = await self._store.participant_by_secret(secret_hash(secret)) if secret else None
+        participant = None
+        if record is not None and record.occurrence_id == occurrence_id:
+            participant = conversation.participants.setdefault(record.id, record)
+        if participant is None:
+            raise ChatForbidden("not_a_participant")
+        if participant.removed:
+            raise ChatForbidden("removed")
+        return participant
+
+    @staticmethod
+    def speakers(conversation: Conversation) -> set[int]:
+        return {p.id for p in conversation.participants.values() if p.on_stage}
 
     async def _stage_changed(self, conversation: Conversation) -> None:
         if self._on_stage is not None:
-            speakers = {p.id for p in conversation.participants.values() if p.on_stage}
-            await self._on_stage(conversation.context.occurrence_id, speakers)
+            await self._on_stage(conversation.context.occurrence_id, self.speakers(conversation))
 
     async def left(self, conversation: Conversation, participant_id: int) -> None:
         """A participant's last page went away: their hand goes down and they leave the stage."""

@@ -39,6 +39,10 @@ class ChatRefused(Exception):
         self.field: str | None = None
 
 
+class ChatForbidden(ChatRefused):
+    """Not a participant of this date, or one the host removed (403)."""
+
+
 class ChatTargetNotFound(ChatRefused):
     """The message or participant named does not exist on this date."""
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from knoten.http.errors import ApiError
+from streaming.webrtc.sdp import MAX_OFFER_BYTES
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -80,3 +81,24 @@ def json_response(model: BaseModel | list[BaseModel], status: int = 200) -> web.
     else:
         payload = model.model_dump(mode="json")
     return web.json_response(payload, status=status)
+
+
+SDP = "application/sdp"
+
+
+def bearer(request: web.Request) -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def read_sdp(request: web.Request) -> bytes:
+    if request.content_type != SDP:
+        raise ApiError(415, "unsupported_media_type", f"send the SDP offer as {SDP}")
+    if (request.content_length or 0) > MAX_OFFER_BYTES:
+        raise ApiError(413, "payload_too_large", "SDP offer too large")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(16384):
+        body += chunk
+        if len(body) > MAX_OFFER_BYTES:  # chunked uploads carry no Content-Length
+            raise ApiError(413, "payload_too_large", "SDP offer too large")
+    return bytes(body)

@@ -32,10 +32,12 @@ AHEAD = timedelta(hours=18)
 TEXTS = {
     "de": {"title": "Raumanzeige", "live": "Live", "recording": "Aufnahme läuft",
            "next": "Beginnt um {time} Uhr", "nothing": "Heute ist keine Veranstaltung geplant.",
-           "invalid": "Dieser Link zur Raumanzeige ist ungültig."},
+           "invalid": "Dieser Link zur Raumanzeige ist ungültig.",
+           "unmute": "Ton der Sprechenden einschalten"},
     "en": {"title": "Room display", "live": "Live", "recording": "Recording",
            "next": "Starts at {time}", "nothing": "No event is planned today.",
-           "invalid": "This room display link is not valid."},
+           "invalid": "This room display link is not valid.",
+           "unmute": "Turn on the speakers' sound"},
 }  # fmt: skip
 
 

@@ -10,7 +10,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection
 
+from streaming.webrtc.ice import host_addresses_scope
 from tests.support.app_fixtures import RunningApp
 
 pytestmark = pytest.mark.timeout(60)
@@ -247,3 +249,45 @@ async def test_hands_stage_limits_and_removal(
     assert (await other.next("snapshot"))["floor"]["stage"] == [
         {"id": pages[0].id, "name": "Person 0"}
     ]
+
+
+async def _audio_offer() -> str:
+    peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    peer.addTransceiver("audio", direction="sendonly")
+    with host_addresses_scope(("127.0.0.1",)):
+        await peer.setLocalDescription(await peer.createOffer())
+    sdp = peer.localDescription.sdp
+    await peer.close()
+    return sdp
+
+
+async def test_stage_media_doors_check_who_asks(
+    knoten_app: RunningApp, api: aiohttp.ClientSession, client: aiohttp.ClientSession
+) -> None:
+    occurrence = await _seminar(api)
+    page = await _join(client, occurrence, name="Clara")
+    welcome = await page.next("welcome")
+    token = occurrence["join_url"].split("?t=")[1]
+    offer = await _audio_offer()
+    url = knoten_app.url(f"/stage/{occurrence['id']}/publish")
+
+    async def publish(secret: str) -> tuple[int, dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {token}", "X-Knoten-Participant": secret,
+                   "Content-Type": "application/sdp"}  # fmt: skip
+        async with client.post(url, data=offer, headers=headers) as response:
+            return response.status, await response.json()
+
+    status, body = await publish(welcome["secret"])
+    assert status == 403 and body["error"]["code"] == "not_on_stage"  # a hand is not enough
+    status, body = await publish("not-a-secret")
+    assert status == 403 and body["error"]["code"] == "not_a_participant"
+    async with api.post(f"/api/v1/occurrences/{occurrence['id']}/participants/"
+                        f"{welcome['participant']}/remove") as response:  # fmt: skip
+        assert response.status == 200
+    status, body = await publish(welcome["secret"])
+    assert status == 403 and body["error"]["code"] == "removed"
+    listen = knoten_app.url(f"/stage/{occurrence['id']}/listen")
+    forged = {"Content-Type": "application/sdp",
+              "Authorization": "Bearer 1.4102444800.AAAAAAAAAAAAAAAAAAAAAA"}  # fmt: skip
+    async with client.post(listen, data=offer, headers=forged) as r:
+        assert r.status == 401 and (await r.json())["error"]["code"] == "unauthorized"

@@ -1,6 +1,7 @@
 // The room display: follows the room's current date (/display/{room}/state every 10 s), shows
-// the Live and recording signs, and loads itself anew when another date becomes current. The
-// chat beside it is static/chat.js in its read-only "display" role.
+// the Live and recording signs, plays the speakers on stage (static/listen.js), and loads itself
+// anew when another date becomes current. The chat beside it is static/chat.js in its read-only
+// "display" role.
 "use strict";
 (() => {
   const root = document.getElementById("display");
@@ -29,6 +30,11 @@
     } catch (e) { /* the service is restarting: try again at the next tick */ }
     setTimeout(poll, 10000);
   }
-  window.knotenDisplay = { state: () => shown };
+  // The room's loudspeaker: the voices of the speakers on stage, as packets from Knoten.
+  const listener = shown
+    ? window.knotenListen(`/stage/${shown.id}/listen`, () => ({ Authorization: `Bearer ${root.dataset.token}` }))
+    : null;
+  window.addEventListener("pagehide", () => listener && listener.stop());
+  window.knotenDisplay = { state: () => shown, listener: () => listener };
   setTimeout(poll, 10000);
 })();

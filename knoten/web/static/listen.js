@@ -1,0 +1,88 @@
+// Hearing the speakers on stage: one receiving peer with four audio slots (and two video slots)
+// at POST /stage/{id}/listen; the stage changes without renegotiation, since Knoten moves
+// speakers between the fixed slots. Used by the room display (its loudspeaker), the host's live
+// panel and a speaker's own join page (Knoten never sends a speaker their own voice back).
+// window.knotenListen(url, headers) → {stop(), peer(), audio()}; when the browser refuses to
+// play sound without a click, the page's [data-listen=unmute] button appears.
+"use strict";
+window.knotenListen = function knotenListen(url, headers) {
+  const AUDIO_SLOTS = 4;
+  const VIDEO_SLOTS = 2;
+  const unmute = document.querySelector("[data-listen=unmute]");
+  const players = [];
+  let pc = null;
+  let resource = null;
+  let stopped = false;
+  let retry = null;
+
+  function play(element) {
+    element.play().catch(() => { if (unmute) unmute.hidden = false; });
+  }
+  if (unmute) {
+    unmute.addEventListener("click", () => {
+      unmute.hidden = true;
+      for (const element of players) play(element);
+    });
+  }
+
+  function teardown() {
+    if (resource) {
+      fetch(resource, { method: "DELETE", keepalive: true, headers: headers() }).catch(() => {});
+      resource = null;
+    }
+    if (pc) { pc.close(); pc = null; }
+    for (const element of players.splice(0)) element.remove();
+  }
+
+  function again() {
+    teardown();
+    if (!stopped) retry = setTimeout(connect, 2000 + Math.random() * 1000);
+  }
+
+  async function connect() {
+    const peer = new RTCPeerConnection({ iceServers: [] });
+    pc = peer;
+    for (let i = 0; i < AUDIO_SLOTS; i++) peer.addTransceiver("audio", { direction: "recvonly" });
+    for (let i = 0; i < VIDEO_SLOTS; i++) peer.addTransceiver("video", { direction: "recvonly" });
+    peer.ontrack = (event) => {
+      if (event.track.kind !== "audio") return;
+      const element = new Audio();
+      element.autoplay = true;
+      element.srcObject = new MediaStream([event.track]);
+      element.dataset.slot = String(players.length);
+      players.push(element);
+      document.body.append(element);
+      play(element);
+    };
+    peer.onconnectionstatechange = () => {
+      if (pc === peer && (peer.connectionState === "failed" || peer.connectionState === "closed")) again();
+    };
+    try {
+      await peer.setLocalDescription();
+      await new Promise((resolve) => {
+        if (peer.iceGatheringState === "complete") return resolve();
+        const timer = setTimeout(resolve, 1000);
+        peer.addEventListener("icegatheringstatechange", () => {
+          if (peer.iceGatheringState === "complete") { clearTimeout(timer); resolve(); }
+        });
+      });
+      const r = await fetch(url, {
+        method: "POST", body: peer.localDescription.sdp,
+        headers: { ...headers(), "Content-Type": "application/sdp" }, signal: AbortSignal.timeout(10000),
+      });
+      if (pc !== peer) return;
+      if (r.status !== 201) throw new Error(String(r.status));
+      resource = r.headers.get("Location");
+      await peer.setRemoteDescription({ type: "answer", sdp: await r.text() });
+    } catch (e) {
+      if (pc === peer) again();
+    }
+  }
+
+  connect();
+  return {
+    stop() { stopped = true; clearTimeout(retry); teardown(); },
+    peer: () => pc,
+    audio: () => players,
+  };
+};
