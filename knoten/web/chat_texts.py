@@ -87,6 +87,8 @@ CHAT_TEXTS: dict[str, dict[str, str]] = {
             "diesem Browser nicht wieder teilnehmen."
         ),
         "floor_hand": "✋",
+        "floor_hear": "Sprechende hier hören",
+        "floor_hear_stop": "Nicht mehr hören",
     },
     "en": {
         "chat_title": "Chat and questions",
@@ -163,6 +165,8 @@ CHAT_TEXTS: dict[str, dict[str, str]] = {
             "Remove {name} from this date? They cannot take part again from this browser."
         ),
         "floor_hand": "✋",
+        "floor_hear": "Hear the speakers here",
+        "floor_hear_stop": "Stop hearing them",
     },
 }
 

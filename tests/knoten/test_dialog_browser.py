@@ -28,8 +28,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 #: Received audio of one page's listening peer, per slot: packets and total audio energy.
 LISTENER_STATS = """async (which) => {
-  const listener = which === "display"
-    ? window.knotenDisplay.listener() : window.knotenSpeak.listener();
+  const listener = which === "display" ? window.knotenDisplay.listener()
+    : which === "host" ? window.knotenHear.listener() : window.knotenSpeak.listener();
   const peer = listener && listener.peer();
   if (!peer) return null;
   const stats = await peer.getStats();
@@ -116,6 +116,14 @@ async def test_raise_hand_speak_be_heard_in_the_room_not_by_oneself(
         later_packets, later_energy = await _totals(room, "display")
         assert later_packets - packets > 50, (packets, later_packets)
         assert later_energy > energy, (energy, later_energy)
+
+        # The host can hear the speakers in the live panel too.
+        await host.get_by_test_id("hear-stage").click()
+        await host.wait_for_function(
+            "window.knotenHear.listener() && window.knotenHear.listener().peer()"
+        )
+        await asyncio.sleep(2)
+        assert (await _totals(host, "host"))[0] > 20
 
         # Anna listens too (to other speakers) but never hears herself.
         await anna.wait_for_function(
