@@ -294,7 +294,14 @@ class LiveSession:
         self._closed = True
         outputs = [o.supervisor for o in self._outputs]
         await self._remove(outputs)
-        await self._remove([s for s in self._supervisors if s not in outputs])
+        # Readers of a feed before its producers: FFmpeg leaves on one SIGINT only while its
+        # input still delivers (a read that waits is not interrupted by the first signal), so
+        # a reader whose producer stopped first would wait for the SIGKILL grace period.
+        sources = [s for s in (self.supervisor("camera"), self.supervisor("slate")) if s]
+        mix = [s for s in (self.supervisor("mix"),) if s]
+        await self._remove([s for s in self._supervisors if s not in {*outputs, *sources, *mix}])
+        await self._remove(mix)
+        await self._remove(sources)
         await self._switch.aclose()
         await self._switch.hub.aclose()
         for hub in self._hubs.values():
