@@ -25,7 +25,7 @@ from streaming.live.plan import PartnerTarget, SessionPlan
 from streaming.live.session import LiveSession
 from streaming.live.status import LiveStatus
 from streaming.partners import PartnerRepository
-from streaming.sources import SRT_PUSH, PushIngest, camera_source
+from streaming.sources import ALWAYS_AUDIO, SRT_PUSH, PushIngest, camera_source
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +112,17 @@ class SeminarController:
             if partner.id in request.partner_ids and partner.enabled
         )
         start = request.start_utc.astimezone(ZoneInfo(room.timezone))
+        camera = camera_source(room.source, self._data_dir, await self._push_url(room))
         return SessionPlan(
             occurrence_id=request.occurrence_id,
             title=request.title,
             start_label=start.strftime("%H:%M"),
-            camera=camera_source(room.source, self._data_dir, await self._push_url(room)),
+            camera=camera,
             run_dir=self._run_dir / f"occ{request.occurrence_id}",
             hls_dir=hls.occurrence_dir(self._data_dir, request.occurrence_id),
             partners=partners,
             record=request.record,
+            remote_audio=camera.kind in ALWAYS_AUDIO,
         )
 
     async def _push_url(self, room: Room) -> str | None:

@@ -94,6 +94,13 @@ def _passphrase(key: str) -> str:
     return f"passphrase={key}&pbkeylen=16"
 
 
+#: Camera kinds whose feed always carries sound: the test pattern's tone, a V4L2 device with the
+#: silence Knoten adds, and a push from OBS or an encoder (they always send an audio track).
+#: Remote voices are mixed into the broadcast only for these: the mix needs the room's audio
+#: as its first input, and many IP cameras and files send none.
+ALWAYS_AUDIO = frozenset({"testsrc", "v4l2", "srt-push"})
+
+
 def camera_source(source: str, data_dir: Path, push_url: str | None = None) -> CameraSource:
     """The stored (validated) room source as the media plane's camera. An ``srt-push`` room
     needs its ``push_url`` (:meth:`PushIngest.listen_url`)."""
