@@ -1,7 +1,7 @@
 // Speaking from the join page: when the host lets this participant on stage (chat.js announces
-// it as the window event "knoten:stage"), ask for the microphone (and the camera when ticked),
-// publish it to Knoten (POST /stage/{id}/publish, SDP offer → 201 + answer + Location), and say
-// "Sie sind jetzt zu hören". Off stage — by the host, by "Bühne verlassen" or when the page goes —
+// it as the window event "knoten:stage"), ask for the microphone (sound only: speakers' cameras
+// are not carried yet), publish it to Knoten (POST /stage/{id}/publish, SDP offer → 201 +
+// answer + Location), and say "Sie sind jetzt zu hören". Off stage — by the host, by "Bühne verlassen" or when the page goes —
 // every track is stopped (the browser's recording indicator goes out) and the publication ends
 // (DELETE on its Location). Nothing is captured while not on stage.
 "use strict";
@@ -14,7 +14,6 @@
   const token = root.dataset.token;
   const texts = JSON.parse(chat.dataset.texts);
   const status = document.getElementById("speaking-status");
-  const camera = document.getElementById("speak-camera");
   const leave = document.getElementById("leave-stage");
   const storageKey = chat.dataset.storage;
 
@@ -54,7 +53,7 @@
     try {
       stream = await navigator.mediaDevices.getUserMedia({
         audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
-        video: camera.checked ? { width: 640, height: 360, frameRate: 15 } : false,
+        video: false,
       });
     } catch (e) {
       stop();
@@ -96,7 +95,6 @@
     stop();
     window.dispatchEvent(new CustomEvent("knoten:leave-stage"));
   });
-  camera.addEventListener("change", () => { if (wanted && pc) { stop(); start(); } });
   window.addEventListener("pagehide", stop);
   // For tests: is anything captured, and in which state is the publication.
   window.knotenSpeak = {
