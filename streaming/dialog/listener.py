@@ -18,7 +18,7 @@ from streaming.dialog.peer import DialogPeer, codecs_named
 from streaming.webrtc.errors import InvalidOffer
 from streaming.webrtc.hub import PacketQueue
 from streaming.webrtc.options import WebrtcOptions
-from streaming.webrtc.sdp import MAX_OFFER_BYTES
+from streaming.webrtc.sdp import offer_text
 from streaming.webrtc.tracks import PacketTrack
 
 #: Speakers on stage at once, and so audio tracks per listener.
@@ -86,13 +86,7 @@ class Listener(DialogPeer):
 
     async def answer(self, offer: str | bytes) -> str:
         """Negotiate the fixed tracks (Opus, H.264) against the page's offer; the answer."""
-        raw = offer.encode() if isinstance(offer, str) else offer
-        if len(raw) > MAX_OFFER_BYTES:
-            raise InvalidOffer("SDP offer too large")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidOffer("SDP offer is not UTF-8 text") from None
+        text = offer_text(offer)
         # Transceivers made before the offer is applied: aiortc matches the offer's sections to
         # them in order (audio section i ↔ slot i) and picks codecs from their preferences.
         audio = []

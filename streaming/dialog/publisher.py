@@ -28,7 +28,7 @@ from streaming.webrtc.aiortc_boundary import (
 )
 from streaming.webrtc.errors import InvalidOffer
 from streaming.webrtc.options import WebrtcOptions
-from streaming.webrtc.sdp import MAX_OFFER_BYTES
+from streaming.webrtc.sdp import parse_offer
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +36,7 @@ log = logging.getLogger(__name__)
 def check_publish_offer(offer: str | bytes) -> tuple[str, int]:
     """The offer as text and the number of its video sections. Raises :class:`InvalidOffer`
     unless the offer parses and its first audio section sends Opus."""
-    raw = offer.encode() if isinstance(offer, str) else offer
-    if len(raw) > MAX_OFFER_BYTES:
-        raise InvalidOffer("SDP offer too large")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidOffer("SDP offer is not UTF-8 text") from None
-    if not text.lstrip().startswith("v=0") or "\x00" in text:
-        raise InvalidOffer("not an SDP offer (must start with v=0)")
-    try:
-        description = parse_sdp(text)
-    except Exception as exc:  # aiortc's parser raises assorted errors on garbage
-        raise InvalidOffer(f"malformed SDP offer: {type(exc).__name__}") from None
+    text, description = parse_offer(offer)
     audio = [m for m in description.media if m.kind == "audio"]
     if not audio:
         raise InvalidOffer("SDP offer has no audio section (the microphone)")

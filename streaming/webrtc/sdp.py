@@ -1,12 +1,38 @@
-"""Checks a WHEP offer before any peer exists: refuse early, with a reason a person can read."""
+"""Checks an SDP offer before any peer exists (viewers, speakers, listeners): refuse early,
+with a reason a person can read."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from streaming.webrtc.aiortc_boundary import parse_sdp
 from streaming.webrtc.errors import InvalidOffer
 
 #: An SDP offer from a browser is a few kB; anything this large is not one.
 MAX_OFFER_BYTES = 64 * 1024
+
+
+def offer_text(offer: str | bytes) -> str:
+    """The offer as text, or :class:`InvalidOffer` when it is too large, not UTF-8 or no SDP."""
+    raw = offer.encode() if isinstance(offer, str) else offer
+    if len(raw) > MAX_OFFER_BYTES:
+        raise InvalidOffer("SDP offer too large")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidOffer("SDP offer is not UTF-8 text") from None
+    if not text.lstrip().startswith("v=0") or "\x00" in text:
+        raise InvalidOffer("not an SDP offer (must start with v=0)")
+    return text
+
+
+def parse_offer(offer: str | bytes) -> tuple[str, Any]:
+    """The offer as text and as aiortc's parsed session description (InvalidOffer if not)."""
+    text = offer_text(offer)
+    try:
+        return text, parse_sdp(text)
+    except Exception as exc:  # aiortc's parser raises assorted errors on garbage
+        raise InvalidOffer(f"malformed SDP offer: {type(exc).__name__}") from None
 
 
 def check_offer(raw: bytes) -> tuple[str, bool]:
@@ -18,18 +44,7 @@ def check_offer(raw: bytes) -> tuple[str, bool]:
     """
     if not raw.strip():
         raise InvalidOffer("empty offer; expected an SDP offer (application/sdp)")
-    if len(raw) > MAX_OFFER_BYTES:
-        raise InvalidOffer("SDP offer too large")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidOffer("SDP offer is not UTF-8 text") from None
-    if not text.lstrip().startswith("v=0") or "\x00" in text:
-        raise InvalidOffer("not an SDP offer (must start with v=0)")
-    try:
-        description = parse_sdp(text)
-    except Exception as exc:  # aiortc's parser raises assorted errors on garbage
-        raise InvalidOffer(f"malformed SDP offer: {type(exc).__name__}") from None
+    text, description = parse_offer(raw)
     if not description.media:
         raise InvalidOffer("SDP offer has no media sections")
     video_ok = False
