@@ -34,7 +34,8 @@ from pathlib import Path
 import av
 
 from bench.common import Figure, percentile, process_cpu_seconds, self_cpu_seconds
-from streaming.dialog.bus import FRAME_BYTES, FRAME_S, SAMPLE_RATE, RemoteAudioBus, mix_frames
+from streaming.dialog.bus import FRAME_S, SAMPLE_RATE, RemoteAudioBus, mix_frames
+from streaming.dialog.pcm import tone_frames
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.ffmpeg.supervisor import ProcessState
 from streaming.live.plan import CameraSource, PartnerTarget, SessionPlan
@@ -55,18 +56,6 @@ def _loadavg() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
-def _sine(hz: int, seconds: float, amplitude: int = 6000) -> list[bytes]:
-    per_frame = FRAME_BYTES // 4
-    frames = []
-    for index in range(round(seconds / FRAME_S)):
-        samples = array("h")
-        for n in range(index * per_frame, (index + 1) * per_frame):
-            value = round(amplitude * math.sin(2 * math.pi * hz * n / SAMPLE_RATE))
-            samples.extend((value, value))
-        frames.append(samples.tobytes())
-    return frames
-
-
 async def _speaker(bus: RemoteAudioBus, speaker_id: int, frames: list[bytes]) -> None:
     """A speaker on stage: one frame every 20 ms on the loop's clock, for ever."""
     loop = asyncio.get_running_loop()
@@ -80,7 +69,7 @@ async def _speaker(bus: RemoteAudioBus, speaker_id: int, frames: list[bytes]) ->
 
 @contextlib.asynccontextmanager
 async def _speakers(bus: RemoteAudioBus, count: int):  # type: ignore[no-untyped-def]
-    frames = _sine(300, 1.0)
+    frames = tone_frames(300, 1.0, 6000)
     tasks = [asyncio.create_task(_speaker(bus, i + 1, frames)) for i in range(count)]
     try:
         yield
@@ -127,7 +116,7 @@ def _tick_cost(speakers: int, ticks: int = 5000) -> float:
     """Seconds of CPU per 20 ms tick for ``speakers``: each speaker's ``write`` plus the mix
     (the work the bus does per speaker, without the noise of a shared machine's scheduler)."""
     bus = RemoteAudioBus("micro", Path("/nonexistent/bus.sock"), jitter_frames=ticks + 1)
-    frames = _sine(300, 0.2)
+    frames = tone_frames(300, 0.2, 6000)
     started = time.process_time()
     for tick in range(ticks):
         for speaker in range(speakers):
@@ -269,7 +258,7 @@ async def _latency(tmp: Path, partner: NginxRtmpPartner) -> tuple[list[float], l
             threads.append(thread)
         await asyncio.sleep(3.0)
         assert session.bus is not None
-        tone = _sine(1000, BURST_S)
+        tone = tone_frames(1000, BURST_S, 6000)
         loop = asyncio.get_running_loop()
         for _ in range(BURSTS):
             started = loop.time()

@@ -7,6 +7,9 @@ here, and anything in another format is resampled first.
 
 from __future__ import annotations
 
+import math
+from array import array
+
 import av
 
 SAMPLE_RATE = 48_000
@@ -43,3 +46,17 @@ class PcmFramer:
             out.append(bytes(pending[:PCM_FRAME_BYTES]))
             del pending[:PCM_FRAME_BYTES]
         return out
+
+
+def tone_frames(hz: float, seconds: float, amplitude: int = 8000) -> list[bytes]:
+    """A continuous sine as 20 ms frames in the bus's format: a stand-in speaker for checks and
+    benchmarks (a tone's band is easy to find again in what partners and the recording got)."""
+    per_frame = PCM_FRAME_BYTES // (CHANNELS * 2)
+    frames = []
+    for index in range(round(seconds * 50)):
+        samples = array("h")
+        for n in range(index * per_frame, (index + 1) * per_frame):
+            value = round(amplitude * math.sin(2 * math.pi * hz * n / SAMPLE_RATE))
+            samples.extend((value,) * CHANNELS)
+        frames.append(samples.tobytes())
+    return frames

@@ -6,17 +6,16 @@ the bus starts or stops carrying a voice."""
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 import statistics
 import subprocess
 import time
-from array import array
 from pathlib import Path
 
 import pytest
 
-from streaming.dialog.bus import FRAME_BYTES, FRAME_S, SAMPLE_RATE
+from streaming.dialog.bus import FRAME_S, SAMPLE_RATE
+from streaming.dialog.pcm import tone_frames
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.ffmpeg.spec import FeedInput, FfmpegSpec, Output, build_argv
 from streaming.ffmpeg.supervisor import FfmpegSupervisor, ProcessState, RestartPolicy
@@ -37,19 +36,6 @@ async def _wait(predicate, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.1)
-
-
-def _sine_frames(hz: int, seconds: float, amplitude: int = 8000) -> list[bytes]:
-    """Stereo s16le 20 ms frames of a continuous sine (what a decoded speaker would give)."""
-    per_frame = FRAME_BYTES // 4
-    frames = []
-    for index in range(round(seconds / FRAME_S)):
-        samples = array("h")
-        for n in range(index * per_frame, (index + 1) * per_frame):
-            value = round(amplitude * math.sin(2 * math.pi * hz * n / SAMPLE_RATE))
-            samples.extend((value, value))
-        frames.append(samples.tobytes())
-    return frames
 
 
 async def _speak(session: LiveSession, frames: list[bytes]) -> None:
@@ -140,7 +126,7 @@ async def test_bus_voice_reaches_partner_and_recording_only_while_fed(
     processes = FfmpegProcesses()
     session = LiveSession(plan, processes)
     mixed_ts, room_ts = tmp_path / "mixed.ts", tmp_path / "room.ts"
-    voice = _sine_frames(VOICE_HZ, TONE_S)
+    voice = tone_frames(VOICE_HZ, TONE_S)
     try:
         await session.start(live=True)
         assert session.bus is not None
