@@ -9,11 +9,9 @@ import logging
 from collections.abc import Iterable
 
 from streaming.webrtc.aiortc_boundary import (
-    RTCConfiguration,
-    RTCIceServer,
-    RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
+    peer_connection,
 )
 from streaming.webrtc.errors import InvalidOffer
 from streaming.webrtc.ice import host_addresses_scope
@@ -44,12 +42,7 @@ class DialogPeer:
         self.ended = asyncio.Event()
         self.end_reason = ""
         self._host_addresses = host_addresses
-        servers = [
-            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
-            for s in options.ice_servers
-        ]
-        # Always an explicit list: aiortc's default would ask Google's STUN server.
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        self.pc = peer_connection(options.ice_servers)
         self.pc.on("connectionstatechange", self._state_changed)
         self._closed = False
 

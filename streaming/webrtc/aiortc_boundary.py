@@ -19,10 +19,10 @@ import asyncio
 import functools
 import inspect
 import types
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import Any, Protocol
 
 import aioice.ice
 import pylibsrtp
@@ -97,6 +97,27 @@ class AiortcUnsupported(RuntimeError):
 h264_split_bitstream: Callable[[bytes], Iterator[bytes]] = H264Encoder._split_bitstream
 #: ``(first NAL, iterator) → (STAP-A payload, next NAL)``: aiortc's STAP-A aggregation.
 h264_stap_a: Callable[[bytes, Iterator[bytes]], tuple[bytes, bytes]] = H264Encoder._packetize_stap_a
+
+
+class IceServerLike(Protocol):
+    """What :func:`peer_connection` reads of a configured STUN/TURN server."""
+
+    @property
+    def urls(self) -> Sequence[str]: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def credential(self) -> str | None: ...
+
+
+def peer_connection(ice_servers: Iterable[IceServerLike]) -> RTCPeerConnection:
+    """A peer connection with exactly these ICE servers: always an explicit list, since aiortc's
+    default would ask Google's STUN server."""
+    servers = [
+        RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+        for s in ice_servers
+    ]
+    return RTCPeerConnection(RTCConfiguration(iceServers=servers))
 
 
 def parse_sdp(text: str) -> SessionDescription:

@@ -8,11 +8,9 @@ import time
 from collections.abc import Callable
 
 from streaming.webrtc.aiortc_boundary import (
-    RTCConfiguration,
-    RTCIceServer,
-    RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
+    peer_connection,
 )
 from streaming.webrtc.errors import InvalidOffer
 from streaming.webrtc.hub import FeedHub, Subscription
@@ -56,12 +54,7 @@ class Viewer:
         self._on_first_frame = on_first_frame
         self.subscription: Subscription | None = None
         self.tracks: list[PacketTrack] = []
-        servers = [
-            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
-            for s in options.ice_servers
-        ]
-        # Always an explicit list: aiortc's default would ask Google's STUN server.
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        self.pc = peer_connection(options.ice_servers)
         self.pc.on("connectionstatechange", self._state_changed)
         self._closed = False
         self.counted = False  # its counters were added to the registry's totals
