@@ -273,7 +273,8 @@ async def test_hls_token_is_shown_once_and_rotates(
     assert "hls_token" not in fetched and fetched["has_hls_token"] is True
     assert token not in text and token not in listed
     assert await repository.check_hls_token(created["id"], token)
-    assert not await repository.check_hls_token(created["id"], token[:-1] + "x")
+    wrong = token[:-1] + ("y" if token.endswith("x") else "x")  # never the token itself
+    assert not await repository.check_hls_token(created["id"], wrong)
     assert not await repository.check_hls_token(created["id"] + 1, token)
 
     rotated, _ = await _send(api, "POST", f"{path}/hls-token", 200)
