@@ -300,11 +300,15 @@ def _viewer_registry(config: Config, metrics: CollectorRegistry) -> ViewerRegist
     )
 
 
-def _stage_follows(app: web.Application) -> Callable[[int, set[int]], Awaitable[None]]:
-    """The media plane admits exactly the speakers the conversation has on stage."""
+def _stage_follows(
+    app: web.Application,
+) -> Callable[[int, set[int], set[int]], Awaitable[None]]:
+    """The media plane admits exactly the speakers the conversation has on stage, and forwards
+    nothing of the ones the host muted."""
 
-    async def follow(occurrence_id: int, speakers: set[int]) -> None:
+    async def follow(occurrence_id: int, speakers: set[int], muted: set[int]) -> None:
         app[STAGE_MEDIA].set_stage(occurrence_id, speakers)
+        app[STAGE_MEDIA].set_muted(occurrence_id, muted)
 
     return follow
 

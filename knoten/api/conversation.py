@@ -67,13 +67,23 @@ class ParticipantOut(BaseModel):
     connected: bool
     hand_raised: bool
     on_stage: bool
+    sound_muted: bool
     connected_at: datetime | None = Field(description="first connection in this run")
 
 
 class ParticipantPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    chat_muted: bool
+    chat_muted: bool | None = Field(default=None, description="true: they cannot write")
+    sound_muted: bool | None = Field(
+        default=None, description="true: nobody hears them on stage (409 when not on stage)"
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> ParticipantPatch:
+        if self.chat_muted is None and self.sound_muted is None:
+            raise ValueError("give chat_muted or sound_muted")
+        return self
 
 
 class ExportQuery(BaseModel):
@@ -128,8 +138,13 @@ async def update_participant(request: web.Request) -> web.Response:
     participant_id = path_int(request, "participant_id")
     body = await read_model(request, ParticipantPatch)
     hub = request.app[CONVERSATIONS]
-    return await _participant_out(request, await hub.mute(occurrence_id, participant_id,
-                                                          body.chat_muted))  # fmt: skip
+    participant = None
+    if body.chat_muted is not None:
+        participant = await hub.mute(occurrence_id, participant_id, body.chat_muted)
+    if body.sound_muted is not None:
+        participant = await hub.mute_sound(occurrence_id, participant_id, body.sound_muted)
+    assert participant is not None  # the model asks for one of the two
+    return await _participant_out(request, participant)
 
 
 async def _participant_out(request: web.Request, participant: ParticipantRecord) -> web.Response:
@@ -202,8 +217,8 @@ OPERATIONS = (
               "Participants of a date (each with their own session)", "conversation",
               response=ParticipantOut, response_is_list=True, errors=(404,)),
     Operation("PATCH", BASE + "/participants/{participant_id}", update_participant,
-              "Mute or unmute a participant's chat", "conversation",
-              request=ParticipantPatch, response=ParticipantOut, errors=(404, 422)),
+              "Mute or unmute a participant's chat or (on stage) sound", "conversation",
+              request=ParticipantPatch, response=ParticipantOut, errors=(404, 409, 422)),
     Operation("POST", BASE + "/participants/{participant_id}/stage", stage_on,
               "Let a participant speak (on stage); 409 when the stage is full", "conversation",
               response=ParticipantOut, errors=(404, 409)),

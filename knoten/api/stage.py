@@ -39,6 +39,7 @@ async def _sync_stage(request: web.Request, occurrence_id: int) -> None:
     hub = request.app[CONVERSATIONS]
     conversation = await hub.conversation(occurrence_id)  # 404 for an unknown date
     request.app[STAGE_MEDIA].set_stage(occurrence_id, hub.speakers(conversation))
+    request.app[STAGE_MEDIA].set_muted(occurrence_id, hub.muted_speakers(conversation))
 
 
 async def _speaker(request: web.Request, occurrence_id: int) -> int:

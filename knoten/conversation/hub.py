@@ -94,7 +94,7 @@ class ConversationHub:
         limits: ChatLimits | None = None,
         now: Callable[[], datetime],
         monotonic: Callable[[], float] = time.monotonic,
-        on_stage: Callable[[int, set[int]], Awaitable[None]] | None = None,
+        on_stage: Callable[[int, set[int], set[int]], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._context = context
@@ -103,7 +103,8 @@ class ConversationHub:
         self._monotonic = monotonic
         self._dates: dict[int, Conversation] = {}
         self._lock = asyncio.Lock()
-        # Told the speakers on stage whenever they change (the media side admits only them).
+        # Told the speakers on stage and the muted ones whenever they change (the media side
+        # admits only the former and forwards nothing of the latter).
         self._on_stage = on_stage
 
     # -- loading --------------------------------------------------------------------------------
@@ -407,6 +408,7 @@ class ConversationHub:
                 raise ChatRefused("stage_full")
             participant.hand_raised = False
         participant.on_stage = on
+        participant.sound_muted = participant.sound_muted and on
         self._announce_floor(conversation, participant_id)
         await self._stage_changed(conversation)
         return participant
@@ -448,9 +450,30 @@ class ConversationHub:
     def speakers(conversation: Conversation) -> set[int]:
         return {p.id for p in conversation.participants.values() if p.on_stage}
 
+    @staticmethod
+    def muted_speakers(conversation: Conversation) -> set[int]:
+        return {p.id for p in conversation.participants.values() if p.on_stage and p.sound_muted}
+
+    async def mute_sound(
+        self, occurrence_id: int, participant_id: int, muted: bool
+    ) -> ParticipantRecord:
+        """Host: nobody hears this speaker (their microphone stays connected) until unmuted."""
+        conversation = await self.conversation(occurrence_id)
+        participant = self._participant(conversation, participant_id)
+        if muted and not participant.on_stage:
+            raise ChatRefused("not_on_stage")
+        participant.sound_muted = muted
+        self._announce_floor(conversation, participant_id)
+        await self._stage_changed(conversation)
+        return participant
+
     async def _stage_changed(self, conversation: Conversation) -> None:
         if self._on_stage is not None:
-            await self._on_stage(conversation.context.occurrence_id, self.speakers(conversation))
+            await self._on_stage(
+                conversation.context.occurrence_id,
+                self.speakers(conversation),
+                self.muted_speakers(conversation),
+            )
 
     async def left(self, conversation: Conversation, participant_id: int) -> None:
         """A participant's last page went away: their hand goes down and they leave the stage."""

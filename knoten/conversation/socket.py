@@ -9,7 +9,7 @@ participant    ``consent``, ``name {name}``, ``say {text, question}``, ``vote {m
                ``hand {raised}``, ``leave_stage``
 host           ``say {text}``, ``hide {message}``, ``question {message, state}``,
                ``mode {mode}``, ``mute {participant, muted}``, ``stage {participant, on}``,
-               ``remove {participant}``
+               ``mute_sound {participant, muted}``, ``remove {participant}``
 display        nothing (it only shows)
 =============  ==============================================================================
 
@@ -119,6 +119,9 @@ def actions(hub: ConversationHub, conversation: Conversation, role: Role,
         elif kind == "stage":
             await hub.set_stage(occurrence_id, _int(frame.get("participant")),
                                 frame.get("on") is True)  # fmt: skip
+        elif kind == "mute_sound":
+            await hub.mute_sound(occurrence_id, _int(frame.get("participant")),
+                                 frame.get("muted") is True)  # fmt: skip
         elif kind == "remove":
             await hub.remove(occurrence_id, _int(frame.get("participant")))
         elif kind != "ping":

@@ -31,6 +31,7 @@ class ParticipantRecord:
     hand_raised: bool = False
     hand_raised_at: float = 0.0  # monotonic: hands are listed in the order they went up
     on_stage: bool = False
+    sound_muted: bool = False  # on stage, but the host muted their microphone
     connected_at: datetime | None = None
 
 

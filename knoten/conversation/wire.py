@@ -43,6 +43,7 @@ def participant_json(participant: ParticipantRecord, connected: bool) -> dict[st
         "connected": connected,
         "hand_raised": participant.hand_raised,
         "on_stage": participant.on_stage,
+        "sound_muted": participant.sound_muted,
         "connected_at": (
             participant.connected_at.isoformat(timespec="seconds")
             if participant.connected_at
@@ -58,7 +59,9 @@ def floor_json(participants: Iterable[ParticipantRecord]) -> dict[str, Any]:
     return {
         "type": "floor",
         "hands": [{"id": p.id, "name": p.name} for p in hands],
-        "stage": [{"id": p.id, "name": p.name} for p in people if p.on_stage],
+        "stage": [
+            {"id": p.id, "name": p.name, "muted": p.sound_muted} for p in people if p.on_stage
+        ],
     }
 
 

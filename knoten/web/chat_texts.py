@@ -87,6 +87,10 @@ CHAT_TEXTS: dict[str, dict[str, str]] = {
         ),
         "floor_hand": "✋",
         "floor_hear": "Sprechende hier hören",
+        "chat_not_on_stage": "Diese Person ist nicht auf der Bühne.",
+        "floor_mute_sound": "Mikrofon stumm",
+        "floor_unmute_sound": "Mikrofon wieder an",
+        "floor_sound_muted": "Die Kursleitung hat Ihr Mikrofon stummgeschaltet.",
         "floor_hear_stop": "Nicht mehr hören",
     },
     "en": {
@@ -164,6 +168,10 @@ CHAT_TEXTS: dict[str, dict[str, str]] = {
         ),
         "floor_hand": "✋",
         "floor_hear": "Hear the speakers here",
+        "chat_not_on_stage": "This person is not on stage.",
+        "floor_mute_sound": "Mute microphone",
+        "floor_unmute_sound": "Microphone on again",
+        "floor_sound_muted": "The host has muted your microphone.",
         "floor_hear_stop": "Stop hearing them",
     },
 }

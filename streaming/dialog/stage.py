@@ -84,6 +84,8 @@ class _Stage:
     occurrence_id: int
     slots: list[StageSlot]
     allowed: frozenset[int] | None = None
+    #: Speakers the host muted: still on stage and connected, but nobody hears them.
+    muted: frozenset[int] = frozenset()
     publishers: dict[int, Publisher] = field(default_factory=dict)
     slot_of: dict[int, StageSlot] = field(default_factory=dict)
     listeners: dict[str, Listener] = field(default_factory=dict)
@@ -137,6 +139,17 @@ class StageMedia:
                 self._close_later(publisher, "left the stage")
         log.info("stage of occurrence %s: speakers %s", occurrence_id, sorted(stage.allowed))
 
+    def set_muted(self, occurrence_id: int, speaker_ids: set[int] | frozenset[int]) -> None:
+        """The speakers nobody hears for now (the host muted them): their packets are neither
+        forwarded nor decoded into the bus, and the bus forgets what it holds of them at once;
+        their peers stay, so unmuting needs no new offer."""
+        stage = self._stage(occurrence_id)
+        newly = frozenset(speaker_ids) - stage.muted
+        stage.muted = frozenset(speaker_ids)
+        if self._on_pcm_end is not None:
+            for speaker_id in newly:
+                self._on_pcm_end(occurrence_id, speaker_id)
+
     def _close_later(self, peer: DialogPeer, reason: str) -> None:
         task = asyncio.create_task(self._drop(peer, reason), name=f"dialog-close-{peer.id}")
         self._closing.add(task)
@@ -160,14 +173,14 @@ class StageMedia:
         slot = next((s for s in stage.slots if s.speaker_id is None), None)
         if slot is None:
             raise StageFull(f"all {len(stage.slots)} speaker slots are taken")
-        on_pcm = None if self._on_pcm is None else partial(self._on_pcm, occurrence_id)
+        on_pcm = None if self._on_pcm is None else partial(self._pcm, stage, self._on_pcm)
         on_pcm_end = None if self._on_pcm_end is None else partial(self._on_pcm_end, occurrence_id)
         publisher = Publisher(
             secrets.token_urlsafe(12),
             speaker_id,
             self.options,
             self._host_addresses,
-            sink=partial(slot.forward, speaker_id),
+            sink=partial(self._forward, stage, slot, speaker_id),
             on_pcm=on_pcm,
             on_pcm_end=on_pcm_end,
         )
@@ -191,6 +204,18 @@ class StageMedia:
             "speaker %s publishes in occurrence %s (slot %d)", speaker_id, occurrence_id, slot.index
         )
         return publisher.id, answer
+
+    @staticmethod
+    def _forward(
+        stage: _Stage, slot: StageSlot, speaker_id: int, timestamp: int, payload: bytes
+    ) -> None:
+        if speaker_id not in stage.muted:
+            slot.forward(speaker_id, timestamp, payload)
+
+    @staticmethod
+    def _pcm(stage: _Stage, on_pcm: PcmCallback, speaker_id: int, pcm: bytes) -> None:
+        if speaker_id not in stage.muted:
+            on_pcm(stage.occurrence_id, speaker_id, pcm)
 
     def _admissible_publisher(self, occurrence_id: int, speaker_id: int) -> _Stage:
         stage = self._stages.get(occurrence_id)

@@ -227,6 +227,13 @@ async def test_hands_stage_limits_and_removal(
         listed = {p["name"]: p for p in await response.json()}
     assert listed["Person 4"]["hand_raised"] and not listed["Person 4"]["on_stage"]
     assert listed["Person 0"]["connected_at"] and listed["Person 0"]["on_stage"]
+    async with api.patch(f"{base}/{pages[0].id}", json={"sound_muted": True}) as response:
+        assert response.status == 200 and (await response.json())["sound_muted"] is True
+    async with api.patch(f"{base}/{pages[4].id}", json={"sound_muted": True}) as response:
+        assert response.status == 409  # only a speaker on stage can be muted
+        assert (await response.json())["error"]["code"] == "not_on_stage"
+    async with api.patch(f"{base}/{pages[0].id}", json={"sound_muted": False}) as response:
+        assert (await response.json())["sound_muted"] is False
 
     await pages[1].send(type="leave_stage")  # a speaker may step down
     floor = await pages[5].next("floor")
@@ -247,7 +254,7 @@ async def test_hands_stage_limits_and_removal(
     # The link itself still admits everyone else.
     other = await _join(client, occurrence, name="Neu")
     assert (await other.next("snapshot"))["floor"]["stage"] == [
-        {"id": pages[0].id, "name": "Person 0"}
+        {"id": pages[0].id, "name": "Person 0", "muted": False}
     ]
 
 

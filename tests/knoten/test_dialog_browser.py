@@ -117,6 +117,24 @@ async def test_raise_hand_speak_be_heard_in_the_room_not_by_oneself(
         assert later_packets - packets > 50, (packets, later_packets)
         assert later_energy > energy, (energy, later_energy)
 
+        # Muted by the host: still on stage, but the room hears nothing until unmuted.
+        row = host.locator("[data-chat=participants] li", has_text="Anna")
+        await row.get_by_role("button", name="Mikrofon stumm").click()
+        await expect(anna.get_by_test_id("speaking-status")).to_have_text(
+            "Die Kursleitung hat Ihr Mikrofon stummgeschaltet."
+        )
+        assert not await anna.evaluate("window.knotenSpeak.microphoneOn()")
+        await asyncio.sleep(0.5)
+        muted, _ = await _totals(room, "display")
+        await asyncio.sleep(1.5)
+        assert (await _totals(room, "display"))[0] - muted < 5
+        await row.get_by_role("button", name="Mikrofon wieder an").click()
+        await expect(anna.get_by_test_id("speaking-status")).to_have_text(
+            "Sie sind jetzt zu hören."
+        )
+        await asyncio.sleep(1.5)
+        assert (await _totals(room, "display"))[0] - muted > 30
+
         # The host can hear the speakers in the live panel too.
         await host.get_by_test_id("hear-stage").click()
         await host.wait_for_function(

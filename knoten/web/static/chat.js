@@ -34,6 +34,7 @@ function start(root) {
   let you = null;
   let floor = { hands: [], stage: [] };
   let onStage = false; // what this page last told the speaking module
+  let soundMuted = false;
   let state = { mode: "open", consent_required: false, open: true };
   let ws = null;
   let failures = 0;
@@ -173,6 +174,10 @@ function start(root) {
       handButton.setAttribute("aria-pressed", you.hand_raised ? "true" : "false");
     }
     if (speaking) speaking.hidden = !you.on_stage;
+    if (!!you.sound_muted !== soundMuted) {
+      soundMuted = !!you.sound_muted;
+      window.dispatchEvent(new CustomEvent("knoten:sound-muted", { detail: { muted: soundMuted } }));
+    }
     if (you.on_stage !== onStage) {
       onStage = you.on_stage;
       // The speaking module (speak.js) asks for the microphone and publishes, or stops it all.
@@ -283,6 +288,7 @@ function start(root) {
     fresh.dataset.id = p.id;
     fresh.dataset.hand = p.hand_raised ? "up" : "down";
     fresh.dataset.stage = p.on_stage ? "on" : "off";
+    fresh.dataset.sound = p.sound_muted ? "muted" : "on";
     const button = (key, frame, confirmText) => {
       const b = el("button", { type: "button", className: "small", textContent: tr(key) });
       b.addEventListener("click", () => {
@@ -292,7 +298,11 @@ function start(root) {
       fresh.append(b, " ");
     };
     if (!p.removed) {
-      if (p.on_stage) button("floor_off", { type: "stage", participant: p.id, on: false });
+      if (p.on_stage) {
+        button("floor_off", { type: "stage", participant: p.id, on: false });
+        button(p.sound_muted ? "floor_unmute_sound" : "floor_mute_sound",
+          { type: "mute_sound", participant: p.id, muted: !p.sound_muted });
+      }
       else if (p.connected) button("floor_allow", { type: "stage", participant: p.id, on: true });
       button(p.chat_muted ? "chat_unmute" : "chat_mute", { type: "mute", participant: p.id, muted: !p.chat_muted });
       button("floor_remove", { type: "remove", participant: p.id },

@@ -22,6 +22,7 @@
   let pc = null;
   let resource = null;
   let wanted = false;
+  let muted = false; // the host muted this speaker: the microphone is off until unmuted
 
   const say = (key) => { status.textContent = texts[key] || key; box.dataset.state = key; };
   const secret = () => { try { return localStorage.getItem(storageKey) || ""; } catch (e) { return ""; } };
@@ -60,12 +61,13 @@
       return say("floor_mic_denied");
     }
     if (!wanted) return stop(); // taken off stage while the browser asked
+    for (const track of stream.getAudioTracks()) track.enabled = !muted;
     const peer = new RTCPeerConnection({ iceServers: [] });
     pc = peer;
     for (const track of stream.getTracks()) peer.addTransceiver(track, { direction: "sendonly", streams: [stream] });
     peer.onconnectionstatechange = () => {
       if (pc !== peer) return;
-      if (peer.connectionState === "connected") say("floor_on_stage");
+      if (peer.connectionState === "connected") say(muted ? "floor_sound_muted" : "floor_on_stage");
       else if (peer.connectionState === "failed") say("floor_publish_failed");
     };
     await peer.setLocalDescription();
@@ -85,6 +87,13 @@
     }
   }
 
+  window.addEventListener("knoten:sound-muted", (event) => {
+    muted = event.detail.muted;
+    // Knoten forwards nothing of a muted speaker; switching the track off too is what the
+    // speaker can see (and it saves their upload).
+    if (stream) for (const track of stream.getAudioTracks()) track.enabled = !muted;
+    if (pc && pc.connectionState === "connected") say(muted ? "floor_sound_muted" : "floor_on_stage");
+  });
   window.addEventListener("knoten:stage", (event) => {
     wanted = event.detail.on;
     if (wanted) start();
@@ -99,6 +108,7 @@
   // For tests: is anything captured, and in which state is the publication.
   window.knotenSpeak = {
     capturing: () => !!stream && stream.getTracks().some((t) => t.readyState === "live"),
+    microphoneOn: () => !!stream && stream.getAudioTracks().some((t) => t.enabled),
     state: () => box.dataset.state || "",
     peer: () => pc,
     listener: () => listener,
