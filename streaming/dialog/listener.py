@@ -5,12 +5,15 @@ Its audio and video tracks are fixed when it connects (:data:`MAX_STAGE` audio, 
 video, all sendonly from Knoten), so the stage can change without renegotiation: the stage
 hands each slot's packets to the matching track, and a slot nobody holds sends nothing. The
 tracks are the viewers' pass-through :class:`~streaming.webrtc.tracks.PacketTrack` (their own
-bounded queue, the direct RTP send path, no encoder). Video tracks are negotiated (H.264) but
-not fed yet.
+bounded queue, the direct RTP send path, no encoder). Video tracks (H.264) carry the speakers'
+cameras, frame by frame as received; a PLI/FIR from the page is passed on
+(``on_keyframe_request(video slot)``) to the speaker's browser, the only one that can encode a
+keyframe.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -60,9 +63,27 @@ class ListenerKey:
         return self.role if self.speaker_id is None else f"speaker {self.speaker_id}"
 
 
+class VideoSlotTrack(PacketTrack):
+    """A listener's video track: a PLI/FIR from the page also goes to ``on_keyframe_request``
+    (the slot's speaker), since the track's own answer, skipping to a keyframe already queued,
+    rarely has one: a connected listener's queue is empty."""
+
+    def __init__(
+        self, queue: PacketQueue, on_keyframe_request: Callable[[VideoSlotTrack], None]
+    ) -> None:
+        super().__init__("video", queue)
+        self._on_keyframe_request = on_keyframe_request
+
+    def request_keyframe(self) -> None:
+        super().request_keyframe()
+        self._on_keyframe_request(self)
+
+
 class Listener(DialogPeer):
     """A listener's peer. After :meth:`answer`, ``audio[i]`` is slot ``i``'s track for each
-    slot the offer negotiated (an offer with fewer audio sections gets fewer slots)."""
+    slot the offer negotiated (an offer with fewer audio sections gets fewer slots), and
+    ``video[i]`` video slot ``i``'s. ``on_keyframe_request(i)`` gets the page's PLI/FIR of
+    ``video[i]``."""
 
     role = "listener"
 
@@ -75,11 +96,13 @@ class Listener(DialogPeer):
         *,
         slots: int = MAX_STAGE,
         video_slots: int = VIDEO_SLOTS,
+        on_keyframe_request: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(resource_id, options, host_addresses)
         self.key = key
         self._slots = slots
         self._video_slots = video_slots
+        self._on_keyframe_request = on_keyframe_request
         self.audio: list[PacketTrack] = []
         self.video: list[PacketTrack] = []
         self._tracks: list[PacketTrack] = []
@@ -98,7 +121,9 @@ class Listener(DialogPeer):
             audio.append((transceiver, track))
         video = []
         for _ in range(self._video_slots):
-            track = PacketTrack("video", PacketQueue(VIDEO_QUEUE_FRAMES, keyframe_aware=True))
+            track = VideoSlotTrack(
+                PacketQueue(VIDEO_QUEUE_FRAMES, keyframe_aware=True), self._keyframe_request
+            )
             transceiver = self.pc.addTransceiver(track, direction="sendonly")
             transceiver.setCodecPreferences(codecs_named("video", ["H264", "rtx"]))
             track.attach(transceiver.sender)
@@ -111,6 +136,14 @@ class Listener(DialogPeer):
         if not self.audio:
             raise InvalidOffer("SDP offer has no audio section to receive the speakers")
         return await self.make_answer()
+
+    def _keyframe_request(self, track: VideoSlotTrack) -> None:
+        if self._on_keyframe_request is not None and track in self.video:
+            self._on_keyframe_request(self.video.index(track))
+
+    def video_counters(self) -> tuple[tuple[int, int], ...]:
+        """``(frames sent, frames dropped)`` of each video slot."""
+        return tuple((t.queue.stats.packets, t.queue.stats.dropped) for t in self.video)
 
     def slot_counters(self) -> tuple[tuple[int, int], ...]:
         """``(packets sent, packets dropped)`` of each audio slot."""

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from streaming.webrtc.aiortc_boundary import (
     RTCRtpSender,
     RTCSessionDescription,
-    peer_connection,
+    bundled_peer_connection,
 )
 from streaming.webrtc.errors import InvalidOffer
 from streaming.webrtc.ice import host_addresses_scope
@@ -42,7 +42,8 @@ class DialogPeer:
         self.ended = asyncio.Event()
         self.end_reason = ""
         self._host_addresses = host_addresses
-        self.pc = peer_connection(options.ice_servers)
+        # Max-bundle: a listener's second video track would otherwise never send (see there).
+        self.pc = bundled_peer_connection(options.ice_servers)
         self.pc.on("connectionstatechange", self._state_changed)
         self._closed = False
 

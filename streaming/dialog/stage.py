@@ -5,7 +5,10 @@ publish, with :meth:`StageMedia.set_stage` whenever the host changes it; pages p
 listen through the endpoints the composition root exposes. Each publisher holds one slot
 (:class:`~streaming.dialog.slots.StageSlot`) from :meth:`~StageMedia.publish` until it ends:
 the lowest free one, kept while the speaker publishes, so a listener's track i carries the same
-voice for as long as that speaker is on stage. Each peer has a watchdog task, owned here, that
+voice for as long as that speaker is on stage. Speakers with a camera also hold one of the
+:data:`~streaming.dialog.listener.VIDEO_SLOTS` video slots
+(:class:`~streaming.dialog.video_slots.VideoSlot`), the first ones to publish with a camera; when
+one ends, the next camera waiting gets its slot. Each peer has a watchdog task, owned here, that
 closes it after the connect timeout, on failure or when it closes; :meth:`StageMedia.aclose`
 closes everything and returns only once every peer and task has stopped.
 """
@@ -26,10 +29,11 @@ from streaming.dialog.errors import (
     StageFull,
     TooManyListeners,
 )
-from streaming.dialog.listener import MAX_STAGE, Listener, ListenerKey
+from streaming.dialog.listener import MAX_STAGE, VIDEO_SLOTS, Listener, ListenerKey
 from streaming.dialog.peer import DialogPeer
 from streaming.dialog.publisher import Publisher
 from streaming.dialog.slots import StageSlot
+from streaming.dialog.video_slots import VideoSlot
 from streaming.webrtc.aiortc_boundary import check_aiortc
 from streaming.webrtc.ice import install, resolve_host_addresses
 from streaming.webrtc.options import WebrtcOptions
@@ -53,6 +57,11 @@ class PublisherInfo:
     packets: int
     bytes: int
     pcm_frames: int
+    #: The camera's video slot (None: no camera, or both video slots taken), RTP packets
+    #: received from the camera, PLIs sent to the browser.
+    video_slot: int | None = None
+    video_packets: int = 0
+    keyframe_requests: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +73,15 @@ class ListenerInfo:
     #: Packets sent in each of the listener's audio slots (the index is the slot's).
     slot_packets: tuple[int, ...]
     slot_dropped: tuple[int, ...]
+    #: Frames sent and dropped (before the first keyframe, or lagging) per video slot.
+    video_frames: tuple[int, ...] = ()
+    video_dropped: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class StageSnapshot:
     """One occurrence's stage media: who may publish (None: no stage), who holds which slot,
-    packets forwarded per slot, and every peer."""
+    packets forwarded per slot, and every peer; the same for the video (camera) slots."""
 
     occurrence_id: int
     allowed: frozenset[int] | None
@@ -77,6 +89,11 @@ class StageSnapshot:
     slot_packets: tuple[int, ...]
     publishers: tuple[PublisherInfo, ...] = ()
     listeners: tuple[ListenerInfo, ...] = ()
+    #: The speaker whose camera each video slot carries, and the RTP packets and frames it
+    #: forwarded (once for all listeners).
+    video_slots: tuple[int | None, ...] = ()
+    video_slot_packets: tuple[int, ...] = ()
+    video_slot_frames: tuple[int, ...] = ()
 
 
 @dataclass(eq=False)
@@ -89,6 +106,8 @@ class _Stage:
     publishers: dict[int, Publisher] = field(default_factory=dict)
     slot_of: dict[int, StageSlot] = field(default_factory=dict)
     listeners: dict[str, Listener] = field(default_factory=dict)
+    video_slots: list[VideoSlot] = field(default_factory=list)
+    video_slot_of: dict[int, VideoSlot] = field(default_factory=dict)
 
 
 class StageMedia:
@@ -119,7 +138,11 @@ class StageMedia:
     def _stage(self, occurrence_id: int) -> _Stage:
         stage = self._stages.get(occurrence_id)
         if stage is None:
-            stage = _Stage(occurrence_id, [StageSlot(i) for i in range(self._max_stage)])
+            stage = _Stage(
+                occurrence_id,
+                [StageSlot(i) for i in range(self._max_stage)],
+                video_slots=[VideoSlot(i) for i in range(VIDEO_SLOTS)],
+            )
             self._stages[occurrence_id] = stage
         return stage
 
@@ -200,10 +223,30 @@ class StageMedia:
             await self._drop(publisher, "left the stage")
             raise NotOnStage(f"speaker {speaker_id} is no longer on stage")
         self._watch(publisher)
+        self._give_video_slot(stage, publisher)
         log.info(
-            "speaker %s publishes in occurrence %s (slot %d)", speaker_id, occurrence_id, slot.index
+            "speaker %s publishes in occurrence %s (slot %d, camera: %s)",
+            speaker_id,
+            occurrence_id,
+            slot.index,
+            publisher.has_camera,
         )
         return publisher.id, answer
+
+    @staticmethod
+    def _give_video_slot(stage: _Stage, publisher: Publisher) -> None:
+        """Give ``publisher``'s camera the lowest free video slot, if it has one and one is
+        free (otherwise it waits for one: :meth:`_detach_publisher`)."""
+        speaker_id = publisher.speaker_id
+        if not publisher.has_camera or speaker_id in stage.video_slot_of:
+            return
+        slot = next((s for s in stage.video_slots if s.speaker_id is None), None)
+        if slot is None:
+            return
+        stage.video_slot_of[speaker_id] = slot
+        publisher.video_sink = partial(slot.forward, speaker_id)
+        publisher.on_picture_lost = slot.picture_lost
+        slot.assign(speaker_id, publisher.request_keyframe)
 
     @staticmethod
     def _forward(
@@ -243,6 +286,14 @@ class StageMedia:
         slot = stage.slot_of.pop(speaker_id, None)
         if slot is not None and slot.speaker_id == speaker_id:
             slot.assign(None)
+        publisher.video_sink = None
+        publisher.on_picture_lost = None
+        video_slot = stage.video_slot_of.pop(speaker_id, None)
+        if video_slot is not None and video_slot.speaker_id == speaker_id:
+            video_slot.assign(None)
+            # The first camera still waiting (in the order they published) takes the slot.
+            for waiting in stage.publishers.values():
+                self._give_video_slot(stage, waiting)
         return True
 
     # -- listeners ------------------------------------------------------------------------
@@ -267,6 +318,8 @@ class StageMedia:
             self.options,
             self._host_addresses,
             slots=len(stage.slots),
+            video_slots=len(stage.video_slots),
+            on_keyframe_request=partial(self._keyframe_request, stage),
         )
         stage.listeners[peer.id] = peer
         try:
@@ -279,6 +332,10 @@ class StageMedia:
             raise StageClosed(f"occurrence {occurrence_id} closed")
         for slot, track in zip(stage.slots, peer.audio, strict=False):
             slot.add_output(track.queue, listener.speaker_id)
+        # The video queues drop everything until a keyframe; the speakers are asked for one
+        # once the listener is connected (see _watchdog), so it arrives when it can be sent.
+        for video_slot, track in zip(stage.video_slots, peer.video, strict=False):
+            video_slot.add_output(track.queue, listener.speaker_id)
         self._watch(peer)
         log.info("%s listens to occurrence %s (%s)", listener, occurrence_id, peer.id)
         return peer.id, answer
@@ -296,6 +353,14 @@ class StageMedia:
             del stage.listeners[listener.id]
         for slot, track in zip(stage.slots, listener.audio, strict=False):
             slot.remove_output(track.queue)
+        for video_slot, track in zip(stage.video_slots, listener.video, strict=False):
+            video_slot.remove_output(track.queue)
+
+    @staticmethod
+    def _keyframe_request(stage: _Stage, index: int) -> None:
+        """A listener lost the picture of video slot ``index`` (PLI/FIR): ask its speaker."""
+        if index < len(stage.video_slots):
+            stage.video_slots[index].request_keyframe()
 
     # -- peers' life ----------------------------------------------------------------------
 
@@ -319,6 +384,8 @@ class StageMedia:
                 if not done:
                     reason = "connect timeout"
                 elif connected in done and not ended.done():
+                    if isinstance(peer, Listener):
+                        self._listener_connected(peer)
                     await ended
                     reason = peer.end_reason or reason
             finally:
@@ -328,6 +395,13 @@ class StageMedia:
             return  # _drop cancelled us: it closes the peer itself
         self._watchers.pop(peer, None)  # we are ending: _drop must not cancel us
         await self._drop(peer, reason)
+
+    def _listener_connected(self, listener: Listener) -> None:
+        """The listener can take pictures now: ask each camera it gets for a keyframe."""
+        for stage in self._stages.values():
+            if stage.listeners.get(listener.id) is listener:
+                for index in range(len(listener.video)):
+                    self._keyframe_request(stage, index)
 
     async def _drop(self, peer: DialogPeer, reason: str) -> None:
         """Detach ``peer`` from its stage, close it (a publisher then tells the bus its PCM
@@ -399,6 +473,13 @@ class StageMedia:
                     packets=p.packets,
                     bytes=p.bytes,
                     pcm_frames=p.pcm_frames,
+                    video_slot=(
+                        stage.video_slot_of[p.speaker_id].index
+                        if p.speaker_id in stage.video_slot_of
+                        else None
+                    ),
+                    video_packets=p.video_packets,
+                    keyframe_requests=p.keyframe_requests,
                 )
                 for p in stage.publishers.values()
             ),
@@ -410,9 +491,14 @@ class StageMedia:
                     send_path=listener.send_path,
                     slot_packets=tuple(c[0] for c in listener.slot_counters()),
                     slot_dropped=tuple(c[1] for c in listener.slot_counters()),
+                    video_frames=tuple(c[0] for c in listener.video_counters()),
+                    video_dropped=tuple(c[1] for c in listener.video_counters()),
                 )
                 for listener in stage.listeners.values()
             ),
+            video_slots=tuple(slot.speaker_id for slot in stage.video_slots),
+            video_slot_packets=tuple(slot.packets for slot in stage.video_slots),
+            video_slot_frames=tuple(slot.frames for slot in stage.video_slots),
         )
 
     def peer_count(self) -> int:

@@ -25,8 +25,10 @@ from importlib import metadata
 from typing import Any, Protocol
 
 import aioice.ice
+import aiortc.rtcpeerconnection
 import pylibsrtp
 from aiortc import (
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
@@ -39,6 +41,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport, SRTPProtectionProfile
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcicetransport import RTCIceTransport
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpsender import RTCEncodedFrame
 from aiortc.rtp import RtpPacket
 from aiortc.sdp import SessionDescription
@@ -61,7 +64,9 @@ __all__ = [
     "SenderLink",
     "SenderLoops",
     "aiortc_problems",
+    "bundled_peer_connection",
     "check_aiortc",
+    "codecs_compatible",
     "encoded_frame",
     "h264_split_bitstream",
     "h264_stap_a",
@@ -73,9 +78,13 @@ __all__ = [
     "replace_host_address_lookup",
     "replace_retransmit",
     "replace_sender_loops",
+    "send_picture_loss",
     "sender_link",
     "sender_loops",
+    "skip_decoding",
+    "tap_encoded_frames",
     "tap_received_rtp",
+    "tap_received_video_rtp",
     "update_sender_counters",
 ]
 
@@ -120,6 +129,21 @@ def peer_connection(ice_servers: Iterable[IceServerLike]) -> RTCPeerConnection:
     return RTCPeerConnection(RTCConfiguration(iceServers=servers))
 
 
+def bundled_peer_connection(ice_servers: Iterable[IceServerLike]) -> RTCPeerConnection:
+    """:func:`peer_connection` with every transceiver on one transport from the start
+    (max-bundle), for an answerer that adds several transceivers of a kind before the offer.
+    With aiortc's default (balanced) the second one of a kind shares the first one's transport
+    at creation, then keeps that original transport when the offer's BUNDLE moves the first
+    one to the bundle's: it never connects and its sender never starts."""
+    servers = [
+        RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+        for s in ice_servers
+    ]
+    return RTCPeerConnection(
+        RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    )
+
+
 def parse_sdp(text: str) -> SessionDescription:
     """aiortc's SDP parser (``aiortc.sdp``, not part of its public API)."""
     return SessionDescription.parse(text)
@@ -158,6 +182,71 @@ def tap_received_rtp(
         await handle(packet, arrival_time_ms)
 
     receiver._handle_rtp_packet = tapped  # type: ignore[method-assign]
+
+
+def tap_received_video_rtp(
+    receiver: RTCRtpReceiver,
+    on_rtp: Callable[[int, int, int, bool, int, bytes], None],
+) -> None:
+    """Like :func:`tap_received_rtp`, for video: ``on_rtp(payload_type, sequence_number,
+    timestamp, marker, ssrc, payload)``. A forwarded video frame needs the marker (its end) and
+    the sender's SSRC (what a picture loss indication names)."""
+    handle = receiver._handle_rtp_packet
+
+    async def tapped(packet: RtpPacket, arrival_time_ms: int) -> None:
+        on_rtp(
+            packet.payload_type,
+            packet.sequence_number,
+            packet.timestamp,
+            bool(packet.marker),
+            packet.ssrc,
+            packet.payload,
+        )
+        await handle(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = tapped  # type: ignore[method-assign]
+
+
+def skip_decoding(receiver: RTCRtpReceiver) -> None:
+    """Stop ``receiver``'s decoder thread as soon as aiortc starts it (in ``receive``, when the
+    peer connects), so received media is never decoded; its track then ends. aiortc still
+    keeps statistics (receiver reports), sends NACK, REMB and its jitter buffer's PLI; it only
+    hands complete frames to the decoder while that thread exists. There is no public switch."""
+    receive = receiver.receive
+
+    async def receive_without_decoder(parameters: Any) -> None:
+        await receive(parameters)
+        receiver._RTCRtpReceiver__stop_decoder()  # type: ignore[attr-defined]
+
+    receiver.receive = receive_without_decoder  # type: ignore[method-assign]
+
+
+async def send_picture_loss(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Send an RTCP PLI for ``media_ssrc`` through ``receiver`` (the sender answers with a
+    keyframe). Nothing is sent before aiortc knows the receiver's RTCP SSRC."""
+    await receiver._send_rtcp_pli(media_ssrc)
+
+
+def codecs_compatible(local: RTCRtpCodecParameters, remote: RTCRtpCodecParameters) -> bool:
+    """aiortc's own test whether an offered codec matches one of its capabilities (name, clock
+    rate, and for H.264 the packetization mode and profile), so an offer is judged exactly as
+    ``setRemoteDescription`` will."""
+    return aiortc.rtcpeerconnection.is_codec_compatible(local, remote)
+
+
+def tap_encoded_frames(sender: RTCRtpSender, on_frame: Callable[[list[bytes], int], None]) -> None:
+    """Call ``on_frame(payloads, timestamp)`` with every frame ``sender`` is about to send: the
+    RTP payloads exactly as aiortc's encoder or packer made them (tests compare them with what
+    arrives elsewhere)."""
+    next_frame = sender._next_encoded_frame
+
+    async def tapped(codec: Any) -> RTCEncodedFrame | None:
+        frame = await next_frame(codec)
+        if frame is not None:
+            on_frame(list(frame.payloads), frame.timestamp)
+        return frame
+
+    sender._next_encoded_frame = tapped  # type: ignore[method-assign]
 
 
 # -- a sender's loops ---------------------------------------------------------------------------
@@ -511,6 +600,41 @@ INTERNALS: tuple[tuple[str, Callable[[], str | None]], ...] = (
     (
         "tap_received_rtp: RTP packet fields",
         _attributes(RtpPacket, "payload_type", "sequence_number", "timestamp", "payload"),
+    ),
+    (
+        "tap_received_video_rtp: RTP packet marker and SSRC",
+        _attributes(RtpPacket, "marker", "ssrc"),
+    ),
+    (
+        "skip_decoding: receiver.receive",
+        _parameters(RTCRtpReceiver, "receive", "self", "parameters"),
+    ),
+    ("skip_decoding: receive is async", _coroutine(RTCRtpReceiver, "receive")),
+    (
+        "skip_decoding: receiver's decoder thread",
+        _attributes(
+            RTCRtpReceiver, "_RTCRtpReceiver__stop_decoder", "_RTCRtpReceiver__decoder_thread"
+        ),
+    ),
+    (
+        "skip_decoding: the handler decodes only while the thread exists",
+        _calls_through_instance(
+            RTCRtpReceiver, "_handle_rtp_packet", "_RTCRtpReceiver__decoder_thread"
+        ),
+    ),
+    (
+        "send_picture_loss",
+        _parameters(RTCRtpReceiver, "_send_rtcp_pli", "self", "media_ssrc"),
+    ),
+    ("send_picture_loss is async", _coroutine(RTCRtpReceiver, "_send_rtcp_pli")),
+    ("codecs_compatible", _parameters(aiortc.rtcpeerconnection, "is_codec_compatible", "a", "b")),
+    (
+        "tap_encoded_frames: the RTP loop calls the instance's _next_encoded_frame",
+        _calls_through_instance(RTCRtpSender, "_run_rtp", "_next_encoded_frame"),
+    ),
+    (
+        "tap_encoded_frames: encoded frame fields",
+        _attributes(RTCEncodedFrame, "payloads", "timestamp"),
     ),
     ("libsrtp protect", _parameters(pylibsrtp.Session, "protect", "self", "packet")),
     ("libsrtp protect_rtcp", _parameters(pylibsrtp.Session, "protect_rtcp", "self", "packet")),
