@@ -74,6 +74,7 @@ CHAT_TEXTS: dict[str, dict[str, str]] = {
         "floor_on_stage": "Sie sind jetzt zu hören.",
         "floor_invited": "Die Kursleitung hat Sie auf die Bühne geholt.",
         "floor_leave_stage": "Bühne verlassen",
+        "floor_camera": "Kamera dazu einschalten",
         "floor_mic_denied": "Das Mikrofon wurde nicht freigegeben – so kann Sie niemand hören.",
         "floor_publish_failed": (
             "Ihr Mikrofon konnte nicht verbunden werden – bitte erneut versuchen."
@@ -158,6 +159,7 @@ CHAT_TEXTS: dict[str, dict[str, str]] = {
         "floor_on_stage": "You can be heard now.",
         "floor_invited": "The host has invited you on stage.",
         "floor_leave_stage": "Leave the stage",
+        "floor_camera": "Turn on the camera too",
         "floor_mic_denied": "The microphone was not allowed – nobody can hear you.",
         "floor_publish_failed": "Your microphone could not be connected – please try again.",
         "floor_allow": "On stage",

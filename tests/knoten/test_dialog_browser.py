@@ -117,6 +117,18 @@ async def test_raise_hand_speak_be_heard_in_the_room_not_by_oneself(
         assert later_packets - packets > 50, (packets, later_packets)
         assert later_energy > energy, (energy, later_energy)
 
+        # Anna turns on her camera: the room display shows it as a tile (forwarded H.264).
+        await anna.get_by_test_id("speak-camera").check()
+        await expect(anna.get_by_test_id("speaking-status")).to_have_text(
+            "Sie sind jetzt zu hören.", timeout=15_000
+        )
+        assert await anna.evaluate("window.knotenSpeak.cameraOn()")
+        tile = room.locator("[data-listen=tiles] video.tile:not([hidden])")
+        await expect(tile).to_have_count(1, timeout=15_000)
+        size = await tile.evaluate("(v) => [v.videoWidth, v.videoHeight]")
+        assert size[0] > 0 and size[1] > 0, size
+        await room.wait_for_function("window.knotenDisplay.listener().peer() !== null")
+
         # Muted by the host: still on stage, but the room hears nothing until unmuted.
         row = host.locator("[data-chat=participants] li", has_text="Anna")
         await row.get_by_role("button", name="Mikrofon stumm").click()

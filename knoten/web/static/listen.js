@@ -2,6 +2,7 @@
 // at POST /stage/{id}/listen; the stage changes without renegotiation, since Knoten moves
 // speakers between the fixed slots. Used by the room display (its loudspeaker), the host's live
 // panel and a speaker's own join page (Knoten never sends a speaker their own voice back).
+// Speakers' cameras, when they send one, appear as tiles in the page's [data-listen=tiles] box.
 // window.knotenListen(url, headers) → {stop(), peer(), audio()}; when the browser refuses to
 // play sound without a click, the page's [data-listen=unmute] button appears.
 "use strict";
@@ -25,6 +26,23 @@ window.knotenListen = function knotenListen(url, headers) {
     });
   }
 
+  // A speaker's camera: shown in the page's [data-listen=tiles] box once pictures arrive.
+  const tiles = document.querySelector("[data-listen=tiles]");
+  function tile(track) {
+    if (!tiles) return;
+    const video = document.createElement("video");
+    video.autoplay = true;
+    video.muted = true; // the voice comes in its own audio slot
+    video.playsInline = true;
+    video.hidden = true;
+    video.className = "tile";
+    video.srcObject = new MediaStream([track]);
+    video.addEventListener("resize", () => { video.hidden = !video.videoWidth; });
+    track.addEventListener("mute", () => { video.hidden = true; });
+    players.push(video);
+    tiles.append(video);
+  }
+
   function teardown() {
     if (resource) {
       fetch(resource, { method: "DELETE", keepalive: true, headers: headers() }).catch(() => {});
@@ -45,6 +63,7 @@ window.knotenListen = function knotenListen(url, headers) {
     for (let i = 0; i < AUDIO_SLOTS; i++) peer.addTransceiver("audio", { direction: "recvonly" });
     for (let i = 0; i < VIDEO_SLOTS; i++) peer.addTransceiver("video", { direction: "recvonly" });
     peer.ontrack = (event) => {
+      if (event.track.kind === "video") return tile(event.track);
       if (event.track.kind !== "audio") return;
       const element = new Audio();
       element.autoplay = true;

@@ -1,7 +1,8 @@
 // Speaking from the join page: when the host lets this participant on stage (chat.js announces
-// it as the window event "knoten:stage"), ask for the microphone (sound only: speakers' cameras
-// are not carried yet), publish it to Knoten (POST /stage/{id}/publish, SDP offer → 201 +
-// answer + Location), and say "Sie sind jetzt zu hören". Off stage — by the host, by "Bühne verlassen" or when the page goes —
+// it as the window event "knoten:stage"), ask for the microphone (and the camera when ticked;
+// sent as H.264, which Knoten forwards unchanged to the room display), publish it to Knoten
+// (POST /stage/{id}/publish, SDP offer → 201 + answer + Location), and say "Sie sind jetzt zu
+// hören". Off stage — by the host, by "Bühne verlassen" or when the page goes —
 // every track is stopped (the browser's recording indicator goes out) and the publication ends
 // (DELETE on its Location). Nothing is captured while not on stage.
 "use strict";
@@ -15,6 +16,7 @@
   const texts = JSON.parse(chat.dataset.texts);
   const status = document.getElementById("speaking-status");
   const leave = document.getElementById("leave-stage");
+  const camera = document.getElementById("speak-camera");
   const storageKey = chat.dataset.storage;
 
   let stream = null;
@@ -38,6 +40,16 @@
     }
   }
 
+  function h264Only(transceiver) {
+    // Knoten forwards the camera's packets unchanged, and every listener receives H.264.
+    if (!transceiver.setCodecPreferences || !RTCRtpReceiver.getCapabilities) return;
+    const codecs = RTCRtpReceiver.getCapabilities("video").codecs.filter((c) =>
+      c.mimeType.toLowerCase() === "video/h264" && /packetization-mode=1/.test(c.sdpFmtpLine || ""));
+    try {
+      if (codecs.length) transceiver.setCodecPreferences(codecs);
+    } catch (e) { /* an older browser: Knoten answers a camera it cannot forward as inactive */ }
+  }
+
   function gathered(peer, ms) {
     if (peer.iceGatheringState === "complete") return Promise.resolve();
     return new Promise((resolve) => {
@@ -54,7 +66,7 @@
     try {
       stream = await navigator.mediaDevices.getUserMedia({
         audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
-        video: false,
+        video: camera.checked ? { width: 640, height: 360, frameRate: 15 } : false,
       });
     } catch (e) {
       stop();
@@ -64,7 +76,10 @@
     for (const track of stream.getAudioTracks()) track.enabled = !muted;
     const peer = new RTCPeerConnection({ iceServers: [] });
     pc = peer;
-    for (const track of stream.getTracks()) peer.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+    for (const track of stream.getTracks()) {
+      const transceiver = peer.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      if (track.kind === "video") h264Only(transceiver);
+    }
     peer.onconnectionstatechange = () => {
       if (pc !== peer) return;
       if (peer.connectionState === "connected") say(muted ? "floor_sound_muted" : "floor_on_stage");
@@ -99,6 +114,7 @@
     if (wanted) start();
     else stop();
   });
+  camera.addEventListener("change", () => { if (wanted && pc) { stop(); start(); } });
   leave.addEventListener("click", () => {
     wanted = false;
     stop();
@@ -109,6 +125,7 @@
   window.knotenSpeak = {
     capturing: () => !!stream && stream.getTracks().some((t) => t.readyState === "live"),
     microphoneOn: () => !!stream && stream.getAudioTracks().some((t) => t.enabled),
+    cameraOn: () => !!stream && stream.getVideoTracks().some((t) => t.readyState === "live"),
     state: () => box.dataset.state || "",
     peer: () => pc,
     listener: () => listener,
