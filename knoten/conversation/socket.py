@@ -182,6 +182,21 @@ async def serve(
             await hub.left(conversation, subscriber.participant_id)
 
 
+async def watch(
+    request: web.Request, hub: ConversationHub, conversation: Conversation, role: Role
+) -> web.WebSocketResponse:
+    """A page that follows the conversation without a participant of its own (the host's live
+    panel, the room display): open the socket, wait for its hello, serve it until it ends."""
+    ws = new_socket()
+    await ws.prepare(request)
+    if await receive_hello(ws) is None:
+        await refuse(ws, "hello_expected")
+        return ws
+    subscriber = Subscriber(role, transport=request.transport)
+    await serve(ws, hub, conversation, subscriber, actions(hub, conversation, role, None))
+    return ws
+
+
 async def _drain(ws: web.WebSocketResponse, subscriber: Subscriber) -> None:
     while True:
         payload = await subscriber.queue.get()

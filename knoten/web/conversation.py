@@ -63,16 +63,7 @@ async def host_socket(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="cross-site connection refused")
     hub = request.app[CONVERSATIONS]
     conversation = await hub.conversation(_occurrence_id(request))  # 404 if unknown
-    ws = socket.new_socket()
-    await ws.prepare(request)
-    if await socket.receive_hello(ws) is None:
-        await socket.refuse(ws, "hello_expected")
-        return ws
-    handle = socket.actions(hub, conversation, "host", None)
-    await socket.serve(
-        ws, hub, conversation, Subscriber("host", transport=request.transport), handle
-    )
-    return ws
+    return await socket.watch(request, hub, conversation, "host")
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from knoten.conversation import socket
-from knoten.conversation.subscriber import Subscriber
 from knoten.keys import CONVERSATIONS, DISPLAY_LINKS, ROOMS, SCHEDULE, WEBRTC
 from knoten.web.chat_texts import CHAT_TEXTS
 from knoten.web.i18n import choose_language
@@ -134,17 +133,7 @@ async def display_socket(request: web.Request) -> web.StreamResponse:
     if row is None or str(row.id) != requested:
         raise web.HTTPNotFound(text="not the room's current date")
     hub = request.app[CONVERSATIONS]
-    conversation = await hub.conversation(row.id)
-    ws = socket.new_socket()
-    await ws.prepare(request)
-    if await socket.receive_hello(ws) is None:
-        await socket.refuse(ws, "hello_expected")
-        return ws
-    handle = socket.actions(hub, conversation, "display", None)
-    await socket.serve(
-        ws, hub, conversation, Subscriber("display", transport=request.transport), handle
-    )
-    return ws
+    return await socket.watch(request, hub, await hub.conversation(row.id), "display")
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
