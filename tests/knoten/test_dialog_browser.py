@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from knoten.config import Config
+from tests.knoten.test_conversation_socket import _join
 from tests.knoten.test_dashboard_browser import sign_in
 from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
 from tests.support.ports import free_tcp_port
@@ -171,3 +173,34 @@ async def test_raise_hand_speak_be_heard_in_the_room_not_by_oneself(
         quiet, _ = await _totals(room, "display")
         await asyncio.sleep(1.5)
         assert (await _totals(room, "display"))[0] - quiet < 5
+
+
+async def test_a_fifth_speaker_is_refused_in_german(
+    dialog_config: Config, browser: Browser
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        running = await stack.enter_async_context(serve(dialog_config))
+        occurrence = await _date(running)
+        client = await stack.enter_async_context(aiohttp.ClientSession())
+        people = []
+        for index in range(5):
+            page = await _join(client, occurrence, name=f"Gast {index}")
+            people.append((await page.next("welcome"))["participant"])
+            stack.push_async_callback(page.ws.close)
+        base = f"/api/v1/occurrences/{occurrence['id']}/participants"
+        async with admin_session(running) as api:
+            for participant in people[:4]:
+                async with api.post(f"{base}/{participant}/stage") as response:
+                    assert response.status == 200
+        host_ctx = await stack.enter_async_context(_context(browser))
+        host = await host_ctx.new_page()
+        await sign_in(host, running, f"/dashboard/occurrences/{occurrence['id']}")
+        await host.wait_for_function("window.knotenChat && window.knotenChat.connected()")
+        row = host.locator("[data-chat=participants] li", has_text="Gast 4")
+        await row.get_by_role("button", name="Auf die Bühne").click()
+        await expect(host.get_by_test_id("chat-status")).to_have_text(
+            "Auf der Bühne ist kein Platz mehr (höchstens 4 Personen)."
+        )
+        await expect(host.get_by_test_id("stage-list")).to_have_text(
+            "Gast 0, Gast 1, Gast 2, Gast 3"
+        )
