@@ -22,7 +22,7 @@ from fractions import Fraction
 
 import av
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from streaming.dialog import (
@@ -36,8 +36,7 @@ from streaming.dialog import (
 )
 from streaming.webrtc import WebrtcOptions
 from streaming.webrtc.aiortc_boundary import tap_received_rtp
-from streaming.webrtc.ice import host_addresses_scope
-from tests.support.webrtc_peers import until
+from tests.support.webrtc_peers import LoopbackPeer, until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -175,7 +174,7 @@ class OpusTrack(MediaStreamTrack):
         return packet
 
 
-class Speaker:
+class Speaker(LoopbackPeer):
     """A browser publishing its microphone (sendonly Opus)."""
 
     def __init__(self, track: MediaStreamTrack) -> None:
@@ -183,20 +182,12 @@ class Speaker:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc.addTransceiver(track, direction="sendonly")
 
-    async def offer(self) -> str:
-        with host_addresses_scope(("127.0.0.1",)):
-            await self.pc.setLocalDescription(await self.pc.createOffer())
-        return self.pc.localDescription.sdp
-
-    async def accept(self, answer: str) -> None:
-        await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-
     async def close(self) -> None:
         self.track.stop()
         await self.pc.close()
 
 
-class Ear:
+class Ear(LoopbackPeer):
     """A listening page: one recvonly audio section per slot (and two video ones); counts RTP
     packets and keeps payloads per slot, and decodes what it hears."""
 
@@ -231,13 +222,8 @@ class Ear:
     def heard(self, slot: int) -> bool:
         return any(level > 10 * SILENCE_RMS for level in self.loud[slot])
 
-    async def offer(self) -> str:
-        with host_addresses_scope(("127.0.0.1",)):
-            await self.pc.setLocalDescription(await self.pc.createOffer())
-        return self.pc.localDescription.sdp
-
     async def accept(self, answer: str) -> None:
-        await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        await super().accept(answer)
         # aiortc makes the receivers' tracks when it applies the answer.
         for slot, transceiver in enumerate(self.audio):
             self.tasks.append(asyncio.create_task(self._pull(slot, transceiver.receiver.track)))

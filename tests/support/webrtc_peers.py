@@ -10,7 +10,22 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from streaming.webrtc.ice import host_addresses_scope
 
 
-class Client:
+class LoopbackPeer:
+    """What every test peer does the same way: offer with loopback host candidates only, and
+    accept the service's answer. ``self.pc`` is set by the subclass."""
+
+    pc: RTCPeerConnection
+
+    async def offer(self) -> str:
+        with host_addresses_scope(("127.0.0.1",)):
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def accept(self, answer: str) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+
+class Client(LoopbackPeer):
     """An aiortc WHEP viewer counting what it receives (video frames decoded, audio frames)."""
 
     def __init__(self) -> None:
@@ -32,14 +47,6 @@ class Client:
                         self.size = (frame.width, frame.height)
 
         self.tasks.append(asyncio.create_task(pull()))
-
-    async def offer(self) -> str:
-        with host_addresses_scope(("127.0.0.1",)):
-            await self.pc.setLocalDescription(await self.pc.createOffer())
-        return self.pc.localDescription.sdp
-
-    async def accept(self, answer: str) -> None:
-        await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
 
     async def close(self) -> None:
         await self.pc.close()
