@@ -269,8 +269,9 @@ async function start() {
       $("cancel-series").addEventListener("click", cancelSeries);
       $("delete-seminar").addEventListener("click", deleteSeminar);
     } else {
+      // Only a default: what the host typed while the rooms were loading stays.
       const date = params.get("date");
-      $("date").value = /^\d{4}-\d{2}-\d{2}$/.test(date || "") ? date : todayIn(roomZone());
+      if (!$("date").value) $("date").value = /^\d{4}-\d{2}-\d{2}$/.test(date || "") ? date : todayIn(roomZone());
       $("back").href = `/dashboard?room=${$("room").value}&week=${mondayOf($("date").value)}`;
     }
   } catch (error) {
