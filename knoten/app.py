@@ -46,6 +46,7 @@ from knoten.conversation.store import ConversationStore
 from knoten.db import Database
 from knoten.display_links import DisplayLinks
 from knoten.error_rules import DOMAIN_ERROR_RULES
+from knoten.http.cors import CorsPolicy
 from knoten.http.middleware import HttpMetrics, auth_middleware, error_middleware
 from knoten.http.openapi import Operation, build_openapi, register
 from knoten.join import JoinTokens, load_or_create_join_secret
@@ -158,6 +159,8 @@ def build_app(
         client_max_size=config.server.max_body_bytes,
         middlewares=[
             http_metrics.middleware(),
+            # Outside the error middleware: refusals of the media doors carry the CORS grant too.
+            CorsPolicy(config.server.cors_origins).middleware(),
             error_middleware(JSON_PREFIXES, DOMAIN_ERROR_RULES),
             auth_middleware(lambda: admin_token.value, cookie_auth=sessions.api_auth),
         ],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+#: scheme://host[:port] without path, query or user info (what browsers send as ``Origin``).
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
 
 
 class _Section(BaseModel):
@@ -28,6 +31,25 @@ class ServerConfig(_Section):
     public_url: str | None = None
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     shutdown_timeout_s: float = Field(default=5.0, gt=0, le=30)
+
+    # Origins whose pages may use WHEP/WHIP, partner HLS and share media (CORS); empty = same
+    # origin only, "*" = any (those doors carry their own tokens, never cookies).
+    cors_origins: list[str] = []
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: "https://a.example,https://b.example"
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and _ORIGIN.fullmatch(origin.rstrip("/")) is None:
+                raise ValueError(f"{origin!r} must be '*' or an origin like https://host[:port]")
+        return [origin.rstrip("/").lower() for origin in value]
 
     @field_validator("public_url")
     @classmethod
@@ -213,6 +235,7 @@ ENV_KEYS: dict[str, tuple[str, str]] = {
     "KNOTEN_HOST": ("server", "host"),
     "KNOTEN_PORT": ("server", "port"),
     "KNOTEN_PUBLIC_URL": ("server", "public_url"),
+    "KNOTEN_CORS_ORIGINS": ("server", "cors_origins"),
     "KNOTEN_DATA_DIR": ("storage", "data_dir"),
     "KNOTEN_DATABASE_URL": ("storage", "database_url"),
     "KNOTEN_ADMIN_TOKEN": ("security", "admin_token"),
