@@ -21,6 +21,13 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 _ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
 
 
+def _comma_separated(value: Any) -> Any:
+    """From the environment a list arrives as "a,b"."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -39,9 +46,7 @@ class ServerConfig(_Section):
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origin_list(cls, value: Any) -> Any:
-        if isinstance(value, str):  # from the environment: "https://a.example,https://b.example"
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        return _comma_separated(value)
 
     @field_validator("cors_origins")
     @classmethod
@@ -153,10 +158,7 @@ class WebrtcConfig(_Section):
     @field_validator("host_addresses", "interfaces", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
-        # From the environment a list arrives as "a,b".
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        return _comma_separated(value)
 
     @field_validator("host_addresses")
     @classmethod
