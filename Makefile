@@ -5,13 +5,21 @@ BIN := $(VENV)/bin
 RUN_DEBS := ffmpeg fonts-dejavu-core
 TEST_DEBS := $(RUN_DEBS) chromium nginx libnginx-mod-rtmp procps
 
-.PHONY: run test bench lint setup setup-test debs debs-test clean
+.PHONY: run test bench lint setup setup-test debs debs-test js-test clean
 
 run: setup debs
 	$(BIN)/knoten serve
 
-test: setup-test debs-test
+test: setup-test debs-test js-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Browser-side test tools (axe-core …) from the committed package-lock.json.
+js-test: tests/js/node_modules/.installed
+
+tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
+	@command -v npm >/dev/null || scripts/ensure-debian-packages.sh npm
+	cd tests/js && npm ci --no-audit --no-fund --silent
+	touch $@
 
 bench: setup-test debs-test
 	$(BIN)/python -m bench
@@ -41,4 +49,4 @@ debs-test:
 	@scripts/ensure-debian-packages.sh $(TEST_DEBS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts tests/js/node_modules
