@@ -38,7 +38,6 @@ class ServerConfig(_Section):
     public_url: str | None = None
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     shutdown_timeout_s: float = Field(default=5.0, gt=0, le=30)
-
     # Origins whose pages may use WHEP/WHIP, partner HLS and share media (CORS); empty = same
     # origin only, "*" = any (those doors carry their own tokens, never cookies).
     cors_origins: list[str] = []
@@ -190,7 +189,16 @@ class ConversationConfig(_Section):
     max_on_stage: int = Field(default=4, ge=1, le=4)
 
 
+class ScheduleConfig(_Section):
+    """Manual control of dates."""
+
+    # "Jetzt starten" works up to this long before a date's lead-in; earlier the date must be
+    # moved to now, so a slip of the finger cannot run camera and partners for hours.
+    early_start_minutes: int = Field(default=60, ge=0)
+
+
 class Config(_Section):
+    schedule: ScheduleConfig = ScheduleConfig()
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = StorageConfig()
     security: SecurityConfig = SecurityConfig()
@@ -242,6 +250,7 @@ ENV_KEYS: dict[str, tuple[str, str]] = {
     "KNOTEN_DATABASE_URL": ("storage", "database_url"),
     "KNOTEN_ADMIN_TOKEN": ("security", "admin_token"),
     "KNOTEN_LOG_LEVEL": ("logging", "level"),
+    "KNOTEN_EARLY_START_MINUTES": ("schedule", "early_start_minutes"),
     "KNOTEN_FFMPEG": ("media", "ffmpeg"),
     "KNOTEN_FFPROBE": ("media", "ffprobe"),
     "KNOTEN_INGEST_HOST": ("ingest", "host"),

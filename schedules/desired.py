@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 
 from schedules.domain import OccurrenceId, OccurrenceState, OccurrenceView, Phase
-from schedules.errors import InvalidOccurrenceState, ScheduleValidationError
+from schedules.errors import InvalidOccurrenceState, ScheduleValidationError, StartTooEarly
 from schedules.timing import validate_duration
 
 
@@ -153,11 +153,23 @@ def next_trigger_instants(
     return sorted(instants)
 
 
-def start_early(occurrence: OccurrenceView, now: datetime) -> OccurrenceView:
+def earliest_manual_start(occurrence: OccurrenceView, limit: timedelta | None) -> datetime | None:
+    """From when "start now" works without moving the date: ``limit`` before its lead-in
+    (``None``: any time)."""
+    if limit is None:
+        return None
+    return occurrence.start_utc - occurrence.lead_in - limit
+
+
+def start_early(
+    occurrence: OccurrenceView, now: datetime, limit: timedelta | None = None
+) -> OccurrenceView:
     """Staff pressed "start now": the occurrence goes live at ``now``, lead-in or not.
 
     Starting before the lead-in moves the blocked window's start back to ``now``; check the
-    result with ``find_conflicts`` (the previous booking may still be in its lead-out).
+    result with ``find_conflicts`` (the previous booking may still be in its lead-out). More
+    than ``limit`` before the lead-in it is refused with :class:`StartTooEarly`: such a date
+    is moved to now instead (:func:`move_to_now`), so it does not run for hours.
     """
     if occurrence.state is not OccurrenceState.SCHEDULED:
         raise InvalidOccurrenceState(
@@ -165,7 +177,22 @@ def start_early(occurrence: OccurrenceView, now: datetime) -> OccurrenceView:
         )
     if now >= occurrence.end_utc:
         raise InvalidOccurrenceState(occurrence.id, "cannot start an occurrence that is over")
+    earliest = earliest_manual_start(occurrence, limit)
+    if earliest is not None and now < earliest and occurrence.actual_start_utc is None:
+        raise StartTooEarly(occurrence.id, earliest)
     return replace(occurrence, actual_start_utc=now)
+
+
+def move_to_now(occurrence: OccurrenceView, now: datetime) -> OccurrenceView:
+    """The date moved to begin at ``now`` (whole seconds) with its length kept, started."""
+    if occurrence.state is not OccurrenceState.SCHEDULED or occurrence.actual_start_utc:
+        raise InvalidOccurrenceState(
+            occurrence.id,
+            f"only a scheduled occurrence can be moved (it is {occurrence.state.value})",
+        )
+    start = now.replace(microsecond=0)
+    length = occurrence.end_utc - occurrence.start_utc
+    return replace(occurrence, start_utc=start, end_utc=start + length, actual_start_utc=start)
 
 
 def stop_early(occurrence: OccurrenceView, now: datetime) -> OccurrenceView:

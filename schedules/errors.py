@@ -9,6 +9,7 @@ HTTP. :class:`SeminarConflict` additionally carries the conflicting occurrences 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, ClassVar
 
 from schedules.domain import Conflict, OccurrenceId, RoomId, SeminarId
@@ -95,6 +96,25 @@ class InvalidOccurrenceState(ScheduleError):
     def __init__(self, occurrence_id: OccurrenceId, message: str) -> None:
         super().__init__(message)
         self.occurrence_id = occurrence_id
+
+
+class StartTooEarly(InvalidOccurrenceState):
+    """ "Start now" so long before the lead-in that the date must be moved to now instead
+    (HTTP 409): starting tomorrow's date today would run camera, recording and partners for
+    hours."""
+
+    code: ClassVar[str] = "start_too_early"
+
+    def __init__(self, occurrence_id: OccurrenceId, earliest: datetime) -> None:
+        super().__init__(
+            occurrence_id,
+            f"too early to start: it can be started from {earliest.isoformat()} on; "
+            "move it to now to start it earlier",
+        )
+        self.earliest = earliest
+
+    def details(self) -> list[dict[str, Any]]:
+        return [{"earliest_start": self.earliest.isoformat()}]
 
 
 class RoomNotFound(ScheduleError):

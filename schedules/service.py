@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schedules.clock import Clock
 from schedules.conflicts import candidate_views, check_no_conflicts
-from schedules.desired import extend, start_early, stop_early
+from schedules.desired import earliest_manual_start, extend, start_early, stop_early
+from schedules.desired import move_to_now as _move_to_now
 from schedules.domain import OccurrenceState, OccurrenceTime, OccurrenceView, SeriesRule
 from schedules.errors import InvalidOccurrenceState, ScheduleValidationError
 from schedules.recurrence import MAX_SERIES_SPAN, expand, is_bounded, normalize_rrule
@@ -38,6 +39,11 @@ log = logging.getLogger(__name__)
 HORIZON = timedelta(days=366)
 #: Largest window one listing may ask for.
 MAX_LISTING_WINDOW = timedelta(days=400)
+
+#: "Start now" works up to this long before a date's lead-in; earlier it is moved to now.
+EARLY_START_LIMIT = timedelta(minutes=60)
+#: The state reason of a date stopped by hand: only such a date can be resumed.
+STOPPED_BY_STAFF = "stopped by staff"
 
 Listener = Callable[[], Awaitable[None]]
 
@@ -101,8 +107,10 @@ class ScheduleService:
         clock: Clock,
         store: ScheduleStore | None = None,
         horizon: timedelta = HORIZON,
+        early_start_limit: timedelta | None = EARLY_START_LIMIT,
     ) -> None:
         self._engine = engine
+        self._early_start_limit = early_start_limit
         self._clock = clock
         self._store = store or ScheduleStore()
         self._horizon = horizon
@@ -539,13 +547,55 @@ class ScheduleService:
 
         return await self._edit_occurrence(occurrence_id, edit)
 
-    async def start_now(self, occurrence_id: int) -> OccurrenceRow:
+    def earliest_manual_start(self, row: OccurrenceRow) -> datetime | None:
+        """From when "start now" works for ``row`` without moving it (None: any time)."""
+        return earliest_manual_start(row.view(), self._early_start_limit)
+
+    async def start_now(self, occurrence_id: int, move_to_now: bool = False) -> OccurrenceRow:
+        """Start the date now; with ``move_to_now`` it is first moved to begin now (its length
+        kept), which is how a date far ahead is started (see :func:`start_early`)."""
+
         def edit(row: OccurrenceRow, now: datetime) -> tuple[OccurrenceView | None, dict[str, Any]]:
-            view = start_early(row.view(), now)
+            if move_to_now:
+                moved = _move_to_now(row.view(), now)
+                return moved, {
+                    "start_utc": moved.start_utc,
+                    "end_utc": moved.end_utc,
+                    "moved": True,
+                    "sequence": row.sequence + 1,
+                    "actual_start_utc": moved.actual_start_utc,
+                    "state_reason": "moved to now and started by staff",
+                }
+            view = start_early(row.view(), now, self._early_start_limit)
             return view, {"actual_start_utc": now, "state_reason": "started early by staff"}
 
         result = await self._edit_occurrence(occurrence_id, edit)
-        log.info("occurrence %s started by staff", occurrence_id)
+        moved = " (moved to now)" if move_to_now else ""
+        log.info("occurrence %s started by staff%s", occurrence_id, moved)
+        return result
+
+    async def resume(self, occurrence_id: int) -> OccurrenceRow:
+        """Undo "stop": a date staff stopped goes live again while its window is open
+        (conflict-checked: the room may have been started for another date since)."""
+
+        def edit(row: OccurrenceRow, now: datetime) -> tuple[OccurrenceView | None, dict[str, Any]]:
+            if row.state is OccurrenceState.LIVE:
+                return None, {}
+            if row.state is not OccurrenceState.ENDED or row.state_reason != STOPPED_BY_STAFF:
+                raise InvalidOccurrenceState(
+                    row.id, f"only a date stopped by staff can be resumed (it is {row.state.value})"
+                )
+            if now >= row.end_utc:
+                raise InvalidOccurrenceState(row.id, "its time is over: it cannot be resumed")
+            view = replace(row.view(), state=OccurrenceState.LIVE)
+            return view, {
+                "state": OccurrenceState.LIVE.value,
+                "actual_end_utc": None,
+                "state_reason": "resumed by staff",
+            }
+
+        result = await self._edit_occurrence(occurrence_id, edit)
+        log.info("occurrence %s resumed by staff", occurrence_id)
         return result
 
     async def stop_now(self, occurrence_id: int) -> OccurrenceRow:
@@ -554,7 +604,7 @@ class ScheduleService:
             return None, {
                 "state": view.state.value,
                 "actual_end_utc": now,
-                "state_reason": "stopped by staff",
+                "state_reason": STOPPED_BY_STAFF,
             }
 
         result = await self._edit_occurrence(occurrence_id, edit)

@@ -40,6 +40,11 @@ class OccurrenceOut(BaseModel):
     record: bool
     sequence: int
     join_url: str
+    early_start_from: str | None = Field(
+        default=None,
+        description="from this instant on 'start' works without moving the date (one date "
+        "read alone; earlier, start it with move_to_now)",
+    )
     source: SourceStatus | None = Field(
         default=None, description="the room camera while the occurrence runs"
     )
@@ -116,6 +121,16 @@ class OccurrencePatch(BaseModel):
         return self
 
 
+class StartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    move_to_now: bool = Field(
+        default=False,
+        description="move the date to begin now (its length kept), then start it: the way to "
+        "start a date that is more than the configured minutes before its lead-in",
+    )
+
+
 class ExtendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -125,7 +140,11 @@ class ExtendIn(BaseModel):
 def occurrence_view(app: web.Application, row: OccurrenceRow) -> OccurrenceOut:
     """The occurrence as the API shows it: with its join link and, while it runs, the live
     source and partner outputs."""
-    return OccurrenceOut.of(row, app[JOIN_LINKS].url(row), app[SEMINAR_CONTROLLER].status(row.id))
+    out = OccurrenceOut.of(row, app[JOIN_LINKS].url(row), app[SEMINAR_CONTROLLER].status(row.id))
+    earliest = app[SCHEDULE].earliest_manual_start(row) if row.state == "scheduled" else None
+    if earliest is not None:
+        out.early_start_from = local_iso(earliest.astimezone(ZoneInfo(row.timezone)))
+    return out
 
 
 def _out(request: web.Request, row: OccurrenceRow) -> web.Response:
@@ -161,7 +180,15 @@ async def patch_occurrence(request: web.Request) -> web.Response:
 
 
 async def start_occurrence(request: web.Request) -> web.Response:
-    row = await request.app[SCHEDULE].start_now(path_int(request, "occurrence_id"))
+    occurrence_id = path_int(request, "occurrence_id")
+    # The body is optional: a bare POST starts the date as it is.
+    body = await read_model(request, StartIn) if request.body_exists else StartIn()
+    row = await request.app[SCHEDULE].start_now(occurrence_id, move_to_now=body.move_to_now)
+    return _out(request, row)
+
+
+async def resume_occurrence(request: web.Request) -> web.Response:
+    row = await request.app[SCHEDULE].resume(path_int(request, "occurrence_id"))
     return _out(request, row)
 
 
@@ -188,10 +215,14 @@ OPERATIONS = (
               "Move or cancel just this occurrence", "occurrences",
               request=OccurrencePatch, response=OccurrenceOut, errors=(404, 409)),
     Operation("POST", "/api/v1/occurrences/{occurrence_id}/start", start_occurrence,
-              "Start now (early start)", "occurrences", response=OccurrenceOut,
-              errors=(404, 409)),
+              "Start now (early start; 409 start_too_early more than the configured minutes "
+              "before the lead-in, unless move_to_now)", "occurrences", request=StartIn,
+              request_required=False, response=OccurrenceOut, errors=(404, 409, 422)),
     Operation("POST", "/api/v1/occurrences/{occurrence_id}/stop", stop_occurrence,
               "Stop now (early end)", "occurrences", response=OccurrenceOut, errors=(404, 409)),
+    Operation("POST", "/api/v1/occurrences/{occurrence_id}/resume", resume_occurrence,
+              "Undo a stop: a date stopped by staff goes live again while its time lasts",
+              "occurrences", response=OccurrenceOut, errors=(404, 409)),
     Operation("POST", "/api/v1/occurrences/{occurrence_id}/extend", extend_occurrence,
               "Extend by some minutes (conflict-checked)", "occurrences",
               request=ExtendIn, response=OccurrenceOut, errors=(404, 409)),

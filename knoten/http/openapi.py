@@ -54,6 +54,7 @@ class Operation:
     summary: str
     tag: str
     request: type[BaseModel] | None = None
+    request_required: bool = True  # False: the body may be left out (defaults apply)
     response: type[BaseModel] | None = None
     response_is_list: bool = False
     status: int = 200
@@ -114,7 +115,7 @@ def build_openapi(operations: Iterable[Operation], *, version: str, server_url: 
             entry["parameters"] = params
         if op.request is not None:
             entry["requestBody"] = {
-                "required": True,
+                "required": op.request_required,
                 "content": {"application/json": {"schema": _schema_ref(op.request, defs)}},
             }
         responses: dict[str, Any] = {}
