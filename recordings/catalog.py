@@ -139,6 +139,23 @@ class Catalog:
             )
             return [_recording(row) for row in rows]
 
+    async def resumable(self, occurrence_id: int) -> Recording | None:
+        """The occurrence's recording that was still being written when the service stopped
+        (shutdown, crash, power loss): a restart continues it instead of opening a second one."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(recordings)
+                    .where(
+                        recordings.c.occurrence_id == occurrence_id,
+                        recordings.c.status == "recording",
+                    )
+                    .order_by(recordings.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return None if row is None else _recording(row)
+
     async def set_status(
         self, recording_id: int, status: str, reason: str | None = None, **values: Any
     ) -> None:

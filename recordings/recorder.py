@@ -4,10 +4,13 @@ Owns one FFmpeg (stream copy, segment muxer) per recording occurrence, run by an
 ``FfmpegSupervisor`` that restarts it if the feed hiccups (each run gets fresh segment names),
 plus one watch task that promotes completed segments (``segments.promote_completed``), keeps the
 byte/segment counts, and asks the disk guard whether writing may go on. A kill -9 loses at most
-the segment being written (~``segment_seconds``). ``stop`` closes FFmpeg gracefully (SIGINT lets
+the segment being written (~``segment_seconds``). A recording still open when the service stopped
+(``suspend_all`` at shutdown, or a crash) is continued by the next ``start`` of its occurrence:
+same catalog entry, a new run of segments. ``stop`` closes FFmpeg gracefully (SIGINT lets
 it finish the open segment) and hands the recording to the ``Finalizer`` in the background.
 
-API used by the session runner: ``start``, ``stop``, ``status``, ``aclose``.
+API used by the session runner: ``start``, ``stop``, ``status``; the app: ``suspend_all``,
+``aclose``.
 """
 
 from __future__ import annotations
@@ -121,9 +124,19 @@ class Recorder:
                 self._refused[occurrence_id] = RecorderStatus("closed_disk_full", None, 0, 0,
                                                               reason)  # fmt: skip
                 return
-            recording = await self._catalog.create(
-                occurrence_id, seminar_id, title, self._clock.now()
-            )
+            recording = await self._catalog.resumable(occurrence_id)
+            if recording is not None and self._paths.parts_dir(recording.id).is_dir():
+                # The service stopped (or died) while the date was on air: the restart goes on
+                # writing the same entry in a new run, finalize joins the runs into one MP4.
+                log.warning("occurrence %d: continuing recording %d after a restart",
+                            occurrence_id, recording.id)  # fmt: skip
+                await self._catalog.set_status(
+                    recording.id, "recording", "continued after a service restart"
+                )
+            else:
+                recording = await self._catalog.create(
+                    occurrence_id, seminar_id, title, self._clock.now()
+                )
             parts = self._paths.parts_dir(recording.id)
             await asyncio.to_thread(parts.mkdir, parents=True, exist_ok=True)
             supervisor = FfmpegSupervisor(
@@ -165,6 +178,21 @@ class Recorder:
             log.info("occurrence %d: recording %d stopped (%d segments, %d bytes)",
                      occurrence_id, active.recording_id, active.segments, active.bytes)  # fmt: skip
             self._finalizer.finalize_soon(active.recording_id)
+
+    async def suspend_all(self) -> None:
+        """Service shutdown with dates on air: close every FFmpeg gracefully but leave the
+        recordings open ("recording"), so the next start continues each one in the same entry
+        (or, if its date ended meanwhile, recovery finalizes it)."""
+        async with self._lock:
+            suspended, self._active = list(self._active.values()), {}
+            self._metrics.active.set(0)
+            for active in suspended:
+                if active.watcher is not None:
+                    active.watcher.cancel()
+                    await asyncio.gather(active.watcher, return_exceptions=True)
+                await self._close_ffmpeg(active)
+                log.info("occurrence %d: recording %d suspended for the restart",
+                         active.occurrence_id, active.recording_id)  # fmt: skip
 
     def status(self, occurrence_id: int) -> RecorderStatus | None:
         active = self._active.get(occurrence_id)
