@@ -3,6 +3,8 @@
     GET /live/{occurrence_id}/{partner_id}/index.m3u8?token=…
     GET /live/{occurrence_id}/{partner_id}/{segment}.ts?token=…
 
+HEAD answers like GET without a body; segments take byte ranges (:mod:`knoten.http.ranges`).
+
 The token is the partner's HLS pull token (checked in constant time by the partner repository);
 a missing or wrong one is a 401, checked before anything about the occurrence is revealed. A
 404 means the path names nothing that is on air: unknown or not running occurrence, a partner
@@ -23,6 +25,7 @@ from pathlib import Path
 from aiohttp import web
 
 from knoten.http.errors import ApiError
+from knoten.http.ranges import MediaFileResponse
 from knoten.keys import PARTNERS, SEMINAR_CONTROLLER
 from streaming.live.hls import (
     PLAYLIST,
@@ -98,7 +101,7 @@ async def get_segment(request: web.Request) -> web.FileResponse:
     if SEGMENT_NAME.fullmatch(name) is None:
         raise _not_found()
     path, _token = await _on_air_file(request, name)
-    return web.FileResponse(
+    return MediaFileResponse(
         path, headers={"Content-Type": SEGMENT_TYPE, "Cache-Control": SEGMENT_CACHE}
     )
 

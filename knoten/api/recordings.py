@@ -1,9 +1,11 @@
 """Recordings: the archive catalog API, its media/poster/thumbnail files and share links.
 
-Files are served by aiohttp's ``FileResponse``, which implements Range (206, suffix ranges, 416),
-ETag/If-None-Match (304) and Last-Modified; every path comes from ``ArchivePaths`` and an integer
-id, never from request text. The share routes (``/share/recordings/{token}``) are public: the
-signed token is the credential, and it grants exactly one recording until it expires.
+Files are served by :class:`MediaFileResponse` (aiohttp's ``FileResponse`` with RFC 9110's range
+rules: one range 206, ``bytes=-0`` 416, several ranges or a stale ``If-Range`` 200 with the
+whole file; ETag/If-None-Match 304, Last-Modified; HEAD like GET without a body); every path
+comes from ``ArchivePaths`` and an integer id, never from request text. The share routes
+(``/share/recordings/{token}``) are public: the signed token is the credential, and it grants
+exactly one recording until it expires.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from knoten.http.openapi import Operation
+from knoten.http.ranges import MediaFileResponse
 from knoten.http.requests import json_response, path_int, read_model, read_query
 from knoten.keys import ARCHIVE_PATHS, CONFIG, RECORDER, RECORDINGS, RETENTION, SHARE_LINKS
 from knoten.web.pages import render
@@ -162,8 +165,7 @@ async def _available_file(app: web.Application, recording_id: int, kind: str) ->
 
 
 def _file(path: Path, content_type: str) -> web.FileResponse:
-    # Range, ETag, If-None-Match, If-Modified-Since and 416 are FileResponse's (tested).
-    return web.FileResponse(
+    return MediaFileResponse(
         path,
         headers={"Content-Type": content_type, "Cache-Control": "private, max-age=3600",
                  "X-Content-Type-Options": "nosniff"},

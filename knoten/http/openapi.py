@@ -67,7 +67,10 @@ class Operation:
 
 def register(router: web.UrlDispatcher, operations: Iterable[Operation]) -> None:
     for op in operations:
-        router.add_route(op.method, op.path, op.handler)
+        if op.method == "GET":
+            router.add_get(op.path, op.handler)  # and HEAD, answered like GET without a body
+        else:
+            router.add_route(op.method, op.path, op.handler)
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:
