@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 RUN_DEBS := ffmpeg fonts-dejavu-core
-TEST_DEBS := $(RUN_DEBS) chromium nginx libnginx-mod-rtmp procps
+TEST_DEBS := $(RUN_DEBS) chromium nginx libnginx-mod-rtmp procps nodejs prometheus
 
 .PHONY: run test bench lint setup setup-test debs debs-test js-test clean
 
@@ -13,10 +13,11 @@ run: setup debs
 test: setup-test debs-test js-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Browser-side test tools (axe-core …) from the committed package-lock.json.
+# Third-party JS test clients (axe-core, hls.js, ical.js …) from the committed package-lock.json.
 js-test: tests/js/node_modules/.installed
 
 tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
+	@# Debian's nodejs needs its npm package; NodeSource's nodejs brings npm and conflicts with it.
 	@command -v npm >/dev/null || scripts/ensure-debian-packages.sh npm
 	cd tests/js && npm ci --no-audit --no-fund --silent
 	touch $@
