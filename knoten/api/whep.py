@@ -1,7 +1,8 @@
 """WHEP (WebRTC-HTTP Egress Protocol) for viewers: ``POST /whep/{occurrence_id}`` → 201 + answer.
 
 The bearer token is the occurrence's join token (the one in its join link), so the join page and
-any standard WHEP player use the same door. ``DELETE`` on the returned ``Location`` leaves.
+any standard WHEP player use the same door. ``DELETE`` on the returned ``Location`` leaves (204
+if the viewer had already gone), ``PATCH`` (trickle ICE) is 405 with ``Allow``.
 Errors are JSON (``/whep/`` is a JSON prefix): 400 bad offer, 401/403 token, 404 unknown
 occurrence or viewer, 409 not live, 413 too large, 415 not SDP, 503 + Retry-After when full
 (code ``viewer_limit``) or when too many viewers are connecting at once (code ``busy``).
@@ -9,6 +10,7 @@ occurrence or viewer, 409 not live, 413 too large, 415 not SDP, 503 + Retry-Afte
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -19,7 +21,7 @@ from knoten.http.openapi import Operation
 from knoten.http.requests import SDP, bearer, path_int, read_sdp
 from knoten.join import JoinTokenError
 from knoten.keys import JOIN_LINKS, SCHEDULE, WEBRTC
-from streaming.webrtc import ViewerLimitReached
+from streaming.webrtc import ViewerLimitReached, ViewerNotFound
 
 
 def check_join_token(request: web.Request, occurrence_id: int, token: str | None) -> None:
@@ -70,16 +72,38 @@ async def post_offer(request: web.Request) -> web.Response:
     return response
 
 
+#: What a viewer's session URL answers besides PATCH (OPTIONS: the CORS middleware).
+SESSION_METHODS = "DELETE, OPTIONS"
+#: Viewer ids are ``secrets.token_urlsafe(12)``: 16 URL-safe characters.
+_VIEWER_ID = re.compile(r"[A-Za-z0-9_-]{16}")
+
+
 async def delete_viewer(request: web.Request) -> web.Response:
+    """Leave: 200 when the viewer was still there, 204 when it had already gone (its peer
+    closed, failed or timed out, or an earlier DELETE): players often close the peer first and
+    delete after, and a DELETE must not fail for that. Ids we never hand out are 404."""
     occurrence_id = path_int(request, "occurrence_id")
     check_join_token(request, occurrence_id, bearer(request))
-    await request.app[WEBRTC].remove_viewer(occurrence_id, request.match_info["viewer_id"])
+    viewer_id = request.match_info["viewer_id"]
+    if _VIEWER_ID.fullmatch(viewer_id) is None:
+        raise ApiError(404, "not_found", "no such viewer")
+    try:
+        await request.app[WEBRTC].remove_viewer(occurrence_id, viewer_id)
+    except ViewerNotFound:
+        return web.Response(status=204)
     return web.Response(status=200)
 
 
 async def patch_viewer(request: web.Request) -> web.Response:
-    # Trickle ICE and ICE restarts are optional in WHEP; the answer carries every candidate.
-    raise ApiError(405, "method_not_allowed", "trickle ICE is not supported; use DELETE")
+    # Trickle ICE and ICE restarts are optional in WHEP; the answer carries every candidate
+    # (gathering completes before it is sent), so a player needs neither. 405 with Allow, as
+    # RFC 9110 §15.5.6 asks, tells a trickling player to stop sending candidates.
+    raise ApiError(
+        405,
+        "method_not_allowed",
+        "trickle ICE and ICE restarts are not supported: the answer carries all candidates",
+        headers={"Allow": SESSION_METHODS},
+    )
 
 
 async def viewer_stats(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from streaming.webrtc.aiortc_boundary import (
     RTCRtpSender,
     RTCSessionDescription,
     bundled_peer_connection,
+    create_answer,
 )
 from streaming.webrtc.errors import InvalidOffer
 from streaming.webrtc.ice import host_addresses_scope
@@ -70,7 +71,7 @@ class DialogPeer:
     async def make_answer(self) -> str:
         """Create and apply the answer; candidates are gathered from the configured addresses."""
         try:
-            answer = await self.pc.createAnswer()
+            answer = await create_answer(self.pc)  # as DTLS server: see there
         except Exception as exc:
             raise InvalidOffer(f"SDP offer refused: {exc}") from None
         with host_addresses_scope(self._host_addresses):

@@ -38,7 +38,7 @@ from aiortc import (
 )
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtcdtlstransport import RTCDtlsTransport, SRTPProtectionProfile
+from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport, SRTPProtectionProfile
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
@@ -49,6 +49,7 @@ from aiortc.utils import random16, random32
 from OpenSSL import SSL
 
 __all__ = [
+    "DTLS_CIPHERS",
     "INTERNALS",
     "SUPPORTED_AIOICE",
     "SUPPORTED_AIORTC",
@@ -67,6 +68,7 @@ __all__ = [
     "bundled_peer_connection",
     "check_aiortc",
     "codecs_compatible",
+    "create_answer",
     "encoded_frame",
     "h264_split_bitstream",
     "h264_stap_a",
@@ -119,14 +121,53 @@ class IceServerLike(Protocol):
     def credential(self) -> str | None: ...
 
 
-def peer_connection(ice_servers: Iterable[IceServerLike]) -> RTCPeerConnection:
-    """A peer connection with exactly these ICE servers: always an explicit list, since aiortc's
-    default would ask Google's STUN server."""
-    servers = [
+#: DTLS cipher suites offered when Knoten is the DTLS client: aiortc's ECDSA-only list plus the
+#: same suites for RSA certificates. A DTLS server whose certificate is RSA (GStreamer, some
+#: embedded players) can pick none of aiortc's and ends the handshake with "no shared cipher".
+#: As the server Knoten's own (ECDSA) certificate decides, so the list changes nothing there.
+DTLS_CIPHERS = b":".join(
+    (
+        b"ECDHE-ECDSA-AES128-GCM-SHA256",
+        b"ECDHE-ECDSA-CHACHA20-POLY1305",
+        b"ECDHE-ECDSA-AES128-SHA",
+        b"ECDHE-ECDSA-AES256-SHA",
+        b"ECDHE-RSA-AES128-GCM-SHA256",
+        b"ECDHE-RSA-CHACHA20-POLY1305",
+        b"ECDHE-RSA-AES128-SHA",
+        b"ECDHE-RSA-AES256-SHA",
+    )
+)
+
+
+def _servers(ice_servers: Iterable[IceServerLike]) -> list[RTCIceServer]:
+    return [
         RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
         for s in ice_servers
     ]
-    return RTCPeerConnection(RTCConfiguration(iceServers=servers))
+
+
+def _with_rsa_suites(pc: RTCPeerConnection) -> RTCPeerConnection:
+    """Make ``pc``'s DTLS contexts offer :data:`DTLS_CIPHERS`. aiortc fixes its cipher list in
+    ``RTCCertificate._create_ssl_context``; the peer's one certificate is made in its
+    constructor and used by every DTLS transport it creates later, so wrapping that method on
+    this certificate (not on the class) changes this peer only."""
+    for certificate in pc._RTCPeerConnection__certificates:  # type: ignore[attr-defined]
+        create = certificate._create_ssl_context
+
+        def create_with_rsa_suites(srtp_profiles: Any, create: Any = create) -> SSL.Context:
+            context = create(srtp_profiles=srtp_profiles)
+            context.set_cipher_list(DTLS_CIPHERS)
+            return context
+
+        certificate._create_ssl_context = create_with_rsa_suites
+    return pc
+
+
+def peer_connection(ice_servers: Iterable[IceServerLike]) -> RTCPeerConnection:
+    """A peer connection with exactly these ICE servers: always an explicit list, since aiortc's
+    default would ask Google's STUN server. Its DTLS also works with RSA peers
+    (:data:`DTLS_CIPHERS`)."""
+    return _with_rsa_suites(RTCPeerConnection(RTCConfiguration(iceServers=_servers(ice_servers))))
 
 
 def bundled_peer_connection(ice_servers: Iterable[IceServerLike]) -> RTCPeerConnection:
@@ -135,13 +176,28 @@ def bundled_peer_connection(ice_servers: Iterable[IceServerLike]) -> RTCPeerConn
     With aiortc's default (balanced) the second one of a kind shares the first one's transport
     at creation, then keeps that original transport when the offer's BUNDLE moves the first
     one to the bundle's: it never connects and its sender never starts."""
-    servers = [
-        RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
-        for s in ice_servers
-    ]
-    return RTCPeerConnection(
-        RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    configuration = RTCConfiguration(
+        iceServers=_servers(ice_servers), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
     )
+    return _with_rsa_suites(RTCPeerConnection(configuration))
+
+
+async def create_answer(pc: RTCPeerConnection) -> RTCSessionDescription:
+    """``pc.createAnswer()`` (after the offer was applied), answering as the DTLS server
+    (``a=setup:passive``) wherever the offer left the choice to us (``actpass``). aiortc
+    answers ``active`` and so would be the client: with the server's certificate choosing the
+    cipher suite, a peer with an RSA certificate then failed with "no shared cipher". As the
+    server Knoten's ECDSA certificate picks an ECDSA suite, which every WebRTC stack offers.
+    An offer that insists on ``passive`` (the peer is the server) still gets ``active``, with
+    :data:`DTLS_CIPHERS` offered."""
+    offer = parse_sdp(pc.remoteDescription.sdp)
+    # aiortc takes the role only from an offered "active"; an offered "passive" stays "auto".
+    insists = {m.rtp.muxId for m in offer.media if m.dtls is not None and m.dtls.role == "server"}
+    for transceiver in pc.getTransceivers():
+        transport = transceiver.receiver.transport
+        if transport is not None and transport._role == "auto":
+            transport._set_role("client" if transceiver.mid in insists else "server")
+    return await pc.createAnswer()
 
 
 def parse_sdp(text: str) -> SessionDescription:
@@ -568,6 +624,19 @@ INTERNALS: tuple[tuple[str, Callable[[], str | None]], ...] = (
         ),
     ),
     ("DTLS state CONNECTED", lambda: None if hasattr(DtlsState, "CONNECTED") else "gone"),
+    ("create_answer: DTLS role", _parameters(RTCDtlsTransport, "_set_role", "self", "role")),
+    (
+        "create_answer: the answer's setup follows the transport's role",
+        _attributes(aiortc.rtcpeerconnection.RTCPeerConnection, "_role"),
+    ),
+    (
+        "DTLS_CIPHERS: the certificate makes the SSL context",
+        _parameters(RTCCertificate, "_create_ssl_context", "self", "srtp_profiles"),
+    ),
+    (
+        "DTLS_CIPHERS: the peer's certificates",
+        _attributes(RTCPeerConnection, "_RTCPeerConnection__certificates"),
+    ),
     ("DTLS statechange event", _emits(RTCDtlsTransport, "_set_state", "statechange")),
     ("DTLS _send_rtp", _parameters(RTCDtlsTransport, "_send_rtp", "self", "data")),
     ("DTLS _send_rtp is async", _coroutine(RTCDtlsTransport, "_send_rtp")),

@@ -135,7 +135,7 @@ class WebrtcRegistry:
         (503 with a short Retry-After).
         """
         raw = offer.encode() if isinstance(offer, str) else offer
-        text, with_audio = check_offer(raw)
+        text, kinds = check_offer(raw)
         feed = self._admissible(occurrence_id)
         try:
             await self._gate.acquire()
@@ -155,7 +155,7 @@ class WebrtcRegistry:
         viewer = Viewer(viewer_id, feed.hub, self.options, self._host_addresses, self._first)
         feed.viewers[viewer_id] = viewer  # counted at once, so concurrent offers respect the limit
         try:
-            answer = await viewer.answer(text, with_audio)
+            answer = await viewer.answer(text, kinds)
         except BaseException:
             feed.viewers.pop(viewer_id, None)
             self._release(viewer_id)

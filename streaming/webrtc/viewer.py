@@ -10,6 +10,7 @@ from collections.abc import Callable
 from streaming.webrtc.aiortc_boundary import (
     RTCRtpSender,
     RTCSessionDescription,
+    create_answer,
     peer_connection,
 )
 from streaming.webrtc.errors import InvalidOffer
@@ -76,25 +77,31 @@ class Viewer:
         self.first_frame_s = time.monotonic() - self.created
         self._on_first_frame(self)
 
-    async def answer(self, offer_sdp: str, with_audio: bool) -> str:
-        """Negotiate: H.264 (and Opus if offered) from the hub; return the SDP answer."""
+    async def answer(self, offer_sdp: str, kinds: frozenset[str]) -> str:
+        """Negotiate H.264 and/or Opus from the hub, as ``kinds`` (what the offer receives,
+        see :func:`~streaming.webrtc.sdp.check_offer`) asks; return the SDP answer."""
         self.subscription = self.hub.subscribe()
-        video = PacketTrack("video", self.subscription.video, self._first_video)
-        self.tracks.append(video)
         # Transceivers made before the offer is applied: aiortc picks their codecs while applying
         # it, so the H.264-only preference must already be set then.
-        transceiver = self.pc.addTransceiver(video, direction="sendonly")
-        transceiver.setCodecPreferences(_h264_only())
-        # Pass-through sending, and PLI/FIR answered from the queue (aiortc would only flag its
-        # encoder, which pass-through never uses).
-        video.attach(transceiver.sender)
-        if with_audio:
+        if "video" in kinds:
+            video = PacketTrack("video", self.subscription.video, self._first_video)
+            self.tracks.append(video)
+            transceiver = self.pc.addTransceiver(video, direction="sendonly")
+            transceiver.setCodecPreferences(_h264_only())
+            # Pass-through sending, and PLI/FIR answered from the queue (aiortc would only flag
+            # its encoder, which pass-through never uses).
+            video.attach(transceiver.sender)
+        else:
+            self.subscription.video.close()  # an audio-only viewer: queue no pictures
+        if "audio" in kinds:
             audio = PacketTrack("audio", self.subscription.audio)
             self.tracks.append(audio)
             audio.attach(self.pc.addTransceiver(audio, direction="sendonly").sender)
+        else:
+            self.subscription.audio.close()
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-            answer = await self.pc.createAnswer()
+            answer = await create_answer(self.pc)  # as DTLS server: see there
         except Exception as exc:  # aiortc raises ValueError/OperationError on odd offers
             raise InvalidOffer(f"SDP offer refused: {exc}") from None
         # Candidates are gathered here; the scope decides which local addresses are offered.

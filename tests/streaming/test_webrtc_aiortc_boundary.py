@@ -97,7 +97,9 @@ async def test_a_connected_viewer_sends_directly_until_its_dtls_ends() -> None:
     viewer = Viewer("v", hub, WebrtcOptions(), ("127.0.0.1",), lambda _: None)
     client = Client()
     try:
-        await client.accept(await viewer.answer(await client.offer(), with_audio=True))
+        await client.accept(
+            await viewer.answer(await client.offer(), frozenset({"video", "audio"}))
+        )
         await until(lambda: all(track.stream is not None for track in viewer.tracks))
         assert {t.kind: t.send_path for t in viewer.tracks} == {
             "video": "direct/aes-gcm",
