@@ -17,10 +17,22 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from knoten.http.download_names import content_disposition
 from knoten.http.openapi import Operation
 from knoten.http.ranges import MediaFileResponse
 from knoten.http.requests import json_response, path_int, read_model, read_query
-from knoten.keys import ARCHIVE_PATHS, CONFIG, RECORDER, RECORDINGS, RETENTION, SHARE_LINKS
+from knoten.keys import (
+    ARCHIVE_PATHS,
+    CONFIG,
+    RECORDER,
+    RECORDINGS,
+    RETENTION,
+    SCHEDULE,
+    SHARE_LINKS,
+)
+from knoten.web.dates import date_and_time, local
+from knoten.web.error_pages import render_error
+from knoten.web.i18n import choose_language
 from knoten.web.pages import render
 from recordings.catalog import Recording, RecordingFilter
 from recordings.errors import (
@@ -31,6 +43,8 @@ from recordings.errors import (
     ShareTokenExpired,
 )
 from recordings.paths import check_text
+from schedules.domain import DEFAULT_TIMEZONE
+from schedules.errors import OccurrenceNotFound
 
 BASE = "/api/v1/recordings"
 SHARE_BASE = "/share/recordings"
@@ -175,9 +189,35 @@ def _file(path: Path, content_type: str) -> web.FileResponse:
 _TYPES = {"media": "video/mp4", "poster": "image/jpeg", "thumbnails": "image/jpeg"}
 
 
+class MediaQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    download: bool = Field(default=False, description="true: save as <date>-<title>.mp4")
+
+
+async def _zone(app: web.Application, recording: Recording) -> str:
+    """The room's zone of the recorded date (the seminar may be gone: then the default)."""
+    try:
+        return (await app[SCHEDULE].occurrence(recording.occurrence_id)).timezone
+    except OccurrenceNotFound:
+        return DEFAULT_TIMEZONE
+
+
+async def _media_response(request: web.Request, recording_id: int) -> web.FileResponse:
+    """The MP4, named ``<local date>-<title>.mp4``; ``?download=1`` makes it an attachment."""
+    download = read_query(request.query, MediaQuery).download
+    path = await _available_file(request.app, recording_id, "media")
+    recording = await request.app[RECORDINGS].get(recording_id)
+    day = local(recording.started_at, await _zone(request.app, recording)).date().isoformat()
+    response = _file(path, _TYPES["media"])
+    response.headers["Content-Disposition"] = content_disposition(
+        f"{day}-{recording.title}", "mp4", attachment=download
+    )
+    return response
+
+
 async def get_media(request: web.Request) -> web.FileResponse:
-    path = await _available_file(request.app, path_int(request, "recording_id"), "media")
-    return _file(path, _TYPES["media"])
+    return await _media_response(request, path_int(request, "recording_id"))
 
 
 async def get_poster(request: web.Request) -> web.FileResponse:
@@ -219,14 +259,19 @@ async def share_page(request: web.Request) -> web.Response:
         recording_id, expires_at = _share_token(request)
         recording = await request.app[RECORDINGS].get(recording_id)
     except ShareTokenExpired:
-        raise web.HTTPGone(reason="this share link has expired") from None
+        return await render_error(request, 410, "share_expired")
     except (InvalidShareToken, RecordingNotFound):
-        raise web.HTTPNotFound() from None
+        return await render_error(request, 404, "share_unknown")
     if recording.status != "available":
-        raise web.HTTPNotFound()
+        return await render_error(request, 404, "share_unknown")
     base = f"{SHARE_BASE}/{request.match_info['token']}"
+    zone = await _zone(request.app, recording)
+    lang = choose_language(request)
     response = await render(request, "recording_share.html", recording=recording,
                             media_url=f"{base}/media", poster_url=f"{base}/poster",
+                            download_url=f"{base}/media?download=true",
+                            recorded_at=date_and_time(recording.started_at, zone, lang, year=True),
+                            valid_until=date_and_time(expires_at, zone, lang, year=True),
                             expires_at=expires_at)  # fmt: skip
     response.headers["Referrer-Policy"] = "no-referrer"  # the URL is the credential
     response.headers["Cache-Control"] = "private, no-store"
@@ -240,7 +285,8 @@ async def _share_file(request: web.Request, kind: str) -> web.FileResponse:
 
 
 async def share_media(request: web.Request) -> web.FileResponse:
-    return await _share_file(request, "media")
+    recording_id, _ = _share_token(request)
+    return await _media_response(request, recording_id)
 
 
 async def share_poster(request: web.Request) -> web.FileResponse:

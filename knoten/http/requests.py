@@ -23,9 +23,17 @@ def _field_name(loc: tuple[Any, ...]) -> str | None:
     return ".".join(parts) or None
 
 
+def _limits(err: Any) -> dict[str, Any]:
+    """The rule's plain values (``le: 60``, ``max_length: 200``): pages word the error in their
+    language from ``type`` and these, without parsing the English message."""
+    ctx = err.get("ctx") or {}
+    return {k: v for k, v in ctx.items() if isinstance(v, str | int | float | bool)}
+
+
 def validation_error(exc: ValidationError) -> ApiError:
     details = [
         {"field": _field_name(tuple(err["loc"])), "message": err["msg"], "type": err["type"]}
+        | ({"ctx": limits} if (limits := _limits(err)) else {})
         for err in exc.errors(include_url=False, include_input=False)
     ]
     first = details[0]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from knoten.web.error_texts import ERROR_TEXTS
+
 LANGUAGES = ("de", "en")
 COOKIE = "knoten_lang"
 
@@ -132,7 +134,8 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "f_repeat_weekly": "Jede Woche",
         "f_repeat_custom": "Eigene Regel (RRULE)",
         "f_rrule": "Regel",
-        "f_rrule_hint": "Zum Beispiel FREQ=WEEKLY;INTERVAL=2;BYDAY=TU für jeden zweiten Dienstag.",
+        "f_rrule_hint": "Zum Beispiel FREQ=WEEKLY;INTERVAL=2;BYDAY=DI für jeden zweiten Dienstag "
+        "(Wochentage MO DI MI DO FR SA SO).",
         "f_ends": "Endet",
         "f_ends_until": "am Datum",
         "f_ends_count": "nach Anzahl Terminen",
@@ -229,7 +232,7 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "r_deleted": "Die Aufzeichnung ist gelöscht.",
         "r_chat_markdown": "Chat (Markdown)",
         "r_chat_json": "Chat (JSON)",
-        "r_chat_label": "Chat von „{title}“ herunterladen",
+        "r_chat_label": "{label}: „{title}“ herunterladen",
         "r_status_recording": "Läuft",
         "r_status_finalizing": "Wird fertiggestellt",
         "r_status_available": "Bereit",
@@ -282,8 +285,10 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "r_share_title": "Freigabe-Link",
         "r_share_until": "Gültig bis {date}. Wer den Link hat, kann die Aufzeichnung ansehen.",
         "r_share_label": "Freigabe-Link für „{title}“",
-        "r_play_label": "„{title}“ abspielen",
-        "r_share_label_button": "Freigabe-Link für „{title}“ erzeugen",
+        "r_play_label": "Abspielen: „{title}“",
+        "r_share_label_button": "Link teilen: „{title}“",
+        "r_download": "Herunterladen",
+        "r_download_label": "Herunterladen: „{title}“ (MP4)",
         "live_recording_after": "Die Aufzeichnung ist einige Sekunden nach dem Ende bereit:",
     },
     "en": {
@@ -454,7 +459,7 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "r_deleted": "The recording is deleted.",
         "r_chat_markdown": "Chat (Markdown)",
         "r_chat_json": "Chat (JSON)",
-        "r_chat_label": "Download the chat of “{title}”",
+        "r_chat_label": "{label}: download for “{title}”",
         "r_status_recording": "Recording",
         "r_status_finalizing": "Finishing",
         "r_status_available": "Ready",
@@ -507,11 +512,14 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "r_share_title": "Share link",
         "r_share_until": "Valid until {date}. Anyone with the link can watch the recording.",
         "r_share_label": "Share link for “{title}”",
-        "r_play_label": "Play “{title}”",
-        "r_share_label_button": "Create a share link for “{title}”",
+        "r_play_label": "Play: “{title}”",
+        "r_share_label_button": "Share link: “{title}”",
+        "r_download": "Download",
+        "r_download_label": "Download: “{title}” (MP4)",
         "live_recording_after": "The recording is ready a few seconds after the end:",
     },
 }
 
 for _lang in LANGUAGES:
     TEXTS[_lang].update(DASHBOARD_TEXTS[_lang])
+    TEXTS[_lang].update(ERROR_TEXTS[_lang])

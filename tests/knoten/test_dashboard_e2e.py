@@ -233,7 +233,7 @@ async def test_host_runs_a_recorded_seminar_end_to_end(
     await expect(page.get_by_test_id("recording-row")).to_have_count(0)
     await page.get_by_label("Suche").fill("")
 
-    await row.get_by_role("button", name=f"„{TITLE}“ abspielen").click()
+    await row.get_by_role("button", name=f"Abspielen: „{TITLE}“").click()
     await wait_for_js(
         page,
         "(() => { const v = document.querySelector('#player-video');"
@@ -249,7 +249,7 @@ async def test_host_runs_a_recorded_seminar_end_to_end(
         recording = next(r for r in await response.json() if r["title"] == TITLE)
     assert recording["keep"] is True
 
-    await row.get_by_role("button", name=f"Freigabe-Link für „{TITLE}“ erzeugen").click()
+    await row.get_by_role("button", name=f"Link teilen: „{TITLE}“").click()
     share_box = page.get_by_test_id("share-url")
     await expect(share_box).to_have_value(re.compile("^" + re.escape(f"{base}/share/recordings/")))
     await expect(share_box).to_be_focused()

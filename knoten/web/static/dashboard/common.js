@@ -1,6 +1,8 @@
 // Shared helpers of the dashboard pages: texts, the same-origin API client, dates, form errors.
 // The session cookie authorises the calls; every state-changing call carries the CSRF header.
 
+import { explain, explainDetail } from "./explain.js";
+
 const textsNode = document.getElementById("knoten-texts");
 export const T = textsNode ? JSON.parse(textsNode.textContent) : {};
 export const LANG = document.documentElement.lang || "de";
@@ -13,14 +15,18 @@ export function tr(key, values = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
 }
 
+/** An API error worded in the page's language (``message``); what the service said is kept
+ * in ``detail`` and in each entry's ``detail`` (see explain.js). */
 export class ApiError extends Error {
   constructor(status, body) {
     const error = (body && body.error) || {};
-    super(error.message || `HTTP ${status}`);
+    super(explain(T, status, error));
     this.status = status;
     this.code = error.code || "http_error";
     this.field = error.field || null;
-    this.details = error.details || [];
+    this.detail = error.message || `HTTP ${status}`;
+    this.details = (error.details || []).map((d) =>
+      d.field === undefined ? d : { ...d, detail: d.message, message: explainDetail(T, d, error.code) });
   }
 }
 

@@ -116,7 +116,7 @@ function chatLinks(r) {
   const base = `/api/v1/occurrences/${r.occurrence_id}/messages/export?format=`;
   return [["markdown", T.r_chat_markdown], ["json", T.r_chat_json]].map(([format, label]) =>
     el("a", { class: "button", href: base + format, download: "", "data-testid": `chat-${format}`,
-              "aria-label": `${tr("r_chat_label", { title: r.title })} (${format})` }, label));
+              "aria-label": tr("r_chat_label", { label, title: r.title }) }, label));
 }
 
 function item(r) {
@@ -143,6 +143,9 @@ function item(r) {
         { class: "rec-actions" },
         ready ? el("button", { type: "button", class: "primary", onclick: () => play(r), "aria-label": tr("r_play_label", { title: r.title }) }, `▶ ${T.r_play}`) : null,
         ready ? el("button", { type: "button", onclick: () => share(r), "aria-label": tr("r_share_label_button", { title: r.title }) }, T.r_share) : null,
+        // Saved as "<date>-<title>.mp4" (the server names it: Content-Disposition).
+        ready ? el("a", { class: "button", href: `${r.media_url}?download=true`, download: "", "data-testid": "download",
+                          "aria-label": tr("r_download_label", { title: r.title }) }, T.r_download) : null,
         ...chatLinks(r),
         el("label", { class: "check" },
           el("input", {

@@ -1,7 +1,7 @@
 // Create / edit a seminar. Errors from the API appear next to the field they name; a room
 // conflict (409) names the clashing seminar and its time.
 import {
-  T, tr, api, apiOptional, el, FormErrors, showNotice, todayIn, mondayOf, wallDay, wallTime,
+  T, LANG, tr, api, apiOptional, el, FormErrors, showNotice, todayIn, mondayOf, wallDay, wallTime,
   formatDay, formatInstant, stateText,
 } from "./common.js";
 
@@ -59,10 +59,20 @@ function parseRule(rule) {
   return { rest: rest.join(";"), count, until };
 }
 
+// German weekday abbreviations in a typed rule (BYDAY=DI,DO) become the RRULE's own (TU,TH);
+// a saved rule is shown with the German ones again on the German page.
+const DE_DAYS = { MO: "MO", DI: "TU", MI: "WE", DO: "TH", FR: "FR", SA: "SA", SO: "SU" };
+const EN_DAYS = Object.fromEntries(Object.entries(DE_DAYS).map(([de, en]) => [en, de]));
+const mapDays = (rule, table) =>
+  rule.replace(/(BYDAY=)([^;]*)/i, (_, key, days) =>
+    key + days.replace(/[A-Z]{2}/gi, (day) => table[day.toUpperCase()] || day.toUpperCase()));
+const ruleFromForm = (text) => mapDays(text.replace(/^RRULE:/i, ""), DE_DAYS);
+const ruleForForm = (text) => (LANG === "de" ? mapDays(text, EN_DAYS) : text);
+
 function buildRule() {
   const mode = repeatMode();
   if (mode === "none") return null;
-  const base = mode === "weekly" ? "FREQ=WEEKLY" : $("rrule").value.trim().replace(/^RRULE:/i, "");
+  const base = mode === "weekly" ? "FREQ=WEEKLY" : ruleFromForm($("rrule").value.trim());
   if (/(^|;)(COUNT|UNTIL)=/i.test(base)) return base; // the custom rule says how it ends
   if (endsMode() === "count") return `${base};COUNT=${$("count").value}`;
   return `${base};UNTIL=${$("until").value.replaceAll("-", "")}T235959`;
@@ -203,7 +213,7 @@ function fill(s) {
     const { rest, count, until } = parseRule(s.recurrence);
     const weekly = rest.toUpperCase() === "FREQ=WEEKLY";
     form.querySelector(`input[name="repeat"][value="${weekly ? "weekly" : "custom"}"]`).checked = true;
-    $("rrule").value = weekly ? "" : rest;
+    $("rrule").value = weekly ? "" : ruleForForm(rest);
     if (count) $("count").value = count;
     if (until) $("until").value = until;
     form.querySelector(`input[name="ends"][value="${until ? "until" : "count"}"]`).checked = true;
