@@ -9,7 +9,8 @@ A frame with a gap in its sequence numbers, or that ends without its marker (the
 timestamp began), is dropped, not forwarded: each listener's stream numbers its packets itself,
 so a hole forwarded would reach the listener's decoder unseen as corrupt picture data. The
 caller then waits for a keyframe. Retransmissions and duplicates (older than what was seen)
-are ignored: their frame has gone already.
+are ignored: their frame has gone already. :func:`annexb` turns a frame back into the access
+unit a decoder takes (for the picture-in-picture tiles).
 """
 
 from __future__ import annotations
@@ -44,6 +45,38 @@ def h264_starts_keyframe(payload: bytes) -> bool:
                 return True
             offset += 2 + size
     return False
+
+
+_START_CODE = b"\x00\x00\x00\x01"
+
+
+def annexb(payloads: list[bytes]) -> bytes:
+    """A frame's RTP payloads as one H.264 access unit in Annex B (start codes before each NAL
+    unit), what a decoder takes: single NAL units as they are, STAP-A unpacked, FU-A
+    fragments joined under the header rebuilt from their indicator and header bytes."""
+    out = bytearray()
+    for payload in payloads:
+        if not payload:
+            continue
+        nal_type = payload[0] & 0x1F
+        if nal_type == NAL_STAP_A:
+            offset, end = 1, len(payload)
+            while offset + 2 <= end:
+                size = (payload[offset] << 8) | payload[offset + 1]
+                offset += 2
+                if size == 0 or offset + size > end:
+                    break
+                out += _START_CODE + payload[offset : offset + size]
+                offset += size
+        elif nal_type == NAL_FU_A:
+            if len(payload) < 2:
+                continue
+            if payload[1] & 0x80:  # the first fragment: the NAL unit begins
+                out += _START_CODE + bytes([(payload[0] & 0xE0) | (payload[1] & 0x1F)])
+            out += payload[2:]
+        else:
+            out += _START_CODE + payload
+    return bytes(out)
 
 
 @dataclass(frozen=True, slots=True)

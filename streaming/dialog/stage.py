@@ -29,6 +29,7 @@ from streaming.dialog.errors import (
     StageFull,
     TooManyListeners,
 )
+from streaming.dialog.frames import Frame
 from streaming.dialog.listener import MAX_STAGE, VIDEO_SLOTS, Listener, ListenerKey
 from streaming.dialog.peer import DialogPeer
 from streaming.dialog.publisher import Publisher
@@ -46,6 +47,8 @@ MAX_LISTENERS = 16
 
 PcmCallback = Callable[[int, int, bytes], None]
 PcmEndCallback = Callable[[int, int], None]
+#: (occurrence, video slot, speaker or None, frame or None): see ``VideoSlot.on_picture``.
+StagePictureCallback = Callable[[int, int, int | None, Frame | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,7 @@ class StageMedia:
         on_pcm: PcmCallback | None = None,
         on_pcm_end: PcmEndCallback | None = None,
         *,
+        on_picture: StagePictureCallback | None = None,
         max_stage: int = MAX_STAGE,
         max_listeners: int = MAX_LISTENERS,
     ) -> None:
@@ -127,6 +131,7 @@ class StageMedia:
         self.options = options
         self._on_pcm = on_pcm
         self._on_pcm_end = on_pcm_end
+        self._on_picture = on_picture
         self._max_stage = max_stage
         self._max_listeners = max_listeners
         self._host_addresses = resolve_host_addresses(options.host_addresses, options.interfaces)
@@ -141,7 +146,15 @@ class StageMedia:
             stage = _Stage(
                 occurrence_id,
                 [StageSlot(i) for i in range(self._max_stage)],
-                video_slots=[VideoSlot(i) for i in range(VIDEO_SLOTS)],
+                video_slots=[
+                    VideoSlot(
+                        i,
+                        None
+                        if self._on_picture is None
+                        else partial(self._on_picture, occurrence_id),
+                    )
+                    for i in range(VIDEO_SLOTS)
+                ],
             )
             self._stages[occurrence_id] = stage
         return stage

@@ -11,6 +11,11 @@ A slot starts every new speaker on a keyframe: after :meth:`VideoSlot.assign` (a
 frame of the speaker was lost on the way in) it drops frames until one a decoder can start on,
 and asks the speaker's browser for one (``request_keyframe``, a PLI) instead of waiting for its
 next scheduled keyframe, which browsers send rarely.
+
+``on_picture(index, speaker_id, frame)`` sees every frame the slot forwards (so a decoder there
+starts on a keyframe too), and ``on_picture(index, None, None)`` when the slot goes dark or
+changes speaker: the picture-in-picture tiles of the broadcast
+(:class:`~streaming.dialog.tiles.SpeakerTiles`) follow the slots this way.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from streaming.dialog.slots import SlotClock
 from streaming.webrtc.hub import PacketQueue
 from streaming.webrtc.rtp.packets import VIDEO_CLOCK, MediaPacket
 
+#: (video slot, speaker or None, frame or None): see the module docstring.
+PictureCallback = Callable[[int, int | None, Frame | None], None]
 #: One frame at 30 fps in the 90 kHz clock: the least a slot's clock advances at a change.
 MIN_VIDEO_STEP = 3000
 
@@ -36,14 +43,16 @@ class VideoSlot:
         "dropped",
         "frames",
         "index",
+        "on_picture",
         "outputs",
         "packets",
         "speaker_id",
         "waiting_for_keyframe",
     )
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, on_picture: PictureCallback | None = None) -> None:
         self.index = index
+        self.on_picture = on_picture
         self.speaker_id: int | None = None
         #: ``(queue, own speaker id)`` per listener, as in the audio slots.
         self.outputs: list[tuple[PacketQueue, int | None]] = []
@@ -61,6 +70,8 @@ class VideoSlot:
     ) -> None:
         """Carry ``speaker_id``'s camera from its next keyframe on (None: the slot goes dark);
         ``request_keyframe`` asks that speaker's browser for one and is called at once."""
+        if self.on_picture is not None and self.speaker_id is not None:
+            self.on_picture(self.index, None, None)
         self.speaker_id = speaker_id
         self._request_keyframe = request_keyframe if speaker_id is not None else None
         self._clock.restart()
@@ -105,3 +116,5 @@ class VideoSlot:
         for queue, own in self.outputs:
             if own != speaker_id:
                 queue.put(packet)
+        if self.on_picture is not None:
+            self.on_picture(self.index, speaker_id, frame)

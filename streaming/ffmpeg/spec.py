@@ -158,7 +158,40 @@ class DeviceInput:
             raise ValueError("DeviceInput.path must be /dev/videoN")
 
 
-Input = TestPattern | UrlInput | FileInput | FeedInput | SlateInput | DeviceInput
+@dataclass(frozen=True, slots=True)
+class RtpInput:
+    """Plain RTP on loopback UDP ports, described by an SDP file Knoten wrote (code-chosen
+    path): how a WHIP publisher's packets reach the camera FFmpeg, which depacketizes them."""
+
+    sdp: Path
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sdp, Path) or not self.sdp.is_absolute():
+            raise ValueError("RtpInput.sdp must be an absolute pathlib.Path")
+
+
+Input = TestPattern | UrlInput | FileInput | FeedInput | SlateInput | DeviceInput | RtpInput
+
+
+@dataclass(frozen=True, slots=True)
+class TileOverlay:
+    """A raw ``yuva420p`` canvas (the speakers' camera tiles, ``streaming.dialog.tiles``) read
+    from a Unix socket Knoten serves and laid over the encoded picture at (``x``, ``y``).
+    Transparent where no speaker is shown, so the picture is unchanged then."""
+
+    path: Path
+    width: int
+    height: int
+    fps: int
+    x: int
+    y: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, Path) or not self.path.is_absolute():
+            raise ValueError("TileOverlay.path must be an absolute pathlib.Path")
+        _check_size(self.width, self.height, self.fps)
+        if self.x < 0 or self.y < 0:
+            raise ValueError("TileOverlay position must not be negative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,8 +286,11 @@ class FfmpegSpec:
     outputs: tuple[Output, ...]
     duration_s: float | None = None
     overwrite: bool = False  # file outputs: -y (replace) instead of -n (fail if it exists)
+    tiles: TileOverlay | None = None  # speakers' camera tiles over the encoded picture
 
     def __post_init__(self) -> None:
+        if self.tiles is not None and (self.profile is None or self.profile.audio_only):
+            raise ValueError("tiles are laid over an encoded picture: they need a video profile")
         if not self.name:
             raise ValueError("spec name is empty")
         if not isinstance(self.outputs, tuple) or not self.outputs:
@@ -274,7 +310,10 @@ def build_argv(spec: FfmpegSpec, ffmpeg: str = "ffmpeg") -> list[str]:
         streams = [video, audio]
     else:
         if not profile.audio_only:
-            streams.append(_scale(video, spec.input, profile))
+            picture = _scale(video, spec.input, profile)
+            if spec.tiles is not None:
+                picture = _overlay(picture, spec.tiles)
+            streams.append(picture)
         streams.append(audio)
     kwargs = _codec_options(profile)
     if spec.duration_s is not None:
@@ -382,6 +421,12 @@ def _input_streams(spec: FfmpegSpec) -> tuple[Any, Any]:
         )
         copy = spec.profile is None
         return (node["v:0?"] if copy else node["v:0"]), node["a:0?"]
+    if isinstance(src, RtpInput):
+        # The file may name only udp/rtp on loopback ports: it is ours, never a user's.
+        node = ffmpeg_python.input(
+            str(src.sdp), format="sdp", protocol_whitelist="file,udp,rtp", analyzeduration=1_000_000
+        )
+        return node["v:0"], node["a:0?"]
     options: dict[str, Any] = {}
     if src.realtime:
         options["re"] = None
@@ -417,6 +462,24 @@ def _scale(video: Any, src: Input, profile: VideoProfile) -> Any:
         .filter("pad", w, h, "(ow-iw)/2", "(oh-ih)/2")
         .filter("setsar", 1)
         .filter("fps", profile.fps)
+    )
+
+
+def _overlay(picture: Any, tiles: TileOverlay) -> Any:
+    # The tile input comes second, after the camera is open: a listener input (SRT push) may
+    # wait for its encoder for hours, and the tile socket must not be read before it is used.
+    canvas = ffmpeg_python.input(
+        f"unix:{tiles.path}",
+        format="rawvideo",
+        pix_fmt="yuva420p",
+        video_size=(tiles.width, tiles.height),  # ffmpeg-python joins the pair as WxH
+        framerate=tiles.fps,
+        protocol_whitelist="unix",
+        thread_queue_size=4,
+    )
+    # eof_action=pass: should the tile input ever end, the room's picture goes on alone.
+    return ffmpeg_python.overlay(
+        picture, canvas["v:0"], x=tiles.x, y=tiles.y, eof_action="pass", eval="init"
     )
 
 

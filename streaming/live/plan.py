@@ -17,6 +17,7 @@ from streaming.ffmpeg.spec import (
     DeviceInput,
     FeedInput,
     FileInput,
+    RtpInput,
     TestPattern,
     UrlInput,
     VideoProfile,
@@ -29,16 +30,19 @@ DEFAULT_MASTER = "720p"
 
 @dataclass(frozen=True)
 class CameraSource:
-    """The room's camera: ``kind`` is testsrc, file, rtsp, rtmp, srt or v4l2."""
+    """The room's camera: ``kind`` is testsrc, file, rtsp, rtmp, srt, srt-push, v4l2 or whip."""
 
     kind: str
     url: str | None = field(default=None, repr=False)  # remote cameras: may carry secrets
-    path: Path | None = None  # files and devices
+    path: Path | None = None  # files and devices; for whip where the session writes ``sdp``
     listener: bool = False  # Knoten waits for the camera to call (push from an encoder)
+    sdp: str | None = None  # whip: the RTP description FFmpeg reads the publisher's packets by
 
     def ffmpeg_input(
         self, profile: VideoProfile
-    ) -> TestPattern | UrlInput | FileInput | DeviceInput:
+    ) -> TestPattern | UrlInput | FileInput | DeviceInput | RtpInput:
+        if self.kind == "whip" and self.path is not None:
+            return RtpInput(self.path)
         if self.kind == "testsrc":
             return TestPattern(width=profile.width, height=profile.height, fps=profile.fps)
         if self.kind == "v4l2" and self.path is not None:
@@ -76,6 +80,9 @@ class SessionPlan:
     # Mix the date's remote-audio bus (speakers on stage) into the master, once, for every
     # partner, the recording and the viewers (see LiveSession.bus).
     remote_audio: bool = True
+    # Lay the speakers' camera tiles (at most two) over the picture where it is encoded, once,
+    # for every partner, the recording and the viewers (see LiveSession.tiles).
+    speaker_tiles: bool = True
 
     def master_profile(self) -> VideoProfile:
         """The best picture any partner asked for (encode once at that size), 720p at least

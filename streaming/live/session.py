@@ -2,16 +2,21 @@
 
 Process layout (each FFmpeg under its own supervisor, registered in the app's FfmpegProcesses):
 
-    camera ingest ─┐                                   ┌─▶ partners on the master profile (copy)
-                   ├─▶ MasterSwitch ─▶ switched ─┐     ├─▶ profile encoders ─▶ feeds ─▶ partners
-    slate ─────────┘                             ├─mix─┼─▶ WebRTC feed (video copied, audio → Opus)
-    RemoteAudioBus (speakers, silence) ─ PCM ────┘     └─▶ recorder (added by the composition root)
-                                                 master
+    SpeakerTiles (canvas) ─┐
+    camera ingest ─────────┤ (tiles laid over)         ┌─▶ partners on the master profile (copy)
+                           ├─▶ MasterSwitch ─▶ switched ─┐ ├─▶ profile encoders ─▶ partners
+    slate ─────────────────┘                             ├mix┼─▶ WebRTC feed (video copied, Opus)
+    RemoteAudioBus (speakers, silence) ─ PCM ────────────┘ └─▶ recorder (added by the root)
+                                                      master
 
 The camera is opened exactly once. The master is encoded once, in constrained baseline so the
-WebRTC feed is a copy. With ``plan.remote_audio`` (the default) one more process, *mix*, copies
-the switched feed's video and mixes its audio with the date's remote-audio bus (``self.bus``);
-its output is the master every consumer reads, so remote voices are mixed once for everyone.
+WebRTC feed is a copy. With ``plan.speaker_tiles`` (the default) the camera and slate encoders
+also read the date's camera tiles (``self.tiles``, a raw canvas that is transparent while no
+speaker shows a camera) and lay them over the picture they encode: the speakers' pictures cost
+no second encode, and every consumer gets them. With ``plan.remote_audio`` (the default) one
+more process, *mix*, copies the switched feed's video and mixes its audio with the date's
+remote-audio bus (``self.bus``); its output is the master every consumer reads, so remote
+voices are mixed once for everyone.
 The bus never stops while the session runs, so putting speakers on or off stage changes what
 feeds the bus and never an FFmpeg command. Each lower profile is encoded once, however many
 partners use it. Every destination is its own process reading a feed, so one that refuses or
@@ -32,21 +37,29 @@ from pathlib import Path
 from typing import Any
 
 from streaming.dialog.bus import RemoteAudioBus
+from streaming.dialog.tiles import SpeakerTiles, TileLayout
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.ffmpeg.spec import (
     FeedInput,
     FfmpegSpec,
     Output,
     SlateInput,
+    TileOverlay,
     VideoProfile,
     build_argv,
     mix_feed_argv,
     webrtc_feed_argv,
 )
-from streaming.ffmpeg.supervisor import FfmpegSupervisor, ProcessState, RestartPolicy
+from streaming.ffmpeg.supervisor import (
+    FfmpegSupervisor,
+    ProcessState,
+    ReadyProbe,
+    RestartPolicy,
+)
 from streaming.live.feed import FeedHub
 from streaming.live.hls import hls_output, partner_dir
 from streaming.live.plan import PartnerKind, PartnerTarget, SessionPlan, profile_for
+from streaming.live.reach import tcp_probe
 from streaming.live.status import LiveStatus, OutputState, OutputStatus, SourceState, SourceStatus
 from streaming.live.switch import MasterSwitch, SourceName
 
@@ -54,11 +67,13 @@ log = logging.getLogger(__name__)
 
 SLATE_FPS = 10
 LOSS_SLATE_TEXT = "Die Übertragung wird in Kürze fortgesetzt\n\nThe broadcast will resume shortly"
-# Outputs: capped at 30 s so a partner that comes back is reached again within half a minute.
+# Outputs: the first retry after 0.5 s (a destination process that died is back within 3 s),
+# capped at 30 s; RTMP partners also have a ready probe that ends the wait once their server is
+# back (``streaming.live.reach``).
 # Readers of a feed wait for what is upstream (camera, encoder) at session start: on a busy
 # machine that takes more than the default 10 s, so they get 30 s before counting as stuck.
 OUTPUT_POLICY = RestartPolicy(
-    initial_backoff_s=1.0, max_backoff_s=30.0, stale_timeout_s=10.0, startup_timeout_s=30.0
+    initial_backoff_s=0.5, max_backoff_s=30.0, stale_timeout_s=10.0, startup_timeout_s=30.0
 )
 # The camera: retried quickly at first (a network blip), then every 10 s at most.
 CAMERA_POLICY = RestartPolicy(initial_backoff_s=0.5, max_backoff_s=10.0, stale_timeout_s=5.0)
@@ -114,6 +129,17 @@ class LiveSession:
             if plan.remote_audio
             else None
         )
+        #: The speakers' camera tiles (None without ``plan.speaker_tiles``): the composition
+        #: root feeds it with ``tiles.show(slot, speaker_id, frame)`` and ``tiles.hide(slot)``.
+        self.tiles: SpeakerTiles | None = (
+            SpeakerTiles(
+                f"tiles occ{plan.occurrence_id}",
+                run / "tiles.sock",
+                TileLayout(self.master_profile.width, self.master_profile.height),
+            )
+            if plan.speaker_tiles
+            else None
+        )
         self._switch = MasterSwitch(
             f"occ{plan.occurrence_id}",
             FeedHub("switched", self.switched_feed),
@@ -132,8 +158,10 @@ class LiveSession:
     def _name(self, part: str) -> str:
         return f"occ{self.plan.occurrence_id}-{part}"
 
-    def _supervisor(self, part: str, argv: list[str], policy: RestartPolicy) -> FfmpegSupervisor:
-        supervisor = FfmpegSupervisor(self._name(part), argv, policy=policy)
+    def _supervisor(
+        self, part: str, argv: list[str], policy: RestartPolicy, probe: ReadyProbe | None = None
+    ) -> FfmpegSupervisor:
+        supervisor = FfmpegSupervisor(self._name(part), argv, policy=policy, ready_probe=probe)
         self._supervisors.append(supervisor)
         return supervisor
 
@@ -144,11 +172,15 @@ class LiveSession:
         plan.run_dir.mkdir(parents=True, exist_ok=True)
         self._started_at = time.monotonic()
         self._write_slate(live=False)
+        if plan.camera.sdp is not None and plan.camera.path is not None:
+            plan.camera.path.write_text(plan.camera.sdp)  # a WHIP room: where FFmpeg reads RTP
         self._live = live
         self._switch.want_camera = live
         self._switch.on_switch = self._on_switch
         await self._switch.hub.start()
         await self._switch.start()
+        if self.tiles is not None:
+            await self.tiles.start()
         master = self.master_profile
         # A still picture needs no 30 fps: at 10 fps the slate costs a third (bench/partners),
         # and a keyframe every 0.5 s keeps the switch to it quick.
@@ -161,6 +193,7 @@ class LiveSession:
                     SlateInput(self._slate_text, master.width, master.height, SLATE_FPS),
                     slate_profile,
                     (Output(plan.run_dir / "slate-in.sock", "mpegts", socket=True),),
+                    tiles=self._tile_overlay(),
                 ),
                 self._ffmpeg,
             ),
@@ -174,6 +207,7 @@ class LiveSession:
                     plan.camera.ffmpeg_input(master),
                     master,
                     (Output(plan.run_dir / "camera-in.sock", "mpegts", socket=True),),
+                    tiles=self._tile_overlay(),
                 ),
                 self._ffmpeg,
             ),
@@ -201,6 +235,14 @@ class LiveSession:
             "live" if live else "lead-in",
             len(plan.partners),
         )
+
+    def _tile_overlay(self) -> TileOverlay | None:
+        if self.tiles is None:
+            return None
+        layout = self.tiles.layout
+        width, height = layout.canvas_size
+        x, y = layout.position
+        return TileOverlay(self.tiles.path, width, height, self.tiles.fps, x, y)
 
     async def _add_mix(self, bus: RemoteAudioBus) -> None:
         # The bus runs from the start (silence) so the mix's input never ends or changes.
@@ -259,7 +301,9 @@ class LiveSession:
             target = Output(partner.url, "flv" if partner.kind == "rtmp" else "mpegts")
         part = f"partner-{partner.partner_id}"
         spec = FfmpegSpec(self._name(part), feed, None, (target,), overwrite=True)
-        supervisor = self._supervisor(part, build_argv(spec, self._ffmpeg), OUTPUT_POLICY)
+        # A partner back after an outage is reached again at once, not after the backoff.
+        probe = tcp_probe(partner.url) if partner.kind == "rtmp" else None
+        supervisor = self._supervisor(part, build_argv(spec, self._ffmpeg), OUTPUT_POLICY, probe)
         self._outputs.append(
             _Output(partner.name, partner.kind, supervisor, partner.partner_id, partner.profile)
         )
@@ -308,6 +352,8 @@ class LiveSession:
             await hub.aclose()
         if self.bus is not None:
             await self.bus.aclose()
+        if self.tiles is not None:
+            await self.tiles.aclose()
         with contextlib.suppress(OSError):
             self._slate_text.unlink()
         log.info("occurrence %s: session stopped", self.plan.occurrence_id)
