@@ -18,9 +18,12 @@ Decisions:
   (bumped by the store on every change) tells clients which version is newer.
 * **Local wall time with TZID.** DTSTART/DTEND are written in the seminar's timezone, with a
   VTIMEZONE for each timezone used (and for X-WR-TIMEZONE, the most used one), so a weekly 18:00
-  seminar reads as 18:00 on both sides of a DST change. The VTIMEZONEs hold every transition from
-  1 January of the first event's year to 1 January two years after the last event's year
-  (icalendar's default, 1970–2038, is both huge and wrong for later events). Exception: an
+  seminar reads as 18:00 on both sides of a DST change. The VTIMEZONEs (:mod:`schedules.vtimezone`)
+  state the zone's yearly rules as RRULE observances with their onsets in local time before the
+  change (02:00 for the start of summer time in Europe/Berlin), valid from 1 January of the first
+  event's year and, while the zone keeps its rules, beyond the last: icalendar's own
+  ``from_tzid`` listed transitions as RDATEs with wrong onsets, which Thunderbird's ical.js read
+  an hour off in the days after the change. Exception: an
   instant in the *second* pass of a DST fold (e.g. 02:30 CET on 2027-10-31, after 02:30 CEST)
   cannot be written as local time, because RFC 5545 reads an ambiguous local time as its first
   instant; such a (moved) occurrence gets its DTSTART/DTEND pair in UTC instead. A seminar whose
@@ -50,10 +53,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone, vDuration
+from icalendar import Calendar, Event, vDuration
 
 from schedules.domain import DEFAULT_TIMEZONE, OccurrenceState
 from schedules.timing import load_timezone
+from schedules.vtimezone import vtimezone
 
 PRODID = "-//Knoten//Seminarraum//DE"
 # How often subscribed clients should poll (REFRESH-INTERVAL, RFC 7986, and X-PUBLISHED-TTL).
@@ -244,7 +248,7 @@ def _add_timezones(
     # Year-aligned so the VTIMEZONE changes rarely and holds whole years of transitions; the year
     # after the last event is kept as a margin for readers that look ahead.
     first, last = date(min(years), 1, 1), date(max(years) + 2, 1, 1)
-    timezones = [Timezone.from_tzid(tzid, first_date=first, last_date=last) for tzid in tzids]
+    timezones = [vtimezone(tzid, first, last) for tzid in tzids]
     # RFC 5545 allows any order, but some readers resolve TZIDs in one pass: VTIMEZONEs go first.
     calendar.subcomponents[0:0] = timezones
 
