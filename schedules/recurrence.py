@@ -19,15 +19,20 @@ Policy decisions, all checked by :func:`validate_series`:
   inside a caller-given window, so the limit then caps its density (a daily rule forever is too
   dense; a weekly one is fine).
 * Exdates are naive local start times and must each be an occurrence of the rule.
+
+Bounded work: dateutil looks for the next occurrence until datetime's last year, so a rule that
+never matches (``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30``) would cost seconds of CPU on the event loop
+to refuse. :func:`_first_occurrence` therefore asks a copy of the rule moved to a year just below
+9999 with the same calendar, where the search ends after a few decades of days at most.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from itertools import islice
+from datetime import MAXYEAR, UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -52,6 +57,8 @@ from schedules.timing import (
 
 MAX_OCCURRENCES = 500
 MAX_SERIES_SPAN = relativedelta(years=2)
+#: Years from here on are refused in UNTIL; the probe copy of a rule lives in the years above.
+_LAST_YEAR = 9000
 
 ALLOWED_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 _TOO_FINE_FREQUENCIES = ("SECONDLY", "MINUTELY", "HOURLY")
@@ -60,7 +67,8 @@ _ALLOWED_PARTS = frozenset(
     | {"BYMONTH", "BYSETPOS", "WKST"}
 )
 _TIME_OF_DAY_PARTS = frozenset({"BYHOUR", "BYMINUTE", "BYSECOND"})
-_UNTIL_PATTERN = re.compile(r"^\d{8}(T\d{6}Z?)?$")
+_UNTIL_PATTERN = re.compile(r"[0-9]{8}(T[0-9]{6}Z?)?")
+_COUNT_PATTERN = re.compile(r"[0-9]{1,6}")
 # Widens the local-time search window so that occurrences shifted by a DST gap (up to a whole day
 # in zones such as Pacific/Apia in 2011) or sitting next to an offset change are not lost.
 _EXPANSION_SLACK = timedelta(days=2)
@@ -112,8 +120,10 @@ def _split_rule(text: str) -> dict[str, str]:
     if frequency not in ALLOWED_FREQUENCIES:
         raise InvalidRecurrence(f"unknown FREQ {frequency!r}")
     for key in ("INTERVAL", "COUNT"):
-        if key in parts and not (parts[key].isdigit() and int(parts[key]) > 0):
-            raise InvalidRecurrence(f"{key} must be a positive whole number")
+        # ASCII digits only ("²".isdigit() is true) and below a million: dateutil turns a huge
+        # INTERVAL into a step past datetime's range.
+        if key in parts and not (_COUNT_PATTERN.fullmatch(parts[key]) and int(parts[key]) > 0):
+            raise InvalidRecurrence(f"{key} must be a positive whole number below a million")
     if "COUNT" in parts and "UNTIL" in parts:
         raise InvalidRecurrence("give either COUNT or UNTIL, not both")
     if "UNTIL" in parts:
@@ -122,16 +132,20 @@ def _split_rule(text: str) -> dict[str, str]:
 
 
 def _parse_until(value: str) -> datetime:
-    if not _UNTIL_PATTERN.match(value):
+    if not _UNTIL_PATTERN.fullmatch(value):
         raise InvalidRecurrence(
             f"UNTIL {value!r} must look like 20270601, 20270601T235959 or 20270601T215959Z"
         )
     try:
         if len(value) == 8:
-            return datetime.strptime(value, "%Y%m%d")
-        return datetime.strptime(value.rstrip("Z"), "%Y%m%dT%H%M%S")
+            until = datetime.strptime(value, "%Y%m%d")
+        else:
+            until = datetime.strptime(value.rstrip("Z"), "%Y%m%dT%H%M%S")
     except ValueError as exc:
         raise InvalidRecurrence(f"UNTIL {value!r} is not a valid date") from exc
+    if until.year >= _LAST_YEAR:  # the conversion to local time must stay within datetime
+        raise InvalidRecurrence(f"UNTIL {value!r} lies too far in the future")
+    return until
 
 
 def normalize_rrule(text: str) -> str:
@@ -168,6 +182,43 @@ def _build_rule(series: SeriesRule, zone: ZoneInfo) -> rrule:
     return rule
 
 
+def _probe_year(year: int) -> int:
+    """A year above :data:`_LAST_YEAR` whose next four years have the same calendars (weekday of
+    1 January and leap years) as ``year`` and the three after it; as close to 9999 as possible."""
+
+    def shape(first: int) -> tuple[tuple[int, bool], ...]:
+        return tuple((date(y, 1, 1).weekday(), calendar.isleap(y)) for y in range(first, first + 4))
+
+    wanted = shape(year)
+    for candidate in range(MAXYEAR - 3, _LAST_YEAR, -1):
+        if shape(candidate) == wanted:
+            return candidate
+    raise AssertionError("the Gregorian calendar repeats every 400 years")  # pragma: no cover
+
+
+def _first_occurrence(rule: rrule, start: datetime) -> datetime | None:
+    """The rule's first occurrence if it lies within three years of ``start``, else None.
+
+    Asked of a copy moved to :func:`_probe_year`, where dateutil's search for an occurrence
+    that never comes stops at 9999 after a few decades instead of eight thousand years. Rule
+    parts only see the calendar, which is the same there for the years that matter.
+    """
+    until = rule._until  # dateutil keeps no public accessor
+    if until is not None and until < start:
+        return None
+    if until is not None and until.year > start.year + 3:
+        until = None  # beyond what is looked at; moved, it could leave datetime's range
+    shift = _probe_year(start.year) - start.year
+    probe = rule.replace(
+        dtstart=start.replace(year=start.year + shift),
+        until=None if until is None else until.replace(year=until.year + shift),
+    )
+    first = next(iter(probe), None)
+    if first is None or first.year - shift > start.year + 3:
+        return None
+    return first.replace(year=first.year - shift)
+
+
 def _exdates(series: SeriesRule) -> frozenset[datetime]:
     for value in series.exdates:
         if value.tzinfo is not None:
@@ -190,15 +241,25 @@ def validate_series(series: SeriesRule) -> None:
             raise ScheduleValidationError("exdates", "exdates need a recurrence rule")
         return
     rule = _build_rule(series, zone)
-    first_ones = list(islice(rule, MAX_OCCURRENCES + 1))
-    if not first_ones:
-        raise InvalidRecurrence("the rule produces no occurrences (is UNTIL before the start?)")
-    if first_ones[0] != series.start_local:
+    first = _first_occurrence(rule, series.start_local)
+    if first is None:
+        raise InvalidRecurrence(
+            "the rule produces no occurrences in the first years (is UNTIL before the start, "
+            "or do its parts exclude each other, such as BYMONTH=2;BYMONTHDAY=30?)"
+        )
+    if first != series.start_local:
         raise InvalidRecurrence(
             f"the seminar start ({series.start_local:%a %Y-%m-%d %H:%M}) must be the first "
-            f"occurrence of the rule, which is {first_ones[0]:%a %Y-%m-%d %H:%M}"
+            f"occurrence of the rule, which is {first:%a %Y-%m-%d %H:%M}"
         )
     horizon = series.start_local + MAX_SERIES_SPAN
+    # The rule matches its start, so the walk below ends at the first occurrence past the
+    # horizon (a few decades of days at most even for leap-day rules), not at the year 9999.
+    first_ones: list[datetime] = []
+    for value in rule:
+        first_ones.append(value)
+        if value >= horizon or len(first_ones) > MAX_OCCURRENCES:
+            break
     within_span = [value for value in first_ones if value < horizon]
     if len(within_span) > MAX_OCCURRENCES:
         raise SeriesTooLong(

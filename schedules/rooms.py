@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schedules.errors import RoomNotFound, ScheduleError
-from schedules.tables import rooms, seminars
+from schedules.tables import occurrences, rooms, seminars
 
 
 class RoomNameTaken(ScheduleError):
@@ -32,12 +32,19 @@ class RoomNameTaken(ScheduleError):
 
 
 class RoomInUse(ScheduleError):
-    """Seminars are booked in the room; delete or move them first."""
+    """Seminars are booked in the room, or past dates of a moved seminar took place there."""
 
     code = "room_in_use"
 
-    def __init__(self, room_id: int) -> None:
-        super().__init__(f"room {room_id} still has seminars; delete or move them first")
+    def __init__(self, room_id: int, *, history: bool = False) -> None:
+        if history:
+            message = (
+                f"room {room_id} is where past dates took place; they keep their room, "
+                "so the room cannot be deleted (rename it instead)"
+            )
+        else:
+            message = f"room {room_id} still has seminars; delete or move them first"
+        super().__init__(message)
         self.field = None
 
 
@@ -140,6 +147,13 @@ class RoomRepository:
             )
             if booked.first() is not None:
                 raise RoomInUse(room_id)
+            # A seminar moved to another room leaves its past dates here (history is not
+            # rewritten), and the foreign key would refuse the delete.
+            held = await conn.execute(
+                select(occurrences.c.id).where(occurrences.c.room_id == room_id).limit(1)
+            )
+            if held.first() is not None:
+                raise RoomInUse(room_id, history=True)
             result = await conn.execute(delete(rooms).where(rooms.c.id == room_id))
         if result.rowcount == 0:
             raise RoomNotFound(room_id)

@@ -94,6 +94,13 @@ def validate_partner_url(kind: str, url: str | None) -> str | None:
     if scheme not in allowed:
         schemes = " or ".join(f"{s}://" for s in sorted(allowed))
         raise InvalidMediaUrl("url", f"a {kind} partner needs a {schemes} URL")
+    if kind == "rtmp" and len([part for part in urlsplit(url).path.split("/") if part]) < 2:
+        # rtmp://host/app alone publishes to an empty stream name: the server refuses it, or
+        # worse, accepts it and nobody can watch it.
+        raise InvalidMediaUrl(
+            "url",
+            "an rtmp partner URL needs the application and the stream key: rtmp://host/app/key",
+        )
     if MASK in url:
         # Most likely a masked URL copied from a listing: storing it would lose the real key.
         raise InvalidMediaUrl("url", f"url contains the mask {MASK!r}; send the real stream key")

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from knoten.http.requests import parse_id
 from knoten.keys import CONFIG, JOIN_LINKS, ROOMS, SCHEDULE
 from schedules.calendar_feed import FeedEvent, build_room_calendar
 from schedules.errors import RoomNotFound
@@ -20,11 +21,11 @@ AHEAD = timedelta(days=366)
 
 
 async def room_calendar(request: web.Request) -> web.Response:
-    raw = request.match_info["room_id"]
-    if not raw.isdigit() or len(raw) > 11:
+    room_id = parse_id(request.match_info["room_id"])
+    if room_id is None:
         raise web.HTTPNotFound(text="no such room")
     try:
-        room = await request.app[ROOMS].get(int(raw))
+        room = await request.app[ROOMS].get(room_id)
     except RoomNotFound:
         raise web.HTTPNotFound(text="no such room") from None
     now = datetime.now(UTC)

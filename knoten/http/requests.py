@@ -1,13 +1,18 @@
-"""Reading and validating request bodies and query strings into pydantic models.
+"""Reading and validating request bodies, query strings and path ids.
 
-Malformed JSON is a 400, a body that does not fit the model a 422 naming the first bad field.
+Malformed JSON is a 400 (also JSON nested deeper than :data:`MAX_JSON_DEPTH`), a body that does
+not fit the model a 422 naming the first bad field. Ids in paths are ASCII digits within the
+64-bit range of the database; integers and dates beyond what the store and the calendar can hold
+are refused with a 422 before they reach either.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from datetime import date, datetime
+from typing import Any, NoReturn, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -16,6 +21,34 @@ from knoten.http.errors import ApiError
 from streaming.webrtc.sdp import MAX_OFFER_BYTES
 
 M = TypeVar("M", bound=BaseModel)
+
+#: The largest id and integer the database stores (SQLite INTEGER, PostgreSQL BIGINT).
+MAX_INT = 2**63 - 1
+#: Request JSON deeper than this is refused; no body of this API nests more than four levels,
+#: and a deep body would otherwise reach the recursion limit of the decoder and of pydantic.
+MAX_JSON_DEPTH = 32
+#: Dates outside these years are refused: a seminar needs neither, and near year 1 or 9999 the
+#: conversion between time zones and the lead-in/lead-out arithmetic leave datetime's range.
+MIN_YEAR, MAX_YEAR = 1970, 2999
+
+# ASCII only: str.isdigit() also accepts '²' and other Unicode digits that int() refuses.
+_ASCII_ID = re.compile(r"[0-9]{1,19}")
+
+
+def parse_id(raw: str) -> int | None:
+    """The id written in ``raw``, or None unless it is 1 … 2^63-1 in ASCII digits."""
+    if _ASCII_ID.fullmatch(raw) is None:
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_INT else None
+
+
+def page_id(request: web.Request, name: str) -> int:
+    """An id from the path of a page (not the API): anything else is aiohttp's plain 404."""
+    value = parse_id(request.match_info[name])
+    if value is None:
+        raise web.HTTPNotFound()
+    return value
 
 
 def _field_name(loc: tuple[Any, ...]) -> str | None:
@@ -51,9 +84,37 @@ async def read_json(request: web.Request) -> Any:
     if not body:
         raise ApiError(400, "malformed_json", "request body is empty; expected JSON")
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(body)
+    except ValueError as exc:  # also UnicodeDecodeError and an integer of 5,000 digits
         raise ApiError(400, "malformed_json", f"request body is not valid JSON: {exc}") from None
+    except RecursionError:  # deeper than the decoder goes
+        _too_deep()
+    check_json_values(data)
+    return data
+
+
+def _too_deep() -> NoReturn:
+    raise ApiError(
+        400, "malformed_json", f"request body is nested deeper than {MAX_JSON_DEPTH} levels"
+    )
+
+
+def check_json_values(data: Any) -> None:
+    """400 past :data:`MAX_JSON_DEPTH`, 422 naming the field for an integer beyond 64 bits.
+
+    Walks the decoded body without recursion, so any depth the decoder returns is safe here.
+    """
+    stack: list[tuple[Any, tuple[str, ...], int]] = [(data, (), 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                _too_deep()
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend((item, (*path, str(key)), depth + 1) for key, item in items)
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            field = ".".join(path) or None
+            raise ApiError(422, "validation_error", "integer out of range", field=field)
 
 
 async def read_model(request: web.Request, model: type[M]) -> M:
@@ -61,25 +122,60 @@ async def read_model(request: web.Request, model: type[M]) -> M:
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "request body must be a JSON object")
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc) from None
+    check_ranges(parsed)
+    return parsed
 
 
 def read_query(query: Mapping[str, str], model: type[M]) -> M:
     try:
-        return model.model_validate(dict(query))
+        parsed = model.model_validate(dict(query))
     except ValidationError as exc:
         raise validation_error(exc) from None
+    check_ranges(parsed)
+    return parsed
+
+
+def check_ranges(model: BaseModel) -> None:
+    """422 naming the field for an integer beyond 64 bits or a date outside MIN_YEAR…MAX_YEAR.
+
+    Checked once here for every body and query, so no model can forget it and no such value
+    reaches the database (OverflowError) or datetime arithmetic (year 10000).
+    """
+    stack: list[tuple[Any, tuple[str, ...]]] = [
+        (getattr(model, name), (name,)) for name in type(model).model_fields
+    ]
+    while stack:
+        value, path = stack.pop()
+        field = ".".join(path)
+        if isinstance(value, BaseModel):
+            stack.extend((getattr(value, n), (*path, n)) for n in type(value).model_fields)
+        elif isinstance(value, list | tuple):
+            stack.extend((item, (*path, str(i))) for i, item in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            raise ApiError(422, "validation_error", "integer out of range", field=field)
+        elif isinstance(value, date) and not _within_years(value):
+            message = f"date out of range; give a year from {MIN_YEAR} to {MAX_YEAR}"
+            raise ApiError(422, "validation_error", message, field=field)
+
+
+def _within_years(value: date) -> bool:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        return False
+    offset = value.utcoffset() if isinstance(value, datetime) else None
+    # 2999-12-31T23:00-05:00 is already the year 3000 in UTC.
+    return offset is None or MIN_YEAR <= (value - offset).year <= MAX_YEAR
 
 
 def path_int(request: web.Request, name: str) -> int:
     """An integer id from the path; anything else names nothing that exists (404)."""
     raw = request.match_info[name]
     kind = name.removesuffix("_id")
-    value = int(raw) if raw.isdigit() and len(raw) < 12 else 0
-    if value < 1:
-        raise ApiError(404, f"{kind}_not_found", f"{kind} {raw!r} does not exist")
+    value = parse_id(raw)
+    if value is None:
+        raise ApiError(404, f"{kind}_not_found", f"{kind} {raw[:40]!r} does not exist")
     return value
 
 

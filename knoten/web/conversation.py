@@ -8,19 +8,18 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from knoten.access import may_run_occurrence
 from knoten.conversation import socket
 from knoten.conversation.rules import ChatRefused
 from knoten.conversation.subscriber import Subscriber
+from knoten.http.requests import page_id
 from knoten.join import JoinTokenError
-from knoten.keys import CONVERSATIONS, JOIN_LINKS, SESSIONS
+from knoten.keys import ACCESS, CONVERSATIONS, JOIN_LINKS, SESSIONS
 from schedules.errors import OccurrenceNotFound
 
 
 def _occurrence_id(request: web.Request) -> int:
-    raw = request.match_info["occurrence_id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 11 or int(raw) == 0:
-        raise web.HTTPNotFound()
-    return int(raw)
+    return page_id(request, "occurrence_id")
 
 
 async def participant_socket(request: web.Request) -> web.StreamResponse:
@@ -57,10 +56,12 @@ async def participant_socket(request: web.Request) -> web.StreamResponse:
 
 async def host_socket(request: web.Request) -> web.StreamResponse:
     sessions = request.app[SESSIONS]
-    if sessions.get(request) is None:
+    session = await sessions.get(request)
+    if session is None:
         raise web.HTTPUnauthorized(text="sign in first")
     if not sessions.same_origin(request):
         raise web.HTTPForbidden(text="cross-site connection refused")
+    await may_run_occurrence(request.app[ACCESS], session.principal, _occurrence_id(request))
     hub = request.app[CONVERSATIONS]
     conversation = await hub.conversation(_occurrence_id(request))  # 404 if unknown
     return await socket.watch(request, hub, conversation, "host")

@@ -1,4 +1,5 @@
-"""The host dashboard: sign-in/out and the pages staff use to run the seminar room.
+"""The host dashboard: the pages staff and hosts use to run the seminar room (sign-in and
+sign-out are in :mod:`knoten.web.signin`).
 
 The pages are server-rendered shells (Jinja2); small ES modules under ``/static/dashboard/`` fill
 them from the same JSON API that scripts use (``/api/v1``, authorised by the session cookie plus
@@ -20,18 +21,19 @@ from urllib.parse import quote
 import segno
 from aiohttp import web
 
+from knoten.access import may_run_occurrence
 from knoten.api.occurrences import occurrence_view
-from knoten.keys import EVENT_STREAMS_CLOSING, JOIN_LINKS, SCHEDULE, SESSIONS, WEBRTC
+from knoten.http.requests import page_id
+from knoten.keys import ACCESS, EVENT_STREAMS_CLOSING, JOIN_LINKS, SCHEDULE, SESSIONS, WEBRTC
 from knoten.web.chat_texts import CHAT_TEXTS
 from knoten.web.i18n import TEXTS, choose_language
 from knoten.web.pages import render
+from knoten.web.redirects import same_origin_path
 from knoten.web.session import CSRF_FIELD, Session
 from schedules.errors import OccurrenceNotFound
 
 log = logging.getLogger(__name__)
 
-#: A wrong token costs the guesser this long (the token itself is 256 random bits).
-FAILED_SIGNIN_DELAY_S = 0.5
 PARTNERS_API = "/api/v1/partners"
 RECORDINGS_API = "/api/v1/recordings"
 #: The live panel's event stream looks for changes this often …
@@ -52,9 +54,7 @@ def has_api(app: web.Application, path: str) -> bool:
 
 def _safe_next(value: str | None) -> str:
     """Only local paths: ``next`` must never send the browser to another site."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/dashboard"
+    return same_origin_path(value) or "/dashboard"
 
 
 def _secure_headers(response: web.StreamResponse) -> web.StreamResponse:
@@ -64,17 +64,28 @@ def _secure_headers(response: web.StreamResponse) -> web.StreamResponse:
     return response
 
 
-def _session_or_redirect(request: web.Request) -> Session:
-    session = request.app[SESSIONS].get(request)
+async def _session_or_redirect(request: web.Request) -> Session:
+    session = await request.app[SESSIONS].get(request)
     if session is None:
         raise web.HTTPSeeOther(location=f"/signin?next={quote(request.path_qs, safe='/')}")
     return session
 
 
 async def _page(
-    request: web.Request, template: str, script: str | None, **context: Any
+    request: web.Request,
+    template: str,
+    script: str | None,
+    *,
+    staff_only: bool = False,
+    occurrence_id: int | None = None,
+    **context: Any,
 ) -> web.Response:
-    session = _session_or_redirect(request)
+    session = await _session_or_redirect(request)
+    if staff_only and not session.principal.is_staff:
+        raise web.HTTPForbidden(text="Nur für Mitarbeitende der Bibliothek.")
+    if occurrence_id is not None:
+        await may_run_occurrence(request.app[ACCESS], session.principal, occurrence_id)
+        context["occurrence_id"] = occurrence_id
     lang = choose_language(request)
     app = request.app
     response = await render(
@@ -82,6 +93,8 @@ async def _page(
         template,
         csrf_token=session.csrf_token,
         csrf_field=CSRF_FIELD,
+        principal=session.principal,
+        account_name=session.display_name,
         script=script,
         js_texts=TEXTS[lang],
         has_partners=has_api(app, PARTNERS_API),
@@ -89,62 +102,6 @@ async def _page(
         **context,
     )
     return _secure_headers(response)
-
-
-# -- sign-in / sign-out ---------------------------------------------------------------------
-
-
-async def signin_form(request: web.Request) -> web.Response:
-    if request.app[SESSIONS].get(request) is not None:
-        raise web.HTTPSeeOther(location=_safe_next(request.query.get("next")))
-    response = await render(
-        request,
-        "dashboard/signin.html",
-        next=_safe_next(request.query.get("next")),
-        signed_out="signed_out" in request.query,
-        error=None,
-    )
-    return _secure_headers(response)
-
-
-async def signin(request: web.Request) -> web.Response:
-    sessions = request.app[SESSIONS]
-    if not sessions.same_origin(request):
-        raise web.HTTPForbidden(text="cross-site sign-in refused")
-    form = await request.post()
-    token = str(form.get("token", ""))
-    next_url = _safe_next(str(form.get("next", "")))
-    if not token or not sessions.token_matches(token):
-        await asyncio.sleep(FAILED_SIGNIN_DELAY_S)
-        lang = choose_language(request)
-        response = await render(
-            request,
-            "dashboard/signin.html",
-            next=next_url,
-            signed_out=False,
-            error=TEXTS[lang]["signin_wrong"],
-        )
-        response.set_status(401)
-        return _secure_headers(response)
-    session_id, _ = sessions.create()
-    response = web.HTTPSeeOther(location=next_url)
-    sessions.set_cookie(request, response, session_id)
-    raise response
-
-
-async def signout(request: web.Request) -> web.Response:
-    sessions = request.app[SESSIONS]
-    session = sessions.get(request)
-    form = await request.post()
-    if session is not None:
-        if not sessions.check_csrf(request, session, str(form.get(CSRF_FIELD, ""))):
-            raise web.HTTPForbidden(text="CSRF check failed: sign-out refused")
-        sessions.end(request)
-    elif not sessions.same_origin(request):
-        raise web.HTTPForbidden(text="cross-site request refused")
-    response = web.HTTPSeeOther(location="/signin?signed_out=1")
-    sessions.clear_cookie(request, response)
-    raise response
 
 
 # -- pages --------------------------------------------------------------------------------------
@@ -182,9 +139,11 @@ async def live_page(request: web.Request) -> web.Response:
 
 
 async def join_qr(request: web.Request) -> web.Response:
-    _session_or_redirect(request)
+    session = await _session_or_redirect(request)
+    occurrence_id = _int_path(request, "occurrence_id")
+    await may_run_occurrence(request.app[ACCESS], session.principal, occurrence_id)
     # Exactly the link the API shows, with its join token; 404 if unknown.
-    row = await request.app[SCHEDULE].occurrence(_int_path(request, "occurrence_id"))
+    row = await request.app[SCHEDULE].occurrence(occurrence_id)
     buffer = io.BytesIO()
     segno.make(request.app[JOIN_LINKS].url(row), error="m").save(
         buffer, kind="svg", scale=6, border=2, dark="#1b1b1b", light="#ffffff", xmldecl=False
@@ -195,11 +154,13 @@ async def join_qr(request: web.Request) -> web.Response:
 
 
 async def rooms_page(request: web.Request) -> web.Response:
-    return await _page(request, "dashboard/rooms.html", "rooms", section="rooms")
+    return await _page(request, "dashboard/rooms.html", "rooms", section="rooms", staff_only=True)
 
 
 async def partners_page(request: web.Request) -> web.Response:
-    return await _page(request, "dashboard/partners.html", "partners", section="partners")
+    return await _page(
+        request, "dashboard/partners.html", "partners", section="partners", staff_only=True
+    )
 
 
 async def recordings_page(request: web.Request) -> web.Response:
@@ -239,9 +200,11 @@ async def occurrence_events(request: web.Request) -> web.StreamResponse:
     when the client goes away, the session ends, or the app shuts down.
     """
     sessions = request.app[SESSIONS]
-    if sessions.get(request) is None:
+    session = await sessions.get(request)
+    if session is None:
         raise web.HTTPUnauthorized(text="sign in first", headers={"Cache-Control": "no-store"})
     occurrence_id = _int_path(request, "occurrence_id")
+    await may_run_occurrence(request.app[ACCESS], session.principal, occurrence_id)
     closing = request.app[EVENT_STREAMS_CLOSING]
     payload = await _occurrence_json(request, occurrence_id)  # 404 before any byte of the stream
 
@@ -260,7 +223,7 @@ async def occurrence_events(request: web.Request) -> web.StreamResponse:
                     await closing.wait()
             except TimeoutError:
                 pass  # our own timeout; a cancellation of this task propagates untouched
-            if closing.is_set() or _gone(request) or sessions.get(request) is None:
+            if closing.is_set() or _gone(request) or await sessions.get(request) is None:
                 break
             try:
                 fresh = await _occurrence_json(request, occurrence_id)
@@ -282,16 +245,10 @@ async def occurrence_events(request: web.Request) -> web.StreamResponse:
 
 
 def _int_path(request: web.Request, name: str) -> int:
-    raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 11:
-        raise web.HTTPNotFound()
-    return int(raw)
+    return page_id(request, name)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/signin", signin_form, name="signin")
-    router.add_post("/signin", signin)
-    router.add_post("/signout", signout, name="signout")
     router.add_get("/dashboard", calendar_page, name="dashboard")
     router.add_get("/dashboard/seminars/new", seminar_new)
     router.add_get("/dashboard/seminars/{seminar_id}", seminar_edit)

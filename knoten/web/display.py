@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from knoten.conversation import socket
+from knoten.http.requests import page_id
 from knoten.keys import CONVERSATIONS, DISPLAY_LINKS, ROOMS, SCHEDULE, WEBRTC
 from knoten.web.chat_texts import CHAT_TEXTS
 from knoten.web.i18n import choose_language
@@ -52,10 +53,7 @@ def now_showing(rows: Iterable[OccurrenceRow], now: datetime) -> OccurrenceRow |
 
 
 def _room_id(request: web.Request) -> int:
-    raw = request.match_info["room_id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 11 or int(raw) == 0:
-        raise web.HTTPNotFound()
-    return int(raw)
+    return page_id(request, "room_id")
 
 
 def _admitted(request: web.Request, room_id: int) -> bool:

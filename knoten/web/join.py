@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from knoten.http.requests import parse_id
 from knoten.join import JoinTokenError
 from knoten.keys import CONFIG, CONVERSATIONS, JOIN_LINKS, SCHEDULE, WEBRTC
 from knoten.web.chat_texts import CHAT_TEXTS, recording_notice
@@ -68,8 +69,7 @@ ENDED_STATES = {"ended", "missed", "failed"}
 
 
 def _occurrence_id(request: web.Request) -> int | None:
-    raw = request.match_info["occurrence_id"]
-    return int(raw) if raw.isdigit() and len(raw) < 12 and int(raw) > 0 else None
+    return parse_id(request.match_info["occurrence_id"])
 
 
 async def _state(request: web.Request, occurrence_id: int | None) -> tuple[int, dict[str, object]]:

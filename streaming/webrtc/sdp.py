@@ -73,14 +73,27 @@ def _sections(text: str) -> list[str]:
     return ["m=" + part for part in text.replace("\r\n", "\n").split("\nm=")[1:]]
 
 
-def _receivable(media: Any, section: str) -> bool:
-    """Whether the viewer wants to receive this section. Port 0 marks a rejected section,
-    except with ``a=bundle-only`` (RFC 8843 §6): GStreamer's webrtcbin offers every section but
-    the first that way, to be carried on the first one's transport."""
+def _in_use(media: Any, section: str) -> bool:
+    """Port 0 marks a rejected section, except with ``a=bundle-only`` (RFC 8843 §6): GStreamer's
+    webrtcbin offers every section but the first that way, to be carried on the first one's
+    transport."""
     bundle_only = any(line.strip() == "a=bundle-only" for line in section.splitlines())
-    if media.port == 0 and not bundle_only:
-        return False
-    return media.direction in (None, "recvonly", "sendrecv")
+    return media.port != 0 or bundle_only
+
+
+def _receivable(media: Any, section: str) -> bool:
+    """Whether the viewer wants to receive this section."""
+    return _in_use(media, section) and media.direction in (None, "recvonly", "sendrecv")
+
+
+def sends(text: str, description: Any) -> list[Any]:
+    """The parsed media sections of an offer that send (a publisher's)."""
+    sections = _sections(text)
+    return [
+        media
+        for media, section in zip(description.media, sections, strict=False)
+        if _in_use(media, section) and media.direction in (None, "sendonly", "sendrecv")
+    ]
 
 
 def check_offer(raw: bytes) -> tuple[str, frozenset[str]]:
