@@ -7,6 +7,12 @@ the wanted state is running, after a capped exponential backoff with jitter that
 healthy run; stop is SIGINT to the group, SIGKILL after ``grace_s``, and exit 255 after our SIGINT
 is a clean stop. Every state change is logged at INFO and published as a ``SupervisorEvent``.
 Nothing here logs a raw URL: stderr lines and argv pass through a ``LogRedactor``.
+
+An optional ``ready_probe`` (e.g. "does the partner's server accept connections?") cuts a long
+backoff short: it is asked every ``PROBE_INTERVAL_S`` while waiting, and once it has said no and
+then says yes, the restart happens at once — a partner back after a long outage is reached
+again within a second, not after the backoff the outage built up. A far end that was never seen
+down (it accepts connections, then refuses the stream) keeps the normal backoff.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import random
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from streaming.errors import FfmpegNotFound
@@ -35,7 +41,10 @@ STDERR_LINES = 50
 _DRAIN_TIMEOUT_S = 2.0  # after the group is gone, the pipes close at once; this is a backstop
 _CLEAN_STOP_CODES = frozenset({0, 255})  # 255: FFmpeg's exit code after SIGINT
 
+PROBE_INTERVAL_S = 0.5
+PROBE_TIMEOUT_S = 1.0
 EventListener = Callable[[SupervisorEvent], None]
+ReadyProbe = Callable[[], Awaitable[bool]]
 ProgressListener = Callable[[Progress], None]
 ArgvSource = Sequence[str] | Callable[[], Sequence[str]]
 
@@ -55,9 +64,12 @@ class FfmpegSupervisor:
         policy: RestartPolicy = RestartPolicy(),  # noqa: B008 (frozen: safe to share)
         on_event: EventListener | None = None,
         log_name: str | None = None,
+        ready_probe: ReadyProbe | None = None,
     ) -> None:
         self.name = name
         self.policy = policy
+        self._ready_probe = ready_probe
+        self._far_end_down = False  # the probe said no since the last (re)start
         self._argv_source = argv
         self._label = log_name or name
         self._event_listeners: list[EventListener] = [on_event] if on_event else []
@@ -274,11 +286,38 @@ class FfmpegSupervisor:
             return False
         delay = self.policy.backoff_s(self._streak, self._rng)
         self._set_state(ProcessState.BACKOFF, f"{reason}; restart in {delay:.2f} s", code)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop_requested.wait(), delay)
+        await self._backoff(delay)
         if self._wanted:
             self._restarts += 1
         return True
+
+    async def _backoff(self, delay: float) -> None:
+        """Wait ``delay`` s, or less: until a stop is requested, or the ready probe sees the
+        far end come back."""
+        deadline = time.monotonic() + delay
+        probing = self._ready_probe is not None
+        while (left := deadline - time.monotonic()) > 0:
+            step = min(left, PROBE_INTERVAL_S) if probing else left
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_requested.wait(), step)
+                return
+            if not probing or deadline - time.monotonic() <= 0:
+                continue
+            if not await self._probe():
+                self._far_end_down = True
+            elif self._far_end_down:
+                self._far_end_down = False
+                log.info("ffmpeg %s: the far end is back, restarting now", self._label)
+                return
+            else:  # reachable but refusing: no reason to knock every half second
+                probing = False
+
+    async def _probe(self) -> bool:
+        assert self._ready_probe is not None
+        try:
+            return await asyncio.wait_for(self._ready_probe(), PROBE_TIMEOUT_S)
+        except (TimeoutError, OSError):
+            return False
 
     async def _supervise(self, proc: GroupProcess) -> str:
         """Watch one process until it exits, stalls or is stopped; returns why it ended."""

@@ -5,7 +5,8 @@ settings: the camera ingest and the slate generator. The switch demuxes both (Py
 each, no decoding), forwards the packets of the active one with timestamps rebased onto one
 continuous timeline, and muxes them into the master feed (a :class:`FeedHub`). Consumers of the
 master — partner outputs, the recorder, the WebRTC feed — therefore never see their input end
-when the camera fails: within ``loss_timeout`` plus one slate GOP the slate takes over, and the
+when the camera fails: within ``loss_timeout`` (at once when its producer's connection ends)
+plus one slate GOP the slate takes over, and the
 camera is taken back at its first keyframe once it delivers again.
 
 Switches happen only on a video keyframe of the new source, so every consumer can decode across
@@ -80,7 +81,13 @@ class SourceInput:
         self._thread.start()
 
     def healthy(self, now: float, timeout: float) -> bool:
-        return self.last_packet_at is not None and now - self.last_packet_at < timeout
+        # A producer that died closes its connection: that is a loss at once, not after the
+        # timeout (the recording then misses one slate GOP, not a second and a half).
+        return (
+            self.connected
+            and self.last_packet_at is not None
+            and now - self.last_packet_at < timeout
+        )
 
     def _run(self) -> None:
         assert self._listener is not None
