@@ -100,6 +100,18 @@ ERROR_TEXTS: dict[str, dict[str, str]] = {
         "c_unknown": "Das hat nicht geklappt. Bitte prüfen Sie die Angaben und versuchen Sie "
         "es erneut.",
         "error_detail": "Einzelheiten",
+        "o_refused": "Das Ziel nimmt keine Verbindung an.",
+        "o_dns": "Den Server des Ziels gibt es unter diesem Namen nicht – bitte die Adresse des "
+        "Partners prüfen.",
+        "o_network": "Das Netz zum Ziel ist nicht erreichbar.",
+        "o_timeout": "Das Ziel antwortet nicht.",
+        "o_refused_key": "Das Ziel lehnt die Übertragung ab – bitte den Streamschlüssel des "
+        "Partners prüfen.",
+        "o_dropped": "Das Ziel hat die Verbindung getrennt.",
+        "o_broken": "Die Übertragung an dieses Ziel ist abgebrochen.",
+        "o_retrying": "Knoten versucht es von selbst erneut.",
+        "o_gave_up": "Knoten hat es aufgegeben; die anderen Ziele und die Aufzeichnung laufen "
+        "weiter.",
         "page_share_unknown_title": "Aufzeichnung nicht gefunden",
         "page_share_unknown_text": "Zu diesem Freigabe-Link gibt es keine Aufzeichnung. Bitte "
         "prüfen Sie, ob der Link vollständig kopiert wurde, oder fragen Sie die Bibliothek nach "
@@ -199,6 +211,16 @@ ERROR_TEXTS: dict[str, dict[str, str]] = {
         "c_not_live": "The date is not running.",
         "c_unknown": "That did not work. Please check what you entered and try again.",
         "error_detail": "Details",
+        "o_refused": "The destination accepts no connection.",
+        "o_dns": "There is no server of that name – please check the partner's address.",
+        "o_network": "The network to the destination cannot be reached.",
+        "o_timeout": "The destination does not answer.",
+        "o_refused_key": "The destination refuses the stream – please check the partner's "
+        "stream key.",
+        "o_dropped": "The destination closed the connection.",
+        "o_broken": "Sending to this destination broke off.",
+        "o_retrying": "Knoten tries again by itself.",
+        "o_gave_up": "Knoten gave up; the other destinations and the recording go on.",
         "page_share_unknown_title": "Recording not found",
         "page_share_unknown_text": "There is no recording for this share link. Please check that "
         "the whole link was copied, or ask the library for a new one.",

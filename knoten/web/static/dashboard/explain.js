@@ -152,3 +152,22 @@ export function explain(T, status, error) {
   if (error.field) return explainDetail(T, { field: error.field, message: error.message }, error.code);
   return T.c_unknown || error.message || `HTTP ${status}`;
 }
+
+// What FFmpeg said when a partner output broke ("Connection refused … Conversion failed!"),
+// as a sentence a host understands; the raw lines stay available as the detail.
+const OUTPUT_PROBLEMS = [
+  [/connection refused/i, "o_refused"],
+  [/resolve|name or service not known|no address associated/i, "o_dns"],
+  [/network is unreachable|no route to host/i, "o_network"],
+  [/timed out|timeout|stale|no progress/i, "o_timeout"],
+  [/\b40[13]\b|unauthori[sz]ed|forbidden|authenticat|publish.*(denied|refused)/i, "o_refused_key"],
+  [/broken pipe|connection reset|end of file|input\/output error/i, "o_dropped"],
+];
+
+/** A sentence for an output's ``last_error`` and ``state`` (retrying or failed). */
+export function explainOutput(T, lastError, state) {
+  const match = OUTPUT_PROBLEMS.find(([pattern]) => pattern.test(lastError || ""));
+  const what = T[match ? match[1] : "o_broken"] || lastError;
+  const next = T[state === "failed" ? "o_gave_up" : "o_retrying"] || "";
+  return `${what} ${next}`.trim();
+}

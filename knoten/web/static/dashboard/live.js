@@ -8,6 +8,10 @@ import {
   T, tr, api, apiOptional, el, showNotice, wallDay, wallTime, formatDay, formatDuration, formatInstant, stateText,
 } from "./common.js";
 import { Preview } from "./preview.js";
+import { explainOutput } from "./explain.js";
+
+// Outputs whose FFmpeg detail the host opened: the table is rebuilt every second.
+const openDetails = new Set();
 
 const POLL_MS = 2000;
 /** Errors in a row (without an event or an open in between) before falling back to polling. */
@@ -115,7 +119,8 @@ function renderOutputs(o) {
       const kbps = out.bitrate_kbps ?? (out.bitrate ? out.bitrate / 1000 : null);
       const trouble = out.state === "retrying" || out.state === "failed";
       const notes = [];
-      if (trouble && out.last_error) notes.push(tr("output_error", { error: out.last_error }));
+      const problem = trouble && out.last_error ? explainOutput(T, out.last_error, out.state) : null;
+      const key = String(out.name ?? out.partner_id ?? out.id ?? "");
       if (out.restarts) notes.push(tr("output_restarts", { n: out.restarts }));
       return el(
         "tr",
@@ -123,6 +128,11 @@ function renderOutputs(o) {
         el("th", { scope: "row" },
           out.name || out.partner_name || String(out.partner_id ?? out.id ?? ""),
           out.profile ? el("span", { class: "hint inline" }, ` · ${out.profile}`) : null,
+          problem ? el("span", { class: "hint block", "data-testid": "output-problem" }, problem) : null,
+          problem ? el("details", {
+            class: "hint", open: openDetails.has(key), "data-testid": "output-detail",
+            ontoggle: (e) => (e.currentTarget.open ? openDetails.add(key) : openDetails.delete(key)),
+          }, el("summary", {}, T.error_detail), el("code", {}, out.last_error)) : null,
           notes.length ? el("span", { class: "hint block" }, notes.join(" · ")) : null),
         el("td", {}, el("span", { class: `badge small out-${out.state || ""}` }, T[`output_${out.state}`] || out.state || "—")),
         el("td", { class: "num", "data-testid": "output-bitrate" }, kbps ? `${Math.round(kbps).toLocaleString(document.documentElement.lang)} kbit/s` : "—"),
