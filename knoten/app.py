@@ -388,14 +388,13 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _recordings(app: web.Application) -> AsyncIterator[None]:
-    """Recovery at start-up; recorder and retention closed at shutdown. After the FFmpeg
+    """Retention started; recorder and retention closed at shutdown. After the FFmpeg
     registry and before scheduling, so sessions stop (and hand their recordings to
-    finalization) before the recorder closes, and FFmpeg goes after both."""
+    finalization) before the recorder closes, and FFmpeg goes after both. Recovery of
+    unfinished recordings runs in ``_scheduling``, after the boot reconciliation."""
     await asyncio.to_thread(app[ARCHIVE_PATHS].ensure_root)
-    recovering = await app[FINALIZER].recover(app[RECORDER].is_writing)
-    if recovering:
-        log.warning("recovering %d unfinished recording(s): %s", len(recovering), recovering)
     app[RETENTION].start()
+    app[FINALIZER].start()  # finishes recordings that wait for disk space, once it is back
     yield
     await app[RETENTION].aclose()
     await app[RECORDER].aclose()
@@ -411,8 +410,15 @@ async def _scheduling(app: web.Application) -> AsyncIterator[None]:
     await app[SCHEDULE].extend_horizons()
     # Runs the boot reconciliation (late starts, missed marks) and arms the triggers.
     await app[TRIGGERS].start()
+    # After the boot run: a date still on air has continued its recording by now (one archive
+    # entry across the restart); only recordings nobody writes any more are finalized.
+    recovering = await app[FINALIZER].recover(app[RECORDER].is_writing)
+    if recovering:
+        log.warning("recovering %d unfinished recording(s): %s", len(recovering), recovering)
     yield
     await app[TRIGGERS].aclose()
+    # The dates stay live in the database: their recordings stay open for the next start.
+    await app[RECORDER].suspend_all()
     # Sessions still running at shutdown are stopped; their occurrences stay live in the
     # database, so the next start resumes them while their window is open.
     runner = app[SESSION_RUNNER]

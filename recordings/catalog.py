@@ -1,7 +1,8 @@
 """The archive catalog: the repository of recording rows (SQLAlchemy Core on the async engine).
 
 Owns every read and write of the ``recordings`` table. Status moves recording → finalizing →
-available | failed; deletions are conditional updates so that a concurrent PATCH (keep) or a
+available | failed, or → needs_finalize (segments kept, waiting for disk space) → finalizing;
+deletions are conditional updates so that a concurrent PATCH (keep) or a
 recording still being written can never be deleted by a stale decision.
 """
 
@@ -136,6 +137,13 @@ class Catalog:
                 select(recordings)
                 .where(recordings.c.status.in_(sorted(BUSY_STATUSES)))
                 .order_by(recordings.c.id)
+            )
+            return [_recording(row) for row in rows]
+
+    async def with_status(self, status: str) -> list[Recording]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(recordings).where(recordings.c.status == status).order_by(recordings.c.id)
             )
             return [_recording(row) for row in rows]
 

@@ -1,7 +1,9 @@
 """Disk guard: is there enough free space under the archive to keep writing?
 
 Owns the free-space probe (injectable, so tests simulate a full disk) and the threshold decision.
-The recorder asks it on every poll and closes the recording cleanly when it says no.
+The recorder asks it on every poll and closes the recording cleanly when it says no. The recorder
+passes what finalizing its open recordings will need as a reserve on top of the threshold, so a
+recording closed by the guard can still be finalized on the same disk.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ class DiskGuard:
     min_free_bytes: int
     free_bytes: FreeBytes = disk_free_bytes
 
-    def check(self) -> str | None:
-        """None while writing may go on; otherwise the reason to stop (blocking: a statvfs)."""
-        if self.min_free_bytes <= 0:
+    def check(self, reserve_bytes: int = 0) -> str | None:
+        """None while writing may go on; otherwise the reason to stop (blocking: a statvfs).
+        ``reserve_bytes`` is kept free on top of the threshold."""
+        if self.min_free_bytes <= 0 and reserve_bytes <= 0:
             return None
         free = self.free_bytes(self.root)
-        if free >= self.min_free_bytes:
+        if free >= self.min_free_bytes + reserve_bytes:
             return None
+        reserve = f" + {reserve_bytes / 2**20:.1f} MiB kept to finalize" if reserve_bytes else ""
         return (
-            f"disk almost full: {free / 2**30:.2f} GiB free, "
-            f"below the {self.min_free_bytes / 2**30:.2f} GiB threshold"
+            f"disk almost full: {free / 2**20:.1f} MiB free, below the "
+            f"{self.min_free_bytes / 2**20:.1f} MiB threshold{reserve}"
         )

@@ -61,6 +61,13 @@ class FinalizeFailed(RecordingError):
     code = "finalize_failed"
 
 
+class FinalizeNeedsSpace(FinalizeFailed):
+    """Not enough free disk space to finalize now: the segments are kept and finalization is
+    retried once space is back (the recording is ``needs_finalize``, never ``failed``)."""
+
+    code = "finalize_needs_space"
+
+
 class InvalidShareToken(RecordingError):
     """A share link that is malformed, forged or for another recording (HTTP 404)."""
 

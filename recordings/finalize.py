@@ -4,6 +4,8 @@ Owns the step from "recorded" to "available" and start-up recovery. Finalization
 and restartable: it only ever writes ``*.part`` files and renames them when complete, verifies the
 MP4 with ffprobe before anything is deleted, and removes the raw segments last. A crash or a
 shutdown at any point leaves the row "recording"/"finalizing", and ``recover`` picks it up again.
+Without the free space finalizing needs (``space_needed``) the row becomes "needs_finalize" with
+its segments kept, and a periodic job finalizes it by itself once the space is back.
 
 The FFmpeg commands (remux, stills) come from ``streaming.ffmpeg.spec`` and run through
 ``streaming.ffmpeg.oneshot``; a failed job becomes this package's ``FinalizeFailed``.
@@ -20,10 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from foundation.periodic import PeriodicJob
 from recordings import segments
 from recordings.catalog import Catalog, MediaFacts
 from recordings.diskguard import FreeBytes, disk_free_bytes
-from recordings.errors import FinalizeFailed
+from recordings.errors import FinalizeFailed, FinalizeNeedsSpace
 from recordings.metrics import RecordingMetrics
 from recordings.paths import ArchivePaths
 from streaming.errors import FfmpegJobFailed, FfprobeFailed
@@ -36,6 +39,13 @@ log = logging.getLogger(__name__)
 
 HASH_CHUNK = 1 << 20
 SPACE_MARGIN = 1.05  # the MP4 is a little smaller than the TS segments; keep headroom anyway
+RETRY_S = 30.0  # how often recordings waiting for disk space are looked at again
+
+
+def space_needed(segment_bytes: int) -> int:
+    """Free bytes finalizing ``segment_bytes`` of segments takes at its peak: the joined copy of
+    the segments, then the MP4 beside it. The disk guard keeps this much in reserve."""
+    return int(segment_bytes * 2 * SPACE_MARGIN)
 
 
 def sha256_file(path: Path) -> str:
@@ -82,6 +92,7 @@ class Finalizer:
         ffprobe: str = "ffprobe",
         processes: FfmpegProcesses | None = None,
         free_bytes: FreeBytes = disk_free_bytes,
+        retry_s: float = RETRY_S,
     ) -> None:
         self._catalog = catalog
         self._paths = paths
@@ -91,16 +102,48 @@ class Finalizer:
         self._processes = processes
         self._free_bytes = free_bytes
         self._tasks: set[asyncio.Task[None]] = set()
+        self._finalizing: set[int] = set()
+        self._retry = PeriodicJob(
+            "recordings-finalize-retry", self.retry_waiting, interval_s=retry_s,
+            first_run_s=retry_s,
+        )  # fmt: skip
 
     # -- background ownership -------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Start looking for recordings that wait for disk space (every ``retry_s``)."""
+        self._retry.start()
+
     def finalize_soon(self, recording_id: int, *, recovered: bool = False) -> None:
         """Finalize in an owned background task (awaited or cancelled by ``aclose``)."""
+        if recording_id in self._finalizing:
+            return
+        self._finalizing.add(recording_id)
         task = asyncio.create_task(
             self.finalize(recording_id, recovered=recovered), name=f"finalize:{recording_id}"
         )
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            self._finalizing.discard(recording_id)
+
+        task.add_done_callback(done)
+
+    async def retry_waiting(self) -> list[int]:
+        """Finalize every "needs_finalize" recording whose space is there now; returns their ids."""
+        ready = []
+        for recording in await self._catalog.with_status("needs_finalize"):
+            if recording.id in self._finalizing:
+                continue
+            parts = self._paths.parts_dir(recording.id)
+            written = (await asyncio.to_thread(segments.usage, parts)).bytes
+            free = await asyncio.to_thread(self._free_bytes, self._paths.root)
+            if free >= space_needed(written):
+                log.info("recording %d: disk space is back, finalizing", recording.id)
+                self.finalize_soon(recording.id, recovered=recording.recovered)
+                ready.append(recording.id)
+        return ready
 
     async def wait_idle(self) -> None:
         while self._tasks:
@@ -109,6 +152,7 @@ class Finalizer:
     async def aclose(self, timeout: float = 30.0) -> None:
         """Let running finalizations finish for ``timeout`` s, then cancel them: an interrupted
         one stays "finalizing" and is redone by the next start's recovery."""
+        await self._retry.aclose()
         tasks = list(self._tasks)
         if not tasks:
             return
@@ -137,6 +181,12 @@ class Finalizer:
             facts = await self._finalize(recording_id, recovered)
         except asyncio.CancelledError:
             raise
+        except FinalizeNeedsSpace as exc:
+            # The segments are whole and kept: this recording is late, not broken.
+            log.warning("recording %d: %s", recording_id, exc.message)
+            self._metrics.finalized.labels("waiting").inc()
+            await self._catalog.set_status(recording_id, "needs_finalize", exc.message)
+            return
         except Exception as exc:
             reason = exc.message if isinstance(exc, FinalizeFailed) else repr(exc)
             log.error("recording %d: finalization failed: %s", recording_id, reason)
@@ -201,13 +251,12 @@ class Finalizer:
         return segments.completed(parts)
 
     async def _remux(self, recording_id: int, parts: Path, segs: list[Path], media: Path) -> None:
-        # Joined copies of the segments, then the MP4: about twice their size at the peak.
-        needed = sum(s.stat().st_size for s in segs) * 2 * SPACE_MARGIN
+        needed = space_needed(sum(s.stat().st_size for s in segs))
         free = await asyncio.to_thread(self._free_bytes, self._paths.root)
         if free < needed:
-            raise FinalizeFailed(
-                f"not enough disk space to finalize ({free // 2**20} MiB free, "
-                f"{int(needed) // 2**20} MiB needed); segments kept"
+            raise FinalizeNeedsSpace(
+                f"waiting for disk space to finalize ({free / 2**20:.1f} MiB free, "
+                f"{needed / 2**20:.1f} MiB needed); segments kept, finalized once space is back"
             )
         concat = parts / "concat.ffconcat"
         joined = await asyncio.to_thread(segments.join_runs, parts, segs)

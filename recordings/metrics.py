@@ -15,7 +15,7 @@ class RecordingMetrics:
         )
         self.finalized = Counter(
             "knoten_recordings_finalized_total",
-            "Finalizations by result (ok, recovered, failed)",
+            "Finalizations by result (ok, recovered, waiting for disk space, failed)",
             ["result"],
             registry=registry,
         )

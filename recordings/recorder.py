@@ -26,7 +26,7 @@ from foundation.clock import Clock, SystemClock
 from recordings import segments
 from recordings.catalog import Catalog
 from recordings.diskguard import DiskGuard
-from recordings.finalize import Finalizer
+from recordings.finalize import Finalizer, space_needed
 from recordings.metrics import RecordingMetrics
 from recordings.paths import ArchivePaths
 from streaming.errors import FfmpegNotFound
@@ -118,7 +118,7 @@ class Recorder:
                 return
             self._refused.pop(occurrence_id, None)
             await asyncio.to_thread(self._paths.ensure_root)
-            if reason := await asyncio.to_thread(self._guard.check):
+            if reason := await asyncio.to_thread(self._guard.check, self._reserve()):
                 log.error("occurrence %d: not recording: %s", occurrence_id, reason)
                 self._metrics.disk_guard_closures.inc()
                 self._refused[occurrence_id] = RecorderStatus("closed_disk_full", None, 0, 0,
@@ -227,6 +227,10 @@ class Recorder:
         spec = FfmpegSpec(f"recorder:{parts.parent.name}", feed_input, None, (output,))
         return build_argv(spec, self._ffmpeg)
 
+    def _reserve(self) -> int:
+        """Free space the open recordings will need to be finalized (kept by the guard)."""
+        return space_needed(sum(a.bytes for a in self._active.values()))
+
     async def _close_ffmpeg(self, active: _Active) -> None:
         """Graceful stop (the open segment is completed and listed), then promote everything."""
         if self._processes is not None and active.supervisor.name in self._processes:
@@ -245,15 +249,20 @@ class Recorder:
             await asyncio.sleep(self._poll_s)
             try:
                 await self._refresh(active)
-                reason = await asyncio.to_thread(self._guard.check)
+                reason = await asyncio.to_thread(self._guard.check, self._reserve())
             except OSError as exc:  # e.g. ENOSPC while renaming: treat like a full disk
                 reason = f"archive write error: {exc}"
             if reason is not None:
                 log.error("recording %d closed early: %s", active.recording_id, reason)
                 self._metrics.disk_guard_closures.inc()
-                active.state, active.reason = "closed_disk_full", reason
+                active.state, active.reason = "closed_disk_full", f"closed early: {reason}"
                 with contextlib.suppress(OSError):
                     await self._close_ffmpeg(active)
+                try:  # the catalog says so at once, not only when the date ends
+                    await self._catalog.set_status(active.recording_id, "recording", active.reason)
+                except Exception:  # the database may live on the same full disk
+                    log.exception("recording %d: closure not noted in the catalog",
+                                  active.recording_id)  # fmt: skip
                 return
             if active.supervisor.state is ProcessState.FAILED:
                 active.state = "failed"

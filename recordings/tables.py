@@ -23,7 +23,7 @@ from foundation.sqltypes import UtcDateTime
 
 metadata = MetaData()
 
-STATUSES = ("recording", "finalizing", "available", "failed")
+STATUSES = ("recording", "finalizing", "needs_finalize", "available", "failed")
 
 recordings = Table(
     "recordings",

@@ -55,7 +55,15 @@ class RecordingOut(BaseModel):
     occurrence_id: int
     seminar_id: int
     title: str
-    status: str = Field(description="recording | finalizing | available | failed")
+    status: str = Field(
+        description="recording | finalizing | needs_finalize (segments kept, waiting for disk "
+        "space; finalized by itself once space is back) | available | failed"
+    )
+    reason: str | None = Field(
+        default=None,
+        description="what happened to it, if anything did: closed early (disk almost full), "
+        "continued after a service restart, waiting for disk space, why it failed",
+    )
     recovered: bool = Field(description="finalized after a crash from what had been written")
     keep: bool = Field(description="retention never deletes it")
     started_at: datetime
@@ -77,7 +85,7 @@ class RecordingOut(BaseModel):
             id=r.id, occurrence_id=r.occurrence_id, seminar_id=r.seminar_id, title=r.title,
             started_at=r.started_at, duration_s=r.duration_s, size_bytes=r.size_bytes,
             width=r.width, height=r.height, video_codec=r.video_codec,
-            audio_codec=r.audio_codec, sha256=r.sha256, status=r.status,
+            audio_codec=r.audio_codec, sha256=r.sha256, status=r.status, reason=r.reason,
             recovered=r.recovered, keep=r.keep,
             poster_url=f"{BASE}/{r.id}/poster" if ready else None,
             media_url=f"{BASE}/{r.id}/media" if ready else None,

@@ -2,7 +2,7 @@
 // size; a title search; play in the browser (the same-origin media URL is authorised by the
 // session cookie and served with Range); keep flag; share link; delete with confirmation.
 // While a recording is still being written or finalized, the list refreshes every 5 s.
-import { T, tr, api, el, showNotice, formatInstant } from "./common.js";
+import { T, tr, api, el, showNotice, formatInstant, copyField } from "./common.js";
 
 const REFRESH_MS = 5000;
 const $ = (id) => document.getElementById(id);
@@ -82,14 +82,7 @@ async function share(r) {
 }
 
 async function copyShare() {
-  const input = $("share-url");
-  try {
-    await navigator.clipboard.writeText(input.value);
-    showNotice(message, T.copied, "ok");
-  } catch {
-    input.select();
-    showNotice(message, document.execCommand && document.execCommand("copy") ? T.copied : T.copy_failed, "ok");
-  }
+  showNotice(message, await copyField($("share-url")), "ok");
 }
 
 async function remove(r) {
@@ -136,7 +129,8 @@ function item(r) {
         el("span", {}, when(r.started_at)),
         el("span", {}, `${T.r_duration}: ${duration(r.duration_s)}`),
         el("span", {}, `${T.r_size}: ${size(r.size_bytes)}`),
-        r.status === "available" ? null : el("span", { class: `badge small ${statusClass}` }, T[`r_status_${r.status}`] || r.status),
+        // The reason (e.g. "closed early: disk almost full …") is the service's own wording.
+        r.status === "available" ? null : el("span", { class: `badge small ${statusClass}`, title: r.reason || "", "data-testid": "recording-status" }, T[`r_status_${r.status}`] || r.status),
       ),
       el(
         "div",
