@@ -179,7 +179,12 @@ def build_app(
     app[ROOMS] = RoomRepository(engine, new_stream_key=new_stream_key)
     app[PARTNERS] = PartnerRepository(engine)
     store = ScheduleStore()
-    app[SCHEDULE] = ScheduleService(engine, clock, store)
+    app[SCHEDULE] = ScheduleService(
+        engine,
+        clock,
+        store,
+        early_start_limit=timedelta(minutes=config.schedule.early_start_minutes),
+    )
     app[JOIN_LINKS] = JoinLinks(
         JoinTokens(load_or_create_join_secret(config.data_dir)),
         config.public_url,

@@ -149,16 +149,14 @@ async def test_live_panel_starts_early_and_stops_without_reload(
     # A marker in the window survives only if the page is never reloaded.
     await page.evaluate("window.__noReload = true")
     await page.get_by_role("button", name="Jetzt starten").click()
+    await page.get_by_test_id("confirm-dialog").get_by_role("button", name="Starten").click()
     await expect(state).to_have_text("Live")
     await expect(page.get_by_role("button", name="Beenden")).to_be_focused()
     await expect(page.get_by_test_id("countdown")).to_contain_text("Läuft seit")
     await page.screenshot(path=str(artifacts_dir / "02-live-running.png"), full_page=True)
 
-    async def accept(dialog) -> None:  # type: ignore[no-untyped-def]
-        await dialog.accept()
-
-    page.once("dialog", accept)
     await page.get_by_role("button", name="Beenden").click()
+    await page.get_by_role("button", name="Jetzt beenden").click()
     await expect(state).to_have_text("Beendet")
     assert await page.evaluate("window.__noReload === true")
     async with api.get(f"/api/v1/occurrences/{occurrence_id}") as response:

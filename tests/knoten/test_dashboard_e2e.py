@@ -162,6 +162,7 @@ async def test_host_runs_a_recorded_seminar_end_to_end(
     await _shot(page, artifacts_dir, "05-live-scheduled")
     await page.evaluate("window.__noReload = true")
     await page.get_by_role("button", name="Jetzt starten").click()
+    await page.get_by_test_id("confirm-dialog").get_by_role("button", name="Starten").click()
     await expect(state).to_have_text("Live")
 
     # -- 6. camera and partner output come up live, without a reload -----------------------
@@ -206,8 +207,8 @@ async def test_host_runs_a_recorded_seminar_end_to_end(
         # -- 9. stop: everyone's peer ends -------------------------------------------------------
         await page.get_by_role("button", name="Vorschau schließen").click()
         assert await page.evaluate("window.knotenLive.preview() === null")
-        page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
         await page.get_by_role("button", name="Beenden").click()
+        await page.get_by_role("button", name="Jetzt beenden").click()
         await expect(state).to_have_text("Beendet")
         await expect(page.get_by_test_id("preview-button")).to_be_hidden()
         await expect(page.get_by_test_id("recording-after")).to_be_visible()

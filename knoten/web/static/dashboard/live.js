@@ -48,6 +48,7 @@ function render(o) {
   const scheduled = o.state === "scheduled";
   $("start-button").hidden = !scheduled;
   $("stop-button").hidden = !live;
+  renderResume(o);
   $("extend-group").hidden = !(live || scheduled);
   $("cancel-date").hidden = !scheduled;
   $("restore-date").hidden = o.state !== "cancelled";
@@ -86,6 +87,18 @@ function renderSource(o) {
   if (source.width && source.height) parts.push(`${source.width}×${source.height}`);
   if (source.fps) parts.push(`${Math.round(source.fps)} fps`);
   setText($("source-format"), parts.join(" · ") || "—");
+}
+
+/** "Fortsetzen" for a date staff stopped, while its time lasts (the API checks again). */
+function renderResume(o) {
+  const can = o.state === "ended" && o.state_reason === "stopped by staff" && Date.parse(o.end) > Date.now();
+  const button = $("resume-button");
+  button.hidden = !can;
+  // The stop that made it visible may still be winding down (FFmpeg leaving): wait for it.
+  button.disabled = busy;
+  const hint = $("resume-hint");
+  hint.hidden = !can;
+  if (can) setText(hint, tr("resume_hint", { time: wallTime(o.end) }));
 }
 
 /** Change text only when it differs (keeps screen readers and selections calm). */
@@ -295,9 +308,82 @@ function stopPolling() {
   pollTimer = null;
 }
 
-/** Run one control action; the answer is the updated occurrence. */
-async function act(button, path, options = {}, confirmText = null) {
-  if (busy || (confirmText && !confirm(confirmText))) return;
+// -- asking before start and stop ---------------------------------------------------------------
+
+const dialog = $("confirm-dialog");
+
+/** Show the confirmation dialog; resolves true when the host pressed the OK button. */
+function ask({ title, early = "", lines, ok }) {
+  $("confirm-title").textContent = title;
+  const earlyNode = $("confirm-early");
+  earlyNode.textContent = early;
+  earlyNode.hidden = !early;
+  $("confirm-what").replaceChildren(...lines.map((line) => el("li", {}, line)));
+  $("confirm-ok").textContent = ok;
+  dialog.returnValue = "";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.showModal();
+    $("confirm-cancel").focus(); // the safe choice has the focus
+  });
+}
+
+/** What starting this date will do: camera, recording, partners, until when. */
+async function startLines(o, endMs) {
+  const [seminar, room, partners] = await Promise.all([
+    api(`/seminars/${o.seminar_id}`).catch(() => null),
+    api(`/rooms/${o.room_id}`).catch(() => null),
+    apiOptional("/partners").catch(() => null),
+  ]);
+  const lines = [];
+  if (room) {
+    const source = T[`src_kind_${room.source}`] || room.source;
+    lines.push(tr("start_what_camera", { room: room.name, source }));
+  }
+  lines.push(o.record ? T.start_what_record : T.start_what_no_record);
+  const ids = (seminar && seminar.partner_ids) || [];
+  const names = ids.map((pid) => (partners || []).find((p) => p.id === pid)?.name || `#${pid}`);
+  lines.push(names.length ? tr("start_what_partners", { names: names.join(", ") }) : T.start_what_no_partners);
+  const end = new Date(endMs).toISOString();
+  const day = formatInstant(end, o.timezone, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+  const time = formatInstant(end, o.timezone, { hour: "2-digit", minute: "2-digit" });
+  lines.push(tr("start_what_until", { day, time }));
+  return lines;
+}
+
+/** "Jetzt starten": say what will happen; a date far ahead is offered a move to now. */
+async function confirmStart(button, tooEarly = false) {
+  if (busy || !current) return;
+  const o = current;
+  const early = tooEarly || (o.early_start_from && Date.now() < Date.parse(o.early_start_from));
+  // Moved to now, the date keeps its length.
+  const end = early ? Date.now() + Date.parse(o.end) - Date.parse(o.start) : Date.parse(o.end);
+  const ok = await ask({
+    title: T.start_confirm_title,
+    early: early ? tr("start_too_early", { day: formatDay(wallDay(o.start)), time: wallTime(o.start) }) : "",
+    lines: await startLines(o, end),
+    ok: early ? T.start_move_ok : T.start_confirm_ok,
+  });
+  if (!ok) return;
+  const error = await act(button, `/occurrences/${id}/start`, early ? { body: { move_to_now: true } } : {});
+  // The service's clock decides: a refusal it saw as too early offers the move.
+  if (error && error.code === "start_too_early" && !early) confirmStart(button, true);
+}
+
+async function confirmStop(button) {
+  if (busy || !current) return;
+  const ok = await ask({
+    title: T.stop_confirm,
+    lines: [T.stop_what, tr("stop_what_undo", { time: wallTime(current.end) })],
+    ok: T.stop_confirm_ok,
+  });
+  if (ok) await act(button, `/occurrences/${id}/stop`);
+}
+
+/** Run one control action; the answer is the updated occurrence. Returns the error, if any. */
+async function act(button, path, options = {}) {
+  if (busy) return null;
+  let failure = null;
   busy = true;
   button.disabled = true;
   try {
@@ -305,14 +391,17 @@ async function act(button, path, options = {}, confirmText = null) {
     message.dataset.kind = "";
     showNotice(message, "");
   } catch (error) {
-    showNotice(message, error.message, "bad");
+    failure = error;
+    if (error.code !== "start_too_early") showNotice(message, error.message, "bad");
   } finally {
     busy = false;
     button.disabled = false;
+    if (current) renderResume(current);
     // Focus follows the action: the next sensible control, never lost on a hidden button.
-    const next = [$("stop-button"), $("start-button"), $("copy-button")].find((b) => !b.hidden);
+    const next = [$("stop-button"), $("resume-button"), $("start-button"), $("copy-button")].find((b) => !b.hidden);
     if (button.hidden && next) next.focus();
   }
+  return failure;
 }
 
 async function copyLink() {
@@ -328,8 +417,9 @@ async function copyLink() {
 }
 
 function start() {
-  $("start-button").addEventListener("click", (e) => act(e.currentTarget, `/occurrences/${id}/start`));
-  $("stop-button").addEventListener("click", (e) => act(e.currentTarget, `/occurrences/${id}/stop`, {}, T.stop_confirm));
+  $("start-button").addEventListener("click", (e) => confirmStart(e.currentTarget));
+  $("stop-button").addEventListener("click", (e) => confirmStop(e.currentTarget));
+  $("resume-button").addEventListener("click", (e) => act(e.currentTarget, `/occurrences/${id}/resume`));
   $("extend-button").addEventListener("click", (e) =>
     act(e.currentTarget, `/occurrences/${id}/extend`, { body: { minutes: Number($("extend-minutes").value) } }));
   const setState = async (state, focusAfter) => {
