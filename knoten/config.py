@@ -100,11 +100,15 @@ class MediaConfig(_Section):
 
 
 class IngestConfig(_Section):
-    """Where hosts push from OBS or a hardware encoder (rooms whose source is ``srt-push``)."""
+    """Where hosts push from OBS or a hardware encoder (rooms whose source is ``srt-push`` or
+    ``whip``)."""
 
     host: str = "127.0.0.1"
     # Room n listens on srt_port_base + n - 1 while one of its seminars is live.
     srt_port_base: int = Field(default=9710, ge=1024, le=65000)
+    # WHIP rooms: room n's publisher is handed to FFmpeg as RTP on loopback ports
+    # whip_port_base + 4(n - 1) … + 3 while one of its seminars is live.
+    whip_port_base: int = Field(default=9810, ge=1024, le=65000)
 
 
 class RecordingsConfig(_Section):
@@ -255,6 +259,7 @@ ENV_KEYS: dict[str, tuple[str, str]] = {
     "KNOTEN_FFPROBE": ("media", "ffprobe"),
     "KNOTEN_INGEST_HOST": ("ingest", "host"),
     "KNOTEN_SRT_PORT_BASE": ("ingest", "srt_port_base"),
+    "KNOTEN_WHIP_PORT_BASE": ("ingest", "whip_port_base"),
     "KNOTEN_WEBRTC_HOST_ADDRESSES": ("webrtc", "host_addresses"),
     "KNOTEN_WEBRTC_INTERFACES": ("webrtc", "interfaces"),
     "KNOTEN_WEBRTC_MAX_VIEWERS": ("webrtc", "max_viewers"),

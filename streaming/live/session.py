@@ -79,6 +79,11 @@ OUTPUT_POLICY = RestartPolicy(
 CAMERA_POLICY = RestartPolicy(initial_backoff_s=0.5, max_backoff_s=10.0, stale_timeout_s=5.0)
 # A push ingest waits for the host's encoder as long as it takes: no startup timeout.
 LISTENER_POLICY = replace(CAMERA_POLICY, startup_timeout_s=24 * 3600.0)
+# A WHIP room's FFmpeg (RTP from the publisher) gives up after ≈ 20 s without packets: it comes
+# back at once, so a host who starts publishing later is on air within a second or two. Blocked
+# on RTP it ignores the first SIGINT (FFmpeg wants two once transcoding has begun): a short
+# grace, since there is nothing to flush when no packets arrive.
+WHIP_POLICY = replace(LISTENER_POLICY, max_backoff_s=1.0, grace_s=1.5)
 INTERNAL_POLICY = RestartPolicy(
     initial_backoff_s=0.5, max_backoff_s=5.0, stale_timeout_s=10.0, startup_timeout_s=30.0
 )
@@ -92,6 +97,12 @@ _OUTPUT_STATES: dict[ProcessState, OutputState] = {
     ProcessState.STOPPED: "stopped",
     ProcessState.FAILED: "failed",
 }
+
+
+def _camera_policy(plan: SessionPlan) -> RestartPolicy:
+    if plan.camera.kind == "whip":
+        return WHIP_POLICY
+    return LISTENER_POLICY if plan.camera.listener else CAMERA_POLICY
 
 
 def _clean_text(text: str) -> str:
@@ -211,7 +222,7 @@ class LiveSession:
                 ),
                 self._ffmpeg,
             ),
-            LISTENER_POLICY if plan.camera.listener else CAMERA_POLICY,
+            _camera_policy(plan),
         )
         if self.bus is not None:
             await self._add_mix(self.bus)

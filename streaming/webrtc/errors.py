@@ -44,3 +44,9 @@ class HandshakesBusy(ViewerLimitReached):
     its wait ran out (503 + a short Retry-After); the viewer limit itself is not reached."""
 
     code = "busy"
+
+
+class PublisherPresent(WebrtcError):
+    """The room already has a WHIP publisher, connecting or connected (409)."""
+
+    code = "publisher_present"
