@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from knoten.http.errors import ApiError
+from knoten.http.formats import DateTimeText, TimezoneName
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model, read_query
 from knoten.keys import JOIN_LINKS, SCHEDULE, SEMINAR_CONTROLLER
@@ -27,16 +28,16 @@ class OccurrenceOut(BaseModel):
     room_id: int
     title: str
     recurrence_id: str = Field(description="nominal local start; stable when moved")
-    start: str = Field(description="RFC 3339 with the offset of the seminar's time zone")
-    end: str
-    timezone: str
+    start: DateTimeText = Field(description="RFC 3339 with the offset of the seminar's time zone")
+    end: DateTimeText
+    timezone: TimezoneName
     state: Literal["scheduled", "live", "ended", "cancelled", "missed", "failed"]
     state_reason: str | None
     moved: bool
     lead_in_minutes: int
     lead_out_minutes: int
-    actual_start: str | None
-    actual_end: str | None
+    actual_start: DateTimeText | None
+    actual_end: DateTimeText | None
     record: bool
     sequence: int
     join_url: str

@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from knoten.http.errors import ApiError
+from knoten.http.formats import TIMEZONE_DESCRIPTION, TimezoneName
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model
 from knoten.keys import CONFIG, DISPLAY_LINKS, PUSH_INGEST, ROOMS
@@ -35,7 +36,7 @@ class RoomIn(BaseModel):
         max_length=500,
         description="'testsrc', a file inside the data dir, an rtsp/rtmp/srt URL or /dev/videoN",
     )
-    timezone: str = Field(default="Europe/Berlin", max_length=64)
+    timezone: str = Field(default="Europe/Berlin", max_length=64, description=TIMEZONE_DESCRIPTION)
 
     _tz = field_validator("timezone")(_check_timezone)
 
@@ -45,7 +46,7 @@ class RoomPatch(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=120)
     source: str | None = Field(default=None, min_length=1, max_length=500)
-    timezone: str | None = Field(default=None, max_length=64)
+    timezone: str | None = Field(default=None, max_length=64, description=TIMEZONE_DESCRIPTION)
 
     @field_validator("timezone")
     @classmethod
@@ -57,7 +58,7 @@ class RoomOut(BaseModel):
     id: int
     name: str
     source: str = Field(description="credentials and stream keys masked")
-    timezone: str
+    timezone: TimezoneName
 
     @classmethod
     def of(cls, room: Room) -> RoomOut:

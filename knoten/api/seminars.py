@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from knoten.api.occurrences import OccurrenceOut, local_iso
 from knoten.http.errors import ApiError
+from knoten.http.formats import TIMEZONE_DESCRIPTION, DateTimeText, TimezoneName
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model, read_query
 from knoten.keys import JOIN_LINKS, PARTNERS, SCHEDULE
@@ -74,7 +75,7 @@ class SeminarPatch(BaseModel):
     room_id: int | None = Field(default=None, ge=1)
     start: datetime | None = None
     end: datetime | None = None
-    timezone: str | None = Field(default=None, max_length=64)
+    timezone: str | None = Field(default=None, max_length=64, description=TIMEZONE_DESCRIPTION)
     recurrence: str | None = Field(default=None, max_length=500)
     exdates: list[datetime] | None = Field(default=None, max_length=500)
     record: bool | None = None
@@ -103,11 +104,11 @@ class SeminarOut(BaseModel):
     description: str
     host: str
     room_id: int
-    timezone: str
-    start: str = Field(description="first occurrence's start, RFC 3339 with offset")
-    end: str
+    timezone: TimezoneName
+    start: DateTimeText = Field(description="first occurrence's start, RFC 3339 with offset")
+    end: DateTimeText
     recurrence: str | None
-    exdates: list[str]
+    exdates: list[DateTimeText]
     record: bool
     partner_ids: list[int]
     lead_in_minutes: int
