@@ -173,6 +173,16 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "cancel_date": "Diesen Termin absagen",
         "cancel_date_confirm": "Diesen Termin absagen?",
         "restore_date": "Termin wiederherstellen",
+        "cancel_one": "Absagen",
+        "restore_one": "Wiederherstellen",
+        "cancel_one_confirm": "Den Termin am {date} um {time} Uhr absagen? Die Teilnehmenden sehen "
+        "dann „Dieser Termin fällt aus“.",
+        "date_cancelled": "Der Termin ist abgesagt.",
+        "date_restored": "Der Termin findet wieder statt.",
+        "feed_title": "Kalender-Abo dieses Raums",
+        "feed_label": "Adresse des Kalender-Abos (iCal)",
+        "feed_hint": "Diese Adresse in Outlook, Thunderbird oder auf der Website der Bibliothek "
+        "eintragen: Sie zeigt die Termine dieses Raums mit dem Link zur Teilnahme-Seite.",
         "join_link": "Teilnahmelink",
         "copy_link": "Link kopieren",
         "copied": "Kopiert.",
@@ -403,6 +413,16 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "cancel_date": "Cancel this date",
         "cancel_date_confirm": "Cancel this date?",
         "restore_date": "Restore this date",
+        "cancel_one": "Cancel",
+        "restore_one": "Restore",
+        "cancel_one_confirm": "Cancel the date on {date} at {time}? Participants then see "
+        "“This date has been cancelled”.",
+        "date_cancelled": "The date is cancelled.",
+        "date_restored": "The date takes place again.",
+        "feed_title": "Calendar subscription of this room",
+        "feed_label": "Address of the calendar subscription (iCal)",
+        "feed_hint": "Enter this address in Outlook, Thunderbird or on the library's website: it "
+        "shows this room's dates with the link to the join page.",
         "join_link": "Join link",
         "copy_link": "Copy link",
         "copied": "Copied.",

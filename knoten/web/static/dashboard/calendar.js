@@ -2,6 +2,7 @@
 // (?room=&week=&view=) so reload, back and bookmarks keep the place.
 import {
   T, tr, api, el, addDays, mondayOf, todayIn, isoWeek, wallDay, wallTime, formatDay, stateText, showNotice,
+  copyField, setDateState,
 } from "./common.js";
 
 const roomSelect = document.getElementById("room-select");
@@ -33,11 +34,30 @@ function syncUrl(push) {
   newSeminar.href = `/dashboard/seminars/new?room=${state.room}&date=${state.week === mondayOf(today()) ? today() : state.week}`;
 }
 
-async function load(push = false) {
+/** The room's iCalendar feed (public: titles, times and join pages, no tokens) to subscribe to. */
+function showFeed() {
+  document.getElementById("feed").hidden = false;
+  document.getElementById("feed-url").value = `${location.origin}/calendar/rooms/${state.room}.ics`;
+  document.getElementById("feed-status").textContent = "";
+}
+
+/** Cancel or restore one date from the list, then show the calendar again. */
+async function changeDate(o, wanted) {
+  try {
+    if (!(await setDateState(o, wanted))) return;
+    showNotice(message, wanted === "cancelled" ? T.date_cancelled : T.date_restored, "ok");
+    await load(false, true);
+  } catch (error) {
+    showNotice(message, error.message, "bad");
+  }
+}
+
+async function load(push = false, keepMessage = false) {
   if (!room()) return;
   state.room = room().id;
   state.week = mondayOf(state.week || today());
   syncUrl(push);
+  showFeed();
   viewWeek.setAttribute("aria-pressed", String(state.view === "week"));
   viewList.setAttribute("aria-pressed", String(state.view === "list"));
   const days = state.view === "week" ? 7 : 7 * LIST_WEEKS;
@@ -55,7 +75,7 @@ async function load(push = false) {
     });
     const occurrences = await api(`/occurrences?${query}`);
     const inRange = occurrences.filter((o) => wallDay(o.start) >= state.week && wallDay(o.start) <= last);
-    showNotice(message, "");
+    if (!keepMessage) showNotice(message, "");
     calendar.replaceChildren(state.view === "week" ? weekView(inRange) : listView(inRange, days));
   } catch (error) {
     showNotice(message, `${T.load_failed} ${error.message}`, "bad");
@@ -129,7 +149,8 @@ function listView(occurrences, days) {
           "td",
           { class: "actions-cell" },
           el("a", { class: "button", href: `/dashboard/occurrences/${o.id}` }, T.open_live), " ",
-          el("a", { class: "button", href: `/dashboard/seminars/${o.seminar_id}` }, T.edit),
+          el("a", { class: "button", href: `/dashboard/seminars/${o.seminar_id}` }, T.edit), " ",
+          dateButton(o),
         ),
       ),
     );
@@ -144,6 +165,18 @@ function listView(occurrences, days) {
       body,
     ),
   );
+}
+
+/** "Absagen" for a coming date, "Wiederherstellen" for a cancelled one (else nothing). */
+function dateButton(o) {
+  const label = `${formatDay(wallDay(o.start), { weekday: "short", day: "numeric", month: "short" })}, ${wallTime(o.start)}`;
+  if (o.state === "scheduled" && Date.parse(o.start) > Date.now()) {
+    return el("button", { type: "button", class: "danger", "aria-label": `${T.cancel_one}: ${o.title}, ${label}`, onclick: () => changeDate(o, "cancelled") }, T.cancel_one);
+  }
+  if (o.state === "cancelled" && Date.parse(o.end) > Date.now()) {
+    return el("button", { type: "button", "aria-label": `${T.restore_one}: ${o.title}, ${label}`, onclick: () => changeDate(o, "scheduled") }, T.restore_one);
+  }
+  return null;
 }
 
 function move(weeks) {
@@ -188,7 +221,14 @@ async function start() {
     roomSelect.value = String(state.room);
     load(false);
   });
-  load(false);
+  document.getElementById("feed-copy").addEventListener("click", async () => {
+    document.getElementById("feed-status").textContent = await copyField(document.getElementById("feed-url"));
+  });
+  if (params.get("saved") === "created") {
+    showNotice(message, T.seminar_created, "ok");
+    params.delete("saved");
+  }
+  load(false, true);
 }
 
 start();

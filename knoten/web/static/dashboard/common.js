@@ -146,6 +146,24 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** Copy an input's text to the clipboard (selecting it where that is refused); the words to show. */
+export async function copyField(input) {
+  try {
+    await navigator.clipboard.writeText(input.value);
+    return T.copied;
+  } catch {
+    input.select();
+    return document.execCommand && document.execCommand("copy") ? T.copied : T.copy_failed;
+  }
+}
+
+/** Cancel one date (``cancelled``) or bring it back (``scheduled``) after asking; true if done. */
+export async function setDateState(occurrence, state) {
+  if (state === "cancelled" && !confirm(tr("cancel_one_confirm", { date: formatDay(wallDay(occurrence.start)), time: wallTime(occurrence.start) }))) return false;
+  await api(`/occurrences/${occurrence.id}`, { method: "PATCH", body: { state } });
+  return true;
+}
+
 export function showNotice(node, text, kind = "") {
   node.textContent = text;
   node.className = `notice ${kind}`.trim();

@@ -2,7 +2,7 @@
 // conflict (409) names the clashing seminar and its time.
 import {
   T, LANG, tr, api, apiOptional, el, FormErrors, showNotice, todayIn, mondayOf, wallDay, wallTime,
-  formatDay, formatInstant, stateText,
+  formatDay, formatInstant, stateText, setDateState,
 } from "./common.js";
 
 const main = document.getElementById("main");
@@ -166,7 +166,7 @@ async function submit(event) {
     } else {
       const created = await api("/seminars", { method: "POST", body: data });
       const week = mondayOf($("date").value);
-      location.assign(`/dashboard?room=${created.room_id}&week=${week}&view=week`);
+      location.assign(`/dashboard?room=${created.room_id}&week=${week}&view=week&saved=created`);
     }
   } catch (error) {
     showApiError(error);
@@ -232,9 +232,32 @@ function renderOccurrences() {
         el("span", {}, `${formatDay(wallDay(o.start), { weekday: "short", day: "numeric", month: "short", year: "numeric" })}, ${wallTime(o.start)}–${wallTime(o.end)}`),
         el("span", { class: `badge small ${o.state}` }, stateText(o.state)),
         el("a", { href: `/dashboard/occurrences/${o.id}` }, T.open_live),
+        dateButton(o),
       ),
     ),
   );
+}
+
+/** "Absagen" for a coming date, "Wiederherstellen" for a cancelled one that has not passed. */
+function dateButton(o) {
+  const when = `${formatDay(wallDay(o.start), { weekday: "short", day: "numeric", month: "short" })}, ${wallTime(o.start)}`;
+  const change = async (wanted) => {
+    try {
+      if (!(await setDateState(o, wanted))) return;
+      seminar = await api(`/seminars/${seminarId}`);
+      renderOccurrences();
+      showNotice(status, wanted === "cancelled" ? T.date_cancelled : T.date_restored, "ok");
+    } catch (error) {
+      showNotice(status, error.message, "bad");
+    }
+  };
+  if (o.state === "scheduled" && Date.parse(o.start) > Date.now()) {
+    return el("button", { type: "button", class: "danger", "aria-label": `${T.cancel_one}: ${when}`, onclick: () => change("cancelled") }, T.cancel_one);
+  }
+  if (o.state === "cancelled" && Date.parse(o.end) > Date.now()) {
+    return el("button", { type: "button", "aria-label": `${T.restore_one}: ${when}`, onclick: () => change("scheduled") }, T.restore_one);
+  }
+  return null;
 }
 
 async function cancelSeries() {
