@@ -18,6 +18,7 @@ from knoten.http.requests import parse_id
 from knoten.join import JoinTokenError
 from knoten.keys import CONFIG, CONVERSATIONS, JOIN_LINKS, SCHEDULE, WEBRTC
 from knoten.web.chat_texts import CHAT_TEXTS, recording_notice
+from knoten.web.dates import long_date
 from knoten.web.i18n import choose_language
 from knoten.web.pages import render
 from schedules.errors import OccurrenceNotFound
@@ -26,7 +27,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "de": {
         "title": "Live zuschauen",
         "waiting": (
-            "Die Übertragung beginnt um {time} Uhr. Diese Seite verbindet sich dann von selbst."
+            "Die Übertragung beginnt am {date} um {time} Uhr. Diese Seite verbindet sich dann "
+            "von selbst."
         ),
         "starting": "Die Übertragung startet gleich …",
         "connecting": "Verbinde …",
@@ -41,12 +43,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "full": "Gerade sind alle Plätze belegt. Wir versuchen es gleich noch einmal …",
         "offline": "Der Dienst ist nicht erreichbar – wir versuchen es weiter …",
         "unmute": "Ton einschalten",
+        "muted_hint": "Ihr Browser hat die Übertragung ohne Ton gestartet.",
         "leave": "Verlassen",
         "left": "Sie haben die Übertragung verlassen.",
+        "rejoin": "Wieder teilnehmen",
     },
     "en": {
         "title": "Watch live",
-        "waiting": "The broadcast starts at {time}. This page will connect by itself.",
+        "waiting": "The broadcast starts on {date} at {time}. This page will connect by itself.",
         "starting": "The broadcast is about to start …",
         "connecting": "Connecting …",
         "live": "Live",
@@ -60,8 +64,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "full": "All places are taken right now. Trying again shortly …",
         "offline": "The service cannot be reached – still trying …",
         "unmute": "Turn sound on",
+        "muted_hint": "Your browser started the broadcast without sound.",
         "leave": "Leave",
         "left": "You have left the broadcast.",
+        "rejoin": "Join again",
     },
 }
 
@@ -100,6 +106,8 @@ async def _state(request: web.Request, occurrence_id: int | None) -> tuple[int, 
         "title": row.title,
         "start": row.start_utc.astimezone(zone).isoformat(timespec="seconds"),
         "start_local": row.start_utc.astimezone(zone).strftime("%H:%M"),
+        # "Dienstag, 16. März": the waiting page names the day, not only the time.
+        "start_date": long_date(row.start_utc, row.timezone, choose_language(request)),
         "ice_servers": [s.as_browser_dict() for s in registry.options.ice_servers],
         "recorded": date.recorded,
         "partners": list(date.partners),

@@ -15,20 +15,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
 import pytest_asyncio
-from playwright.async_api import Page
+from playwright.async_api import Page, expect
 
 from knoten.keys import WEBRTC
+from knoten.web.dates import MONTHS, WEEKDAYS
 from tests.knoten.test_whep import create_live_occurrence
 from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
 from tests.support.browser import RequestLog, eval_with_timeout, wait_for_js
 from tests.support.ports import free_tcp_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(60)]
+
+WEEKDAYS_DE, MONTHS_DE = WEEKDAYS["de"], MONTHS["de"]
 
 INBOUND = """async () => {
   const pc = window.knotenJoin.peer();
@@ -188,7 +192,11 @@ async def test_page_waits_then_connects_when_live(
             page, "document.getElementById('message').textContent || null", 5
         )
         start_local = occurrence["start"][11:16]
-        assert f"beginnt um {start_local} Uhr" in message
+        assert f"um {start_local} Uhr" in message
+        # The day is named too ("… beginnt am Dienstag, 16. März um 18:00 Uhr"), in German.
+        day = datetime.fromisoformat(occurrence["start"])
+        weekday = WEEKDAYS_DE[day.weekday()]
+        assert f"beginnt am {weekday}, {day.day}. {MONTHS_DE[day.month - 1]} um" in message
         assert await eval_with_timeout(page, "window.knotenJoin.peer() === null", 5)
 
         async with admin.post(f"/api/v1/occurrences/{oid}/start") as response:
@@ -255,5 +263,65 @@ async def test_busy_reply_shows_connecting_and_the_page_comes_back(
         messages = await eval_with_timeout(page, "window.__messages", 5)
         assert "Connecting …" in messages and messages[-1] == "Live"
         assert not [m for m in messages if "places are taken" in m], messages
+    finally:
+        await _close_page_peer(page)
+
+
+# The browser refuses to start with sound (autoplay policy), as many do on a first visit.
+REFUSE_SOUND = """
+  const play = HTMLMediaElement.prototype.play;
+  HTMLMediaElement.prototype.play = function () {
+    if (!this.muted && !window.__soundAllowed) {
+      return Promise.reject(new DOMException("no sound without a gesture", "NotAllowedError"));
+    }
+    return play.call(this);
+  };
+"""
+
+
+async def test_muted_start_offers_one_sound_button_and_leaving_offers_to_rejoin(
+    page: Page,
+    live_app: RunningApp,
+    admin: aiohttp.ClientSession,
+    artifacts_dir: Path,
+) -> None:
+    """Regression (issue #16): a browser that starts muted showed a small "Ton einschalten"
+    among other buttons, and after "Verlassen" the page offered no way back in."""
+    registry = live_app.app[WEBRTC]
+    occurrence = await create_live_occurrence(admin)
+    oid = occurrence["id"]
+    await page.add_init_script(REFUSE_SOUND)
+    try:
+        await wait_for_feed(admin, oid)
+        await page.goto(occurrence["join_url"] + "&lang=de")
+        sound = page.get_by_role("button", name="Ton einschalten")
+        await expect(sound).to_be_visible(timeout=10_000)
+        await expect(page.get_by_text("ohne Ton gestartet")).to_be_visible()
+        box = await sound.bounding_box()
+        assert box and box["height"] >= 48, box  # a large target, also on a phone
+        assert await page.evaluate("document.getElementById('player').muted")
+        await page.screenshot(path=str(artifacts_dir / "01-muted.png"), full_page=True)
+        await page.evaluate("window.__soundAllowed = true")
+        await sound.click()
+        await expect(sound).to_be_hidden()
+        assert not await page.evaluate("document.getElementById('player').muted")
+
+        await page.get_by_role("button", name="Verlassen").click()
+        await expect(page.get_by_test_id("message")).to_have_text(
+            "Sie haben die Übertragung verlassen."
+        )
+        rejoin = page.get_by_role("button", name="Wieder teilnehmen")
+        await expect(rejoin).to_be_focused()
+        deadline = time.monotonic() + 5
+        while registry.viewer_count(oid) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert registry.viewer_count(oid) == 0
+        await page.screenshot(path=str(artifacts_dir / "02-left.png"), full_page=True)
+
+        await rejoin.click()
+        await expect(page.get_by_test_id("message")).to_have_text("Live", timeout=10_000)
+        await expect(rejoin).to_be_hidden()
+        await wait_for_js(page, f"({INBOUND})().then(s => s && s.framesDecoded > 10 && s)", 10)
+        assert registry.viewer_count(oid) == 1
     finally:
         await _close_page_peer(page)

@@ -11,6 +11,8 @@
   const message = document.getElementById("message");
   const unmute = document.getElementById("unmute");
   const leaveButton = document.getElementById("leave");
+  const rejoinButton = document.getElementById("rejoin");
+  const sound = document.getElementById("sound");  // one large button when autoplay was muted
   const TERMINAL = new Set(["ended", "missed", "failed", "cancelled", "invalid", "needs_link", "unknown"]);
 
   let pc = null;          // the current RTCPeerConnection
@@ -51,6 +53,7 @@
     if (pc) { pc.close(); pc = null; }
     video.hidden = true;
     leaveButton.hidden = true;
+    sound.hidden = true;
   }
 
   function finish(key) {
@@ -112,7 +115,7 @@
         show("live");
         video.hidden = false;
         leaveButton.hidden = false;
-        video.play().catch(() => { video.muted = true; unmute.hidden = false; video.play(); });
+        video.play().catch(() => { video.muted = true; sound.hidden = false; video.play(); });
       } else if (s === "failed" || s === "closed") {
         retry();
       } else if (s === "disconnected") {
@@ -180,7 +183,7 @@
       return schedule(pc ? 5000 : 2000);
     }
     teardown();
-    if (state.state === "scheduled") show("waiting", {time: state.start_local});
+    if (state.state === "scheduled") show("waiting", {time: state.start_local, date: state.start_date});
     else show("starting");
     schedule(2000);
   }
@@ -193,8 +196,24 @@
     video.requestVideoFrameCallback(firstFrame);
   }
 
-  unmute.addEventListener("click", () => { video.muted = false; unmute.hidden = true; });
-  leaveButton.addEventListener("click", () => finish("left"));
+  unmute.addEventListener("click", () => {
+    video.muted = false;
+    sound.hidden = true;
+    video.play().catch(() => {});
+  });
+  function leave() {
+    finish("left");
+    rejoinButton.hidden = false;
+    rejoinButton.focus();
+  }
+  leaveButton.addEventListener("click", leave);
+  rejoinButton.addEventListener("click", () => {
+    // Back in: the same way as opening the link (poll, then connect when live).
+    rejoinButton.hidden = true;
+    stopped = false;
+    failures = 0;
+    tick();
+  });
   window.addEventListener("pagehide", () => { stopped = true; teardown(); });
 
   // For tests and for people reading the console.
@@ -202,7 +221,7 @@
     status: () => status,
     peer: () => pc,
     resource: () => resource,
-    leave: () => finish("left"),
+    leave,
     timeline: () => timeline,
   };
 
