@@ -139,11 +139,18 @@ class SlateInput:
     width: int = 1280
     height: int = 720
     fps: int = 30
+    # Chosen by streaming.live.slate_text so the wrapped text fits; None: a sixteenth of the
+    # height (and a sixtieth as line spacing).
+    font_size: int | None = None
+    line_spacing: int | None = None
 
     def __post_init__(self) -> None:
         _check_size(self.width, self.height, self.fps)
         if not isinstance(self.text_file, Path) or not self.text_file.is_absolute():
             raise ValueError("SlateInput.text_file must be an absolute pathlib.Path")
+        for value in (self.font_size, self.line_spacing):
+            if value is not None and not 1 <= value <= self.height:
+                raise ValueError("SlateInput font_size/line_spacing must fit the picture")
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,9 +398,9 @@ def _input_streams(spec: FfmpegSpec) -> tuple[Any, Any]:
             reload=1,
             # The text is a seminar title: show it literally, never expand %{...} sequences.
             expansion="none",
-            fontsize=max(12, src.height // 16),
+            fontsize=src.font_size or max(12, src.height // 16),
             fontcolor="white",
-            line_spacing=max(2, src.height // 60),
+            line_spacing=src.line_spacing or max(2, src.height // 60),
             x="(w-text_w)/2",
             y="(h-text_h)/2",
         )

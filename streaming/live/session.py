@@ -40,6 +40,7 @@ from streaming.dialog.bus import RemoteAudioBus
 from streaming.dialog.tiles import SpeakerTiles, TileLayout
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.ffmpeg.spec import (
+    FONT_FILE,
     FeedInput,
     FfmpegSpec,
     Output,
@@ -60,13 +61,13 @@ from streaming.live.feed import FeedHub
 from streaming.live.hls import hls_output, partner_dir
 from streaming.live.plan import PartnerKind, PartnerTarget, SessionPlan, profile_for
 from streaming.live.reach import tcp_probe
+from streaming.live.slate_text import FontMetrics, fit_all, lead_in_text, trouble_text
 from streaming.live.status import LiveStatus, OutputState, OutputStatus, SourceState, SourceStatus
 from streaming.live.switch import MasterSwitch, SourceName
 
 log = logging.getLogger(__name__)
 
 SLATE_FPS = 10
-LOSS_SLATE_TEXT = "Die Übertragung wird in Kürze fortgesetzt\n\nThe broadcast will resume shortly"
 # Outputs: the first retry after 0.5 s (a destination process that died is back within 3 s),
 # capped at 30 s; RTMP partners also have a ready probe that ends the wait once their server is
 # back (``streaming.live.reach``).
@@ -105,11 +106,6 @@ def _camera_policy(plan: SessionPlan) -> RestartPolicy:
     return LISTENER_POLICY if plan.camera.listener else CAMERA_POLICY
 
 
-def _clean_text(text: str) -> str:
-    # drawtext shows the file as it is; keep it printable and short enough for one slate.
-    return "".join(ch for ch in text if ch == "\n" or ch.isprintable())[:300]
-
-
 @dataclass
 class _Output:
     name: str
@@ -132,6 +128,14 @@ class LiveSession:
         self.master_feed = run / "master.sock" if plan.remote_audio else self.switched_feed
         self.webrtc_feed = run / "webrtc.sock"
         self._slate_text = run / "slate.txt"
+        # Lead-in and trouble texts wrapped and sized once: both fit at the same font size,
+        # which drawtext keeps while the text file changes.
+        _, self._slate_layouts = fit_all(
+            [lead_in_text(plan.title, plan.start_label), trouble_text(plan.title)],
+            self.master_profile.width,
+            self.master_profile.height,
+            FontMetrics.load(FONT_FILE),
+        )
         self._hubs: dict[str, FeedHub] = {}
         #: The date's remote voices (None without ``plan.remote_audio``): the composition root
         #: feeds it with ``bus.write(speaker_id, pcm)`` and ``bus.remove(speaker_id)``.
@@ -182,7 +186,9 @@ class LiveSession:
         plan = self.plan
         plan.run_dir.mkdir(parents=True, exist_ok=True)
         self._started_at = time.monotonic()
-        self._write_slate(live=False)
+        # Once the date has begun (a late start, a restart mid-date) the slate never says
+        # "beginnt um": until the camera is up it says what is going on.
+        self._write_slate(live=live)
         if plan.camera.sdp is not None and plan.camera.path is not None:
             plan.camera.path.write_text(plan.camera.sdp)  # a WHIP room: where FFmpeg reads RTP
         self._live = live
@@ -201,7 +207,14 @@ class LiveSession:
             build_argv(
                 FfmpegSpec(
                     self._name("slate"),
-                    SlateInput(self._slate_text, master.width, master.height, SLATE_FPS),
+                    SlateInput(
+                        self._slate_text,
+                        master.width,
+                        master.height,
+                        SLATE_FPS,
+                        self._slate_layouts[0].font_size,
+                        self._slate_layouts[0].line_spacing,
+                    ),
                     slate_profile,
                     (Output(plan.run_dir / "slate-in.sock", "mpegts", socket=True),),
                     tiles=self._tile_overlay(),
@@ -327,11 +340,7 @@ class LiveSession:
         self._switch.decide()
 
     def _write_slate(self, live: bool) -> None:
-        plan = self.plan
-        if live:
-            text = LOSS_SLATE_TEXT
-        else:
-            text = f"{_clean_text(plan.title)}\n\nbeginnt um {plan.start_label}"
+        text = self._slate_layouts[1 if live else 0].text
         tmp = self._slate_text.with_suffix(".tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self._slate_text)  # drawtext must never read half a file

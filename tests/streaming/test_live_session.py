@@ -169,7 +169,7 @@ async def test_lead_in_slate_then_camera(tmp_path: Path, nginx_partner) -> None:
         assert status.on_air == "slate" and status.state == "standby"
         await session.set_live(True)
         await _wait(lambda: session.source_status().on_air == "camera", 5, "camera on air")
-        assert "fortgesetzt" in (plan.run_dir / "slate.txt").read_text()
+        assert "Technische Störung" in (plan.run_dir / "slate.txt").read_text()
         output = session.outputs_status()[0]
     assert output.restarts == 0
     assert len(nginx_partner.recordings()) == 1, "lead-in to live without a reconnect"
