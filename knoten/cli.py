@@ -1,19 +1,25 @@
-"""The `knoten` command: `serve` runs the service, `migrate` updates the database."""
+"""The `knoten` command: `serve` runs the service, `migrate` updates the database, `user add`
+and `user reset-password` manage accounts."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
 from pathlib import Path
 
 from aiohttp import web
 
+from knoten.accounts.errors import AccountError
+from knoten.accounts.principal import Role
+from knoten.accounts.providers import ProviderStore
+from knoten.accounts.store import AccountStore
 from knoten.app import build_app, knoten_version
 from knoten.config import Config, ConfigError, load_config
 from knoten.db import Database
-from knoten.keys import ADMIN_TOKEN
+from knoten.keys import ADMIN_TOKEN, SETUP_CODE
 
 log = logging.getLogger("knoten")
 
@@ -27,12 +33,28 @@ def _parser() -> argparse.ArgumentParser:
         ("migrate", "apply database migrations and exit"),
     ):
         cmd = sub.add_parser(name, help=help_text)
-        cmd.add_argument("--config", type=Path, help="TOML configuration file")
-        cmd.add_argument("--data-dir", type=Path, help="data directory (KNOTEN_DATA_DIR)")
+        _common(cmd)
         if name == "serve":
             cmd.add_argument("--host", help="address to listen on (KNOTEN_HOST)")
             cmd.add_argument("--port", type=int, help="port to listen on (KNOTEN_PORT)")
+    user = sub.add_parser("user", help="accounts: add one, reset a password")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create an account (asks for the password)")
+    _common(add)
+    add.add_argument("username")
+    add.add_argument("--role", choices=[r.value for r in Role], default=Role.STAFF.value)
+    add.add_argument("--name", default="", help="display name")
+    add.add_argument("--provider", help="provider name (hosts and partners)")
+    add.add_argument("--partner-id", type=int, help="broadcast partner id (partners)")
+    reset = user_sub.add_parser("reset-password", help="set a new password (asks for it)")
+    _common(reset)
+    reset.add_argument("username")
     return parser
+
+
+def _common(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--config", type=Path, help="TOML configuration file")
+    cmd.add_argument("--data-dir", type=Path, help="data directory (KNOTEN_DATA_DIR)")
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -65,7 +87,16 @@ def serve(config: Config) -> None:
 
     def announce(_: str) -> None:
         print(f"Knoten läuft / is running on {config.public_url}", flush=True)
-        print(f"Admin token: {where}", flush=True)
+        print(f"API token for scripts: {where}", flush=True)
+        code = app[SETUP_CODE].code
+        if code is not None:
+            # Only on this console (never in the log): whoever sees it may create the first
+            # staff account.
+            print(
+                "Noch kein Konto / no account yet. Einrichten / set up: "
+                f"{config.public_url}/setup?code={code}",
+                flush=True,
+            )
         print("Stop with Ctrl+C.", flush=True)
 
     web.run_app(
@@ -86,6 +117,45 @@ async def migrate(config: Config) -> None:
     print("database is up to date")
 
 
+def _ask_password() -> str:
+    """The new password from the terminal (twice), or one line of standard input."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Neues Passwort / new password: ")
+    if getpass.getpass("Noch einmal / again: ") != first:
+        raise AccountError("Die beiden Passwörter sind verschieden.", "password")
+    return first
+
+
+async def user_command(config: Config, args: argparse.Namespace) -> None:
+    database = Database(config.database_url)
+    await database.start()
+    try:
+        accounts = AccountStore(lambda: database.engine)
+        if args.user_command == "add":
+            role = Role(args.role)
+            provider_id = None
+            if args.provider:
+                provider = await ProviderStore(lambda: database.engine).find(args.provider)
+                if provider is None:
+                    raise AccountError(f"Kein Bildungsträger '{args.provider}'.", "provider")
+                provider_id = provider.id
+            account = await accounts.create(
+                args.username,
+                _ask_password(),
+                role,
+                display_name=args.name,
+                provider_id=provider_id,
+                partner_id=args.partner_id,
+            )
+            print(f"Konto '{account.username}' ({account.role}) angelegt / created")
+        else:
+            account = await accounts.reset_password(args.username, _ask_password())
+            print(f"Passwort von '{account.username}' geändert; alle Sitzungen beendet")
+    finally:
+        await database.aclose()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -98,6 +168,12 @@ def main(argv: list[str] | None = None) -> int:
         serve(config)
     elif args.command == "migrate":
         asyncio.run(migrate(config))
+    elif args.command == "user":
+        try:
+            asyncio.run(user_command(config, args))
+        except AccountError as exc:
+            print(f"knoten: {exc.message}", file=sys.stderr)
+            return 1
     return 0
 
 

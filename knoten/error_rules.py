@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from knoten.accounts.errors import (
+    AccountNotFound,
+    AccountTaken,
+    InvalidAccount,
+    LastStaffAccount,
+    ProviderInUse,
+    ProviderNameTaken,
+    ProviderNotFound,
+)
 from knoten.conversation.rules import ChatForbidden, ChatRefused, ChatTargetNotFound
 from knoten.http.errors import DomainErrorRule
 from recordings.errors import (
@@ -66,4 +75,11 @@ DOMAIN_ERROR_RULES: tuple[DomainErrorRule, ...] = (
     (ChatTargetNotFound, 404, "not_found"),
     (ChatForbidden, 403, "forbidden"),
     (ChatRefused, 409, "conflict"),
+    (AccountNotFound, 404, "not_found"),
+    (ProviderNotFound, 404, "not_found"),
+    (AccountTaken, 409, "conflict"),
+    (ProviderNameTaken, 409, "conflict"),
+    (ProviderInUse, 409, "conflict"),
+    (LastStaffAccount, 409, "conflict"),
+    (InvalidAccount, 422, "validation_error"),
 )

@@ -9,6 +9,12 @@ import jinja2
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from knoten.access import AccessGuard
+from knoten.accounts.providers import ProviderStore
+from knoten.accounts.setup_code import SetupCode
+from knoten.accounts.store import AccountStore
+from knoten.accounts.throttle import SigninThrottle
+from knoten.accounts.tokens import BearerAuth
 from knoten.config import Config
 from knoten.conversation.hub import ConversationHub
 from knoten.conversation.retention import ConversationRetention
@@ -50,6 +56,12 @@ SESSION_RUNNER = web.AppKey("session_runner", SessionRunner)
 RECONCILER = web.AppKey("reconciler", Reconciler)
 TRIGGERS = web.AppKey("triggers", ScheduleTriggers)
 SESSIONS = web.AppKey("sessions", SessionStore)
+ACCOUNTS = web.AppKey("accounts", AccountStore)
+SETUP_CODE = web.AppKey("setup_code", SetupCode)
+SIGNIN_THROTTLE = web.AppKey("signin_throttle", SigninThrottle)
+BEARER_AUTH = web.AppKey("bearer_auth", BearerAuth)
+PROVIDERS = web.AppKey("providers", ProviderStore)
+ACCESS = web.AppKey("access", AccessGuard)
 SEMINAR_CONTROLLER = web.AppKey("seminar_controller", SeminarController)
 PUSH_INGEST = web.AppKey("push_ingest", PushIngest)
 RUN_DIR = web.AppKey("run_dir", Path)

@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from knoten.accounts.principal import principal_of
 from knoten.http.errors import ApiError
 from knoten.http.formats import DateTimeText, TimezoneName
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model, read_query
-from knoten.keys import JOIN_LINKS, SCHEDULE, SEMINAR_CONTROLLER
+from knoten.keys import ACCESS, JOIN_LINKS, SCHEDULE, SEMINAR_CONTROLLER
 from schedules.store import OccurrenceRow
 from streaming.live.status import LiveStatus, OutputStatus, SourceStatus
 
@@ -157,7 +158,8 @@ async def list_occurrences(request: web.Request) -> web.Response:
     start, end = query.window()
     rows = await request.app[SCHEDULE].occurrences(start, end, query.room_id)
     links = request.app[JOIN_LINKS]
-    return json_response([OccurrenceOut.of(row, links.url(row)) for row in rows])
+    visible = await request.app[ACCESS].occurrence_filter(principal_of(request))
+    return json_response([OccurrenceOut.of(row, links.url(row)) for row in rows if visible(row)])
 
 
 async def get_occurrence(request: web.Request) -> web.Response:

@@ -17,11 +17,13 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from knoten.accounts.principal import principal_of
 from knoten.http.download_names import content_disposition
 from knoten.http.openapi import Operation
 from knoten.http.ranges import MediaFileResponse
 from knoten.http.requests import json_response, path_int, read_model, read_query
 from knoten.keys import (
+    ACCESS,
     ARCHIVE_PATHS,
     CONFIG,
     RECORDER,
@@ -142,7 +144,10 @@ async def list_recordings(request: web.Request) -> web.Response:
     where = RecordingFilter(query.seminar_id, query.occurrence_id, _aware(query.from_),
                             _aware(query.to), query.q)  # fmt: skip
     rows = await request.app[RECORDINGS].list(where)
-    return json_response([RecordingOut.of(r) for r in rows])
+    visible = await request.app[ACCESS].visible_seminars(principal_of(request))
+    return json_response(
+        [RecordingOut.of(r) for r in rows if visible is None or r.seminar_id in visible]
+    )
 
 
 async def get_recording(request: web.Request) -> web.Response:

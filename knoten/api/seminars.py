@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from knoten.accounts.errors import ProviderNotFound
+from knoten.accounts.principal import principal_of
 from knoten.api.occurrences import OccurrenceOut, local_iso
 from knoten.http.errors import ApiError
 from knoten.http.formats import TIMEZONE_DESCRIPTION, DateTimeText, TimezoneName
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model, read_query
-from knoten.keys import JOIN_LINKS, PARTNERS, SCHEDULE
+from knoten.keys import ACCESS, JOIN_LINKS, PARTNERS, PROVIDERS, SCHEDULE
 from schedules.domain import (
     DEFAULT_LEAD_IN_MINUTES,
     DEFAULT_LEAD_OUT_MINUTES,
@@ -25,6 +27,7 @@ from schedules.service import SeminarDetail, SeminarDraft
 from schedules.store import SeminarRow
 
 TIME_HELP = "RFC 3339; without an offset it is wall time in the seminar's time zone"
+PROVIDER_HELP = "the owning provider (default: the library's; a host's own, always)"
 
 
 class SeminarIn(BaseModel):
@@ -47,6 +50,7 @@ class SeminarIn(BaseModel):
     partner_ids: list[int] = Field(default_factory=list, max_length=50)
     lead_in_minutes: int = Field(default=DEFAULT_LEAD_IN_MINUTES, ge=0, le=MAX_LEAD_IN_MINUTES)
     lead_out_minutes: int = Field(default=DEFAULT_LEAD_OUT_MINUTES, ge=0, le=MAX_LEAD_OUT_MINUTES)
+    provider_id: int | None = Field(default=None, ge=1, description=PROVIDER_HELP)
 
     def draft(self) -> SeminarDraft:
         return SeminarDraft(
@@ -82,12 +86,13 @@ class SeminarPatch(BaseModel):
     partner_ids: list[int] | None = Field(default=None, max_length=50)
     lead_in_minutes: int | None = Field(default=None, ge=0, le=MAX_LEAD_IN_MINUTES)
     lead_out_minutes: int | None = Field(default=None, ge=0, le=MAX_LEAD_OUT_MINUTES)
+    provider_id: int | None = Field(default=None, ge=1, description=PROVIDER_HELP)
 
     def changes(self) -> dict[str, Any]:
         given = self.model_dump(exclude_unset=True)
         changes: dict[str, Any] = {}
         for key, value in given.items():
-            if value is None and key != "recurrence":
+            if (value is None and key != "recurrence") or key == "provider_id":
                 continue  # null means "leave as is", except for removing a recurrence
             if key == "recurrence":
                 changes["rrule"] = value
@@ -116,6 +121,7 @@ class SeminarOut(BaseModel):
     sequence: int
     occurrence_count: int
     occurrences: list[OccurrenceOut] | None = None
+    provider_id: int | None = Field(default=None, description="the provider that owns it")
 
     @classmethod
     def of(cls, row: SeminarRow, count: int, occurrences: list[OccurrenceOut] | None = None):
@@ -147,10 +153,30 @@ class SeminarQuery(BaseModel):
     room_id: int | None = Field(default=None, ge=1)
 
 
-def _detail(request: web.Request, detail: SeminarDetail) -> SeminarOut:
+async def _detail(request: web.Request, detail: SeminarDetail) -> SeminarOut:
     links = request.app[JOIN_LINKS]
     occurrences = [OccurrenceOut.of(o, links.url(o)) for o in detail.occurrences]
-    return SeminarOut.of(detail.seminar, len(occurrences), occurrences)
+    out = SeminarOut.of(detail.seminar, len(occurrences), occurrences)
+    out.provider_id = await request.app[PROVIDERS].owner_of(detail.seminar.id)
+    return out
+
+
+async def _owner(request: web.Request, requested: int | None) -> int | None:
+    """The provider a booking may be given: a host's own (another is refused), or the one
+    staff name (checked), or None for staff who name none (the library's own)."""
+    principal = principal_of(request)
+    if not principal.is_staff:
+        if requested is not None and requested != principal.provider_id:
+            raise ApiError(403, "forbidden", "a host books for its own provider only",
+                           field="provider_id")  # fmt: skip
+        return principal.provider_id
+    if requested is not None:
+        try:
+            await request.app[PROVIDERS].get(requested)
+        except ProviderNotFound as exc:
+            raise ApiError(422, "unknown_provider", f"no provider with id {requested}",
+                           field="provider_id") from exc  # fmt: skip
+    return requested
 
 
 async def _check_partners(request: web.Request, partner_ids: list[int] | None) -> None:
@@ -167,8 +193,11 @@ async def _check_partners(request: web.Request, partner_ids: list[int] | None) -
 async def create_seminar(request: web.Request) -> web.Response:
     body = await read_model(request, SeminarIn)
     await _check_partners(request, body.partner_ids)
+    owner = await _owner(request, body.provider_id)
     detail = await request.app[SCHEDULE].create_seminar(body.draft())
-    response = json_response(_detail(request, detail), status=201)
+    if owner is not None:
+        await request.app[PROVIDERS].set_owner(detail.seminar.id, owner)
+    response = json_response(await _detail(request, detail), status=201)
     response.headers["Location"] = f"/api/v1/seminars/{detail.seminar.id}"
     return response
 
@@ -176,20 +205,31 @@ async def create_seminar(request: web.Request) -> web.Response:
 async def list_seminars(request: web.Request) -> web.Response:
     query = read_query(request.query, SeminarQuery)
     rows = await request.app[SCHEDULE].seminars(query.room_id)
-    return json_response([SeminarOut.of(row, count) for row, count in rows])
+    owners = await request.app[PROVIDERS].owners()
+    visible = await request.app[ACCESS].visible_seminars(principal_of(request))
+    return json_response(
+        [
+            SeminarOut.of(row, count).model_copy(update={"provider_id": owners.get(row.id)})
+            for row, count in rows
+            if visible is None or row.id in visible
+        ]
+    )
 
 
 async def get_seminar(request: web.Request) -> web.Response:
     detail = await request.app[SCHEDULE].seminar(path_int(request, "seminar_id"))
-    return json_response(_detail(request, detail))
+    return json_response(await _detail(request, detail))
 
 
 async def update_seminar(request: web.Request) -> web.Response:
     seminar_id = path_int(request, "seminar_id")
     body = await read_model(request, SeminarPatch)
     await _check_partners(request, body.partner_ids)
+    owner = await _owner(request, body.provider_id)
     detail = await request.app[SCHEDULE].update_seminar(seminar_id, body.changes())
-    return json_response(_detail(request, detail))
+    if owner is not None and body.provider_id is not None:
+        await request.app[PROVIDERS].set_owner(seminar_id, owner)
+    return json_response(await _detail(request, detail))
 
 
 async def delete_seminar(request: web.Request) -> web.Response:

@@ -24,10 +24,11 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from knoten.access import may_run_occurrence
 from knoten.api.whep import check_join_token
 from knoten.http.errors import ApiError
 from knoten.http.requests import SDP, bearer, path_int, read_sdp
-from knoten.keys import CONVERSATIONS, DISPLAY_LINKS, SCHEDULE, SESSIONS, STAGE_MEDIA
+from knoten.keys import ACCESS, CONVERSATIONS, DISPLAY_LINKS, SCHEDULE, SESSIONS, STAGE_MEDIA
 from knoten.web.session import CSRF_HEADER
 from streaming.dialog import ListenerKey
 
@@ -52,10 +53,11 @@ async def _speaker(request: web.Request, occurrence_id: int) -> int:
 
 async def _listener(request: web.Request, occurrence_id: int) -> ListenerKey:
     sessions = request.app[SESSIONS]
-    session = sessions.get(request)
+    session = await sessions.get(request)
     if session is not None:
         if not sessions.check_csrf(request, session, request.headers.get(CSRF_HEADER)):
             raise ApiError(403, "csrf_failed", f"missing or wrong {CSRF_HEADER} header")
+        await may_run_occurrence(request.app[ACCESS], session.principal, occurrence_id)
         return ListenerKey.host()
     if PARTICIPANT_HEADER in request.headers:
         return ListenerKey.speaker(await _speaker(request, occurrence_id))

@@ -6,7 +6,6 @@ pages keep aiohttp's own error pages.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -14,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from knoten.accounts.principal import PRINCIPAL, Principal
 from knoten.http.errors import ApiError, DomainErrorRule, from_domain_error, from_http_exception
 
 log = logging.getLogger(__name__)
@@ -57,18 +57,23 @@ def error_middleware(
 
 
 def auth_middleware(
-    token_provider: Callable[[], str],
-    cookie_auth: Callable[[web.Request], bool] | None = None,
+    bearer_auth: Callable[[str], Awaitable[Principal | None]],
+    cookie_auth: Callable[[web.Request], Awaitable[Principal | None]] | None = None,
 ) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    """Bearer token for the API; without an Authorization header, ``cookie_auth`` may accept a
-    dashboard session (it checks the CSRF header itself and raises 403 when it is wrong)."""
+    """Who is asking, for every API request: a bearer token (the configured admin token or a
+    personal API token) or, without an Authorization header, a dashboard session
+    (``cookie_auth`` checks the CSRF header itself and raises 403 when it is wrong). The
+    principal is stored under :data:`PRINCIPAL` for the access rules and the handlers."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(API_PREFIX) and request.path not in PUBLIC_API_PATHS:
             header = request.headers.get("Authorization", "")
-            if not header and cookie_auth is not None and cookie_auth(request):
-                return await handler(request)
+            if not header and cookie_auth is not None:
+                principal = await cookie_auth(request)
+                if principal is not None:
+                    request[PRINCIPAL] = principal
+                    return await handler(request)
             scheme, _, presented = header.partition(" ")
             if scheme.lower() != "bearer" or not presented:
                 raise ApiError(
@@ -77,13 +82,15 @@ def auth_middleware(
                     "missing bearer token",
                     headers={"WWW-Authenticate": 'Bearer realm="knoten"'},
                 )
-            if not hmac.compare_digest(presented.strip().encode(), token_provider().encode()):
+            principal = await bearer_auth(presented.strip())
+            if principal is None:
                 raise ApiError(
                     401,
                     "unauthorized",
                     "invalid token",
                     headers={"WWW-Authenticate": 'Bearer realm="knoten", error="invalid_token"'},
                 )
+            request[PRINCIPAL] = principal
         return await handler(request)
 
     return middleware

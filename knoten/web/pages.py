@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from knoten.keys import DATABASE, MEDIA_TOOLS, ROOMS, TEMPLATES
+from knoten.keys import ACCOUNTS, DATABASE, MEDIA_TOOLS, ROOMS, TEMPLATES
 from knoten.web.i18n import COOKIE, TEXTS, choose_language
 
 HERE = Path(__file__).parent
@@ -48,9 +48,11 @@ async def index(request: web.Request) -> web.Response:
     try:
         await asyncio.wait_for(app[DATABASE].ping(), timeout=3)
         rooms = await app[ROOMS].list()
+        has_accounts = await app[ACCOUNTS].count() > 0
     except Exception:  # the page reports the failure instead of failing itself
         database_ok = False
         rooms = []
+        has_accounts = True
     version = await app[MEDIA_TOOLS].version()
     return await render(
         request,
@@ -59,6 +61,7 @@ async def index(request: web.Request) -> web.Response:
         database_ok=database_ok,
         ffmpeg_version=version,
         healthy=database_ok and version is not None,
+        has_accounts=has_accounts,
     )
 
 

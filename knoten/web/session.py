@@ -1,11 +1,12 @@
-"""Browser sessions for the dashboard: sign-in with the admin token, sign-out, CSRF protection.
+"""Browser sessions for the dashboard: stored in the database, cookie plus CSRF protection.
 
-Design (see docs/dashboard.md):
+Design (see docs/dashboard.md and docs/accounts.md):
 
-- Signing in with the admin token creates a server-side session: a random 256-bit id in an
+- Signing in with a user name and password creates a session: a random 256-bit id in an
   ``HttpOnly; SameSite=Strict; Path=/`` cookie (``Secure`` when the service is reached over
-  HTTPS). The store keeps only the SHA-256 of the id, so a memory dump holds no usable cookie.
-  Sessions live in memory: a restart signs everybody out, and sign-out really ends the session.
+  HTTPS). The database keeps only the SHA-256 of the id, so a copy of it holds no usable
+  cookie. Sessions survive a restart of the service; sign-out, a password reset and expiry
+  really end them.
 - Every session has its own random CSRF token (synchronizer token). Pages carry it in a
   ``<meta name="csrf-token">`` and in hidden form fields; ``fetch`` sends it as ``X-CSRF-Token``.
 - Every state-changing request made with the cookie needs that token *and* must not come from
@@ -20,13 +21,17 @@ import hashlib
 import hmac
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from knoten.accounts.principal import Principal, Role
+from knoten.accounts.tables import accounts, web_sessions
 from knoten.http.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -36,17 +41,21 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: A session ends after this long without a request, and in any case after MAX_AGE.
-IDLE_TIMEOUT_S = 12 * 3600
-MAX_AGE_S = 7 * 24 * 3600
-#: Oldest sessions are dropped beyond this many (only the staff sign in; this is a safety cap).
-MAX_SESSIONS = 500
+IDLE_TIMEOUT = timedelta(hours=12)
+MAX_AGE = timedelta(days=7)
+#: ``last_seen`` is written at most this often (not on every request of a busy page).
+TOUCH_EVERY = timedelta(minutes=1)
+#: Oldest sessions of an account are dropped beyond this many (a safety cap).
+MAX_SESSIONS_PER_ACCOUNT = 20
 
 
-@dataclass
+@dataclass(frozen=True)
 class Session:
     csrf_token: str
-    created: float
-    last_seen: float
+    principal: Principal
+    display_name: str
+    created: datetime
+    last_seen: datetime
 
 
 def _digest(session_id: str) -> str:
@@ -54,66 +63,102 @@ def _digest(session_id: str) -> str:
 
 
 class SessionStore:
-    """In-memory sessions keyed by the SHA-256 of their id. No tasks: expiry is checked lazily."""
+    """Sessions keyed by the SHA-256 of their id, in the database. No tasks: expired sessions
+    are removed when they are met and whenever a new one starts."""
 
     def __init__(
         self,
-        token_provider: Callable[[], str],
+        engine: Callable[[], AsyncEngine],
         public_url: str,
         *,
-        now: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._token = token_provider
+        self._engine = engine
         self._public_origin = _origin(public_url)
         self._now = now
-        self._sessions: dict[str, Session] = {}
 
     # -- sessions ------------------------------------------------------------------------------
 
-    def token_matches(self, presented: str) -> bool:
-        return hmac.compare_digest(presented.strip().encode(), self._token().encode())
-
-    def create(self) -> tuple[str, Session]:
-        self._prune()
+    async def create(self, account_id: int) -> str:
+        """A new session for the account; returns the cookie value."""
         session_id = secrets.token_urlsafe(32)
         now = self._now()
-        session = Session(csrf_token=secrets.token_urlsafe(32), created=now, last_seen=now)
-        self._sessions[_digest(session_id)] = session
-        log.info("dashboard session started (%d active)", len(self._sessions))
-        return session_id, session
+        async with self._engine().begin() as conn:
+            await conn.execute(
+                delete(web_sessions).where(
+                    (web_sessions.c.last_seen < now - IDLE_TIMEOUT)
+                    | (web_sessions.c.created_at < now - MAX_AGE)
+                )
+            )
+            keep = (
+                select(web_sessions.c.digest)
+                .where(web_sessions.c.account_id == account_id)
+                .order_by(web_sessions.c.last_seen.desc())
+                .limit(MAX_SESSIONS_PER_ACCOUNT - 1)
+            )
+            await conn.execute(
+                delete(web_sessions).where(
+                    (web_sessions.c.account_id == account_id)
+                    & web_sessions.c.digest.not_in(keep.scalar_subquery())
+                )
+            )
+            await conn.execute(
+                insert(web_sessions).values(
+                    digest=_digest(session_id),
+                    account_id=account_id,
+                    csrf_token=secrets.token_urlsafe(32),
+                    created_at=now,
+                    last_seen=now,
+                )
+            )
+        log.info("dashboard session started for account %s", account_id)
+        return session_id
 
-    def get(self, request: web.Request) -> Session | None:
+    async def get(self, request: web.Request) -> Session | None:
         """The live session of the request's cookie (refreshing its idle timer), or None."""
         session_id = request.cookies.get(COOKIE)
-        if not session_id:
+        if not session_id or len(session_id) > 100:
             return None
         key = _digest(session_id)
-        session = self._sessions.get(key)
-        if session is None:
+        query = (
+            select(web_sessions, accounts)
+            .join(accounts, accounts.c.id == web_sessions.c.account_id)
+            .where(web_sessions.c.digest == key)
+        )
+        async with self._engine().connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
             return None
         now = self._now()
-        if now - session.last_seen > IDLE_TIMEOUT_S or now - session.created > MAX_AGE_S:
-            del self._sessions[key]
+        if now - row.last_seen > IDLE_TIMEOUT or now - row.created_at > MAX_AGE:
+            async with self._engine().begin() as conn:
+                await conn.execute(delete(web_sessions).where(web_sessions.c.digest == key))
             return None
-        session.last_seen = now
-        return session
+        if now - row.last_seen > TOUCH_EVERY:
+            async with self._engine().begin() as conn:
+                await conn.execute(
+                    update(web_sessions).where(web_sessions.c.digest == key).values(last_seen=now)
+                )
+        principal = Principal(
+            Role(row.role), row.account_id, row.username, row.provider_id, row.partner_id
+        )
+        return Session(row.csrf_token, principal, row.display_name, row.created_at, now)
 
-    def end(self, request: web.Request) -> None:
+    async def end(self, request: web.Request) -> None:
         session_id = request.cookies.get(COOKIE)
-        if session_id and self._sessions.pop(_digest(session_id), None) is not None:
-            log.info("dashboard session ended (%d active)", len(self._sessions))
+        if not session_id:
+            return
+        async with self._engine().begin() as conn:
+            result = await conn.execute(
+                delete(web_sessions).where(web_sessions.c.digest == _digest(session_id))
+            )
+        if result.rowcount:
+            log.info("dashboard session ended")
 
-    def __len__(self) -> int:
-        return len(self._sessions)
-
-    def _prune(self) -> None:
-        now = self._now()
-        for key, session in list(self._sessions.items()):
-            if now - session.last_seen > IDLE_TIMEOUT_S or now - session.created > MAX_AGE_S:
-                del self._sessions[key]
-        while len(self._sessions) >= MAX_SESSIONS:
-            oldest = min(self._sessions, key=lambda k: self._sessions[k].last_seen)
-            del self._sessions[oldest]
+    async def count(self) -> int:
+        async with self._engine().connect() as conn:
+            query = select(func.count()).select_from(web_sessions)
+            return int((await conn.execute(query)).scalar_one())
 
     # -- cookies -------------------------------------------------------------------------------
 
@@ -161,19 +206,19 @@ class SessionStore:
             return False
         return hmac.compare_digest(presented.encode(), session.csrf_token.encode())
 
-    def api_auth(self, request: web.Request) -> bool:
+    async def api_auth(self, request: web.Request) -> Principal | None:
         """Cookie authentication for ``/api/v1`` (called by the auth middleware without a
-        bearer token): True for a valid session; raises 403 for a state-changing request that
-        lacks the CSRF header or comes from another origin; False otherwise (→ 401)."""
+        bearer token): the session's principal; raises 403 for a state-changing request that
+        lacks the CSRF header or comes from another origin; None otherwise (→ 401)."""
         unsafe = request.method not in SAFE_METHODS
         if unsafe and not self.same_origin(request):
             raise ApiError(403, "csrf_failed", "cross-site request refused")
-        session = self.get(request)
+        session = await self.get(request)
         if session is None:
-            return False
+            return None
         if unsafe and not self.check_csrf(request, session, request.headers.get(CSRF_HEADER)):
             raise ApiError(403, "csrf_failed", f"missing or wrong {CSRF_HEADER} header")
-        return True
+        return session.principal
 
 
 def _origin(url: str) -> str:

@@ -16,7 +16,8 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Page, expect
 
-from tests.support.app_fixtures import TEST_TOKEN, RunningApp
+from tests.support.accounts import TEST_PASSWORD, staff_form
+from tests.support.app_fixtures import RunningApp
 from tests.support.ports import free_tcp_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
@@ -33,7 +34,8 @@ async def sign_in(page: Page, app: RunningApp, path: str = "/dashboard") -> None
     await page.goto(app.url("/signin?lang=de"))
     await page.goto(app.url(path))
     await expect(page).to_have_url(re.compile(r"/signin"))
-    await page.get_by_label("Zugangsschlüssel").fill(TEST_TOKEN)
+    await page.get_by_label("Benutzername").fill((await staff_form(app))["username"])
+    await page.get_by_label("Passwort").fill(TEST_PASSWORD)
     await page.get_by_role("button", name="Anmelden").click()
     await page.wait_for_url(app.url(path))
 

@@ -23,7 +23,8 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.support.app_fixtures import TEST_TOKEN, RunningApp
+from tests.support.accounts import TEST_PASSWORD, staff_form
+from tests.support.app_fixtures import RunningApp
 from tests.support.browser import JsTimeoutError, RequestLog, eval_with_timeout, wait_for_js
 from tests.support.nginx_rtmp import NginxRtmpPartner
 
@@ -114,7 +115,8 @@ async def test_host_runs_a_recorded_seminar_end_to_end(
     await page.goto(knoten_app.url("/signin?lang=de"))
     await page.goto(knoten_app.url("/dashboard"))
     await expect(page).to_have_url(re.compile(r"/signin"))
-    await page.get_by_label("Zugangsschlüssel").fill(TEST_TOKEN)
+    await page.get_by_label("Benutzername").fill((await staff_form(knoten_app))["username"])
+    await page.get_by_label("Passwort").fill(TEST_PASSWORD)
     await _shot(page, artifacts_dir, "01-signin")
     await page.get_by_role("button", name="Anmelden").click()
     await expect(page.get_by_role("heading", name="Kalender")).to_be_visible()

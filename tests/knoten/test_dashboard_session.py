@@ -3,15 +3,17 @@ sign-out, and that the bearer-token API behaves exactly as before."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 
 import aiohttp
 import pytest
 from yarl import URL
 
-from knoten.keys import SESSIONS
-from knoten.web.session import COOKIE, IDLE_TIMEOUT_S, SessionStore
-from tests.support.app_fixtures import TEST_TOKEN, RunningApp
+from knoten.keys import DATABASE, SESSIONS
+from knoten.web.session import COOKIE, IDLE_TIMEOUT, SessionStore
+from tests.support.accounts import ensure_account, staff_form
+from tests.support.app_fixtures import TEST_TOKEN, RunningApp, serve
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -20,7 +22,7 @@ async def _sign_in(knoten_app: RunningApp, http: aiohttp.ClientSession) -> tuple
     """Sign in like the form does; return (session id, CSRF token of the dashboard page)."""
     async with http.post(
         knoten_app.url("/signin"),
-        data={"token": TEST_TOKEN, "next": "/dashboard"},
+        data={**await staff_form(knoten_app), "next": "/dashboard"},
         allow_redirects=False,
     ) as response:
         assert response.status == 303
@@ -42,7 +44,7 @@ async def test_cookie_is_httponly_strict_and_not_secure_over_http(
     knoten_app: RunningApp, http: aiohttp.ClientSession
 ) -> None:
     async with http.post(
-        knoten_app.url("/signin"), data={"token": TEST_TOKEN}, allow_redirects=False
+        knoten_app.url("/signin"), data=await staff_form(knoten_app), allow_redirects=False
     ) as response:
         header = response.headers["Set-Cookie"]
     morsel = SimpleCookie(header)[COOKIE]
@@ -53,7 +55,7 @@ async def test_cookie_is_httponly_strict_and_not_secure_over_http(
 
 
 def test_cookie_is_secure_behind_https() -> None:
-    store = SessionStore(lambda: TEST_TOKEN, "https://knoten.bibliothek.example")
+    store = SessionStore(lambda: None, "https://knoten.bibliothek.example")  # type: ignore[arg-type,return-value]
 
     class FakeRequest:
         secure = False
@@ -65,7 +67,9 @@ async def test_wrong_token_is_refused_and_pages_need_a_session(
     knoten_app: RunningApp, http: aiohttp.ClientSession
 ) -> None:
     async with http.post(
-        knoten_app.url("/signin"), data={"token": "wrong-token-0000"}, allow_redirects=False
+        knoten_app.url("/signin"),
+        data={"username": "personal", "password": "wrong-password-0000"},
+        allow_redirects=False,
     ) as response:
         assert response.status == 401
         assert "Set-Cookie" not in response.headers or COOKIE not in response.headers["Set-Cookie"]
@@ -83,7 +87,7 @@ async def test_next_never_leaves_the_site(
 ) -> None:
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
         async with http.post(
-            knoten_app.url("/signin"), data={"token": TEST_TOKEN, "next": target},
+            knoten_app.url("/signin"), data={**await staff_form(knoten_app), "next": target},
             allow_redirects=False,
         ) as response:  # fmt: skip
             assert response.headers["Location"] == "/dashboard", target
@@ -150,20 +154,34 @@ async def test_signout_needs_the_form_token_and_ends_the_session(
         assert response.headers["Location"] == "/signin?signed_out=1"
     async with http.get(knoten_app.url("/api/v1/rooms"), cookies=cookies) as response:
         assert response.status == 401, "sign-out ends the session on the server"
-    assert len(knoten_app.app[SESSIONS]) == 0
+    assert await knoten_app.app[SESSIONS].count() == 0
 
 
-def test_idle_sessions_expire() -> None:
-    clock = [1000.0]
-    store = SessionStore(lambda: TEST_TOKEN, "http://127.0.0.1:1", now=lambda: clock[0])
-    session_id, _ = store.create()
+async def test_idle_sessions_expire(knoten_app: RunningApp) -> None:
+    clock = [datetime(2027, 1, 1, tzinfo=UTC)]
+    store = SessionStore(
+        lambda: knoten_app.app[DATABASE].engine, knoten_app.base_url, now=lambda: clock[0]
+    )
+    session_id = await store.create(await ensure_account(knoten_app))
 
     class FakeRequest:
         cookies = {COOKIE: session_id}  # noqa: RUF012 - a stand-in, not a model
 
-    assert store.get(FakeRequest()) is not None  # type: ignore[arg-type]
-    clock[0] += IDLE_TIMEOUT_S + 1
-    assert store.get(FakeRequest()) is None  # type: ignore[arg-type]
+    assert await store.get(FakeRequest()) is not None  # type: ignore[arg-type]
+    clock[0] += IDLE_TIMEOUT + timedelta(seconds=1)
+    assert await store.get(FakeRequest()) is None  # type: ignore[arg-type]
+
+
+async def test_sessions_outlive_a_restart(app_config) -> None:  # type: ignore[no-untyped-def]
+    """Staff stay signed in when the service restarts: the session is in the database."""
+    async with serve(app_config) as first, aiohttp.ClientSession() as http:
+        session_id, _ = await _sign_in(first, http)
+    async with (
+        serve(app_config) as second,
+        aiohttp.ClientSession() as http,
+        http.get(second.url("/api/v1/rooms"), cookies={COOKIE: session_id}) as response,
+    ):
+        assert response.status == 200
 
 
 async def test_join_qr_code_is_svg_for_signed_in_staff(

@@ -19,6 +19,7 @@ from playwright.async_api import Page, expect
 from knoten.config import Config
 from knoten.web.session import COOKIE
 from tests.knoten.test_dashboard_browser import _script_errors, sign_in
+from tests.support.accounts import staff_form
 from tests.support.app_fixtures import TEST_TOKEN, RunningApp, make_config, serve
 from tests.support.ports import free_tcp_port
 
@@ -29,7 +30,9 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 async def _session_cookie(app: RunningApp, http: aiohttp.ClientSession) -> str:
     async with http.post(
-        app.url("/signin"), data={"token": TEST_TOKEN, "next": "/dashboard"}, allow_redirects=False
+        app.url("/signin"),
+        data={**await staff_form(app), "next": "/dashboard"},
+        allow_redirects=False,
     ) as response:
         assert response.status == 303
         return SimpleCookie(response.headers["Set-Cookie"])[COOKIE].value

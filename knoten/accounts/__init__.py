@@ -1,0 +1,1 @@
+"""People and providers: accounts with roles, providers owning seminars, sessions, API tokens."""

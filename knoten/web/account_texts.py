@@ -1,0 +1,56 @@
+"""Page texts of sign-in, first set-up and accounts (German first), merged into TEXTS."""
+
+from __future__ import annotations
+
+ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
+    "de": {
+        "signin_intro": "Melden Sie sich mit Ihrem Benutzernamen und Passwort an. Ein Konto "
+        "legt das Team der Bibliothek für Sie an.",
+        "signin_username": "Benutzername",
+        "signin_password": "Passwort",
+        "signin_wrong": "Benutzername oder Passwort stimmt nicht. Bitte prüfen Sie die Eingabe.",
+        "signin_throttled": "Zu viele Fehlversuche. Bitte warten Sie {seconds} Sekunden und "
+        "versuchen Sie es dann erneut.",
+        "signin_no_account": "Knoten ist noch nicht eingerichtet. Den Einrichtungslink zeigt "
+        "der Befehl „knoten serve“ (oder „make run“) beim Start auf dem Server an.",
+        "start_signin": "Zur Anmeldung",
+        "start_setup": "Knoten ist noch nicht eingerichtet: Den Einrichtungslink mit dem "
+        "einmaligen Code zeigt „knoten serve“ beim Start auf dem Server an.",
+        "setup_title": "Knoten einrichten",
+        "setup_intro": "Legen Sie das erste Konto für das Team der Bibliothek an. Mit ihm "
+        "legen Sie danach weitere Konten und Bildungsträger an.",
+        "setup_display_name": "Ihr Name",
+        "setup_password_repeat": "Passwort wiederholen",
+        "setup_password_hint": "Mindestens 10 Zeichen.",
+        "setup_passwords_differ": "Die beiden Passwörter sind verschieden.",
+        "setup_invalid": "Dieser Einrichtungslink gilt nicht (mehr). Knoten ist schon "
+        "eingerichtet, oder der Code ist falsch. Melden Sie sich an.",
+        "setup_submit": "Konto anlegen und anmelden",
+        "signed_in_as": "Angemeldet als",
+    },
+    "en": {
+        "signin_intro": "Sign in with your user name and password. The library's team creates "
+        "your account.",
+        "signin_username": "User name",
+        "signin_password": "Password",
+        "signin_wrong": "User name or password is not right. Please check what you typed.",
+        "signin_throttled": "Too many failed attempts. Please wait {seconds} seconds and try "
+        "again.",
+        "signin_no_account": "Knoten is not set up yet. The set-up link is shown by "
+        "'knoten serve' (or 'make run') on the server when it starts.",
+        "start_signin": "Sign in",
+        "start_setup": "Knoten is not set up yet: 'knoten serve' shows the set-up link with the "
+        "one-time code on the server when it starts.",
+        "setup_title": "Set up Knoten",
+        "setup_intro": "Create the first account for the library's team. With it you then "
+        "create further accounts and providers.",
+        "setup_display_name": "Your name",
+        "setup_password_repeat": "Repeat the password",
+        "setup_password_hint": "At least 10 characters.",
+        "setup_passwords_differ": "The two passwords differ.",
+        "setup_invalid": "This set-up link is not valid (any more). Knoten is set up already, "
+        "or the code is wrong. Please sign in.",
+        "setup_submit": "Create the account and sign in",
+        "signed_in_as": "Signed in as",
+    },
+}
