@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from knoten.web.account_texts import ACCOUNT_TEXTS
 from knoten.web.control_texts import CONTROL_TEXTS
 from knoten.web.error_texts import ERROR_TEXTS
 
@@ -545,5 +546,6 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
 
 for _lang in LANGUAGES:
     TEXTS[_lang].update(DASHBOARD_TEXTS[_lang])
+    TEXTS[_lang].update(ACCOUNT_TEXTS[_lang])
     TEXTS[_lang].update(ERROR_TEXTS[_lang])
     TEXTS[_lang].update(CONTROL_TEXTS[_lang])
