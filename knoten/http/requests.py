@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, NoReturn, TypeVar
@@ -144,16 +145,17 @@ def check_ranges(model: BaseModel) -> None:
     Checked once here for every body and query, so no model can forget it and no such value
     reaches the database (OverflowError) or datetime arithmetic (year 10000).
     """
-    stack: list[tuple[Any, tuple[str, ...]]] = [
+    # First in, first out: the first bad field in the model's order is the one named.
+    queue: deque[tuple[Any, tuple[str, ...]]] = deque(
         (getattr(model, name), (name,)) for name in type(model).model_fields
-    ]
-    while stack:
-        value, path = stack.pop()
+    )
+    while queue:
+        value, path = queue.popleft()
         field = ".".join(path)
         if isinstance(value, BaseModel):
-            stack.extend((getattr(value, n), (*path, n)) for n in type(value).model_fields)
+            queue.extend((getattr(value, n), (*path, n)) for n in type(value).model_fields)
         elif isinstance(value, list | tuple):
-            stack.extend((item, (*path, str(i))) for i, item in enumerate(value))
+            queue.extend((item, (*path, str(i))) for i, item in enumerate(value))
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
             raise ApiError(422, "validation_error", "integer out of range", field=field)
         elif isinstance(value, date) and not _within_years(value):
