@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from knoten.seminar_controller import SeminarController
@@ -19,7 +19,7 @@ class LiveSessionCollector(Collector):
     def __init__(self, runner: SeminarController) -> None:
         self._runner = runner
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         source = GaugeMetricFamily(
             "knoten_live_source_state", "Room camera state (1 for the current state)",
             labels=["occurrence", "state"],
@@ -33,10 +33,10 @@ class LiveSessionCollector(Collector):
             labels=["occurrence", "partner", "state"],
         )  # fmt: skip
         bitrate = GaugeMetricFamily(
-            "knoten_live_output_bitrate_kbps", "Partner output bitrate",
+            "knoten_live_output_bytes_per_second", "Partner output bitrate (bytes: base unit)",
             labels=["occurrence", "partner"],
         )  # fmt: skip
-        restarts = GaugeMetricFamily(
+        restarts = CounterMetricFamily(
             "knoten_live_output_restarts", "Reconnects of a partner output in this session",
             labels=["occurrence", "partner"],
         )  # fmt: skip
@@ -52,6 +52,6 @@ class LiveSessionCollector(Collector):
                 partner = str(out.partner_id)
                 for state in OUTPUT_STATES:
                     output.add_metric([occ, partner, state], float(out.state == state))
-                bitrate.add_metric([occ, partner], float(out.bitrate_kbps or 0.0))
+                bitrate.add_metric([occ, partner], float(out.bitrate_kbps or 0.0) * 1000 / 8)
                 restarts.add_metric([occ, partner], float(out.restarts))
         yield from (source, on_air, output, bitrate, restarts)

@@ -17,7 +17,8 @@ from streaming.ffmpeg.supervisor import FfmpegSupervisor, ProcessState, Supervis
 
 
 class FfmpegMetrics:
-    """knoten_ffmpeg_{state,restarts_total,fps,bitrate_kbps,speed,dropped_frames}{name}."""
+    """knoten_ffmpeg_{state,restarts_total,fps,output_bytes_per_second,speed,
+    dropped_frames_total}{name}: Prometheus names, base units, counters only ever grow."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.state = Gauge(
@@ -33,15 +34,19 @@ class FfmpegMetrics:
             registry=registry,
         )
         self.fps = Gauge("knoten_ffmpeg_fps", "Frames per second", ["name"], registry=registry)
-        self.bitrate_kbps = Gauge(
-            "knoten_ffmpeg_bitrate_kbps", "Output bitrate in kbit/s", ["name"], registry=registry
+        self.bitrate = Gauge(
+            # Bytes, not bits: Prometheus' base unit (promtool refuses "bits").
+            "knoten_ffmpeg_output_bytes_per_second",
+            "Output bitrate",
+            ["name"],
+            registry=registry,
         )
         self.speed = Gauge(
             "knoten_ffmpeg_speed", "Processing speed (1.0 = realtime)", ["name"], registry=registry
         )
-        self.dropped_frames = Gauge(
+        self.dropped_frames = Counter(
             "knoten_ffmpeg_dropped_frames",
-            "Frames dropped by the current process",
+            "Frames FFmpeg dropped, summed over the restarts of the process",
             ["name"],
             registry=registry,
         )
@@ -51,20 +56,27 @@ class FfmpegMetrics:
         name = supervisor.name
         self._set_state(name, supervisor.state)
         self.restarts.labels(name).inc(0)  # make the series exist at 0
+        self.dropped_frames.labels(name).inc(0)
+        # FFmpeg reports drops since its own start; a restarted process counts from 0 again.
+        dropped_seen = [0]
 
         def on_event(event: SupervisorEvent) -> None:
             self._set_state(name, event.new_state)
             if event.old_state is ProcessState.BACKOFF and event.new_state is ProcessState.STARTING:
                 self.restarts.labels(name).inc()
             if event.new_state is not ProcessState.RUNNING:
-                for gauge in (self.fps, self.bitrate_kbps, self.speed):
+                for gauge in (self.fps, self.bitrate, self.speed):
                     gauge.labels(name).set(0)
 
         def on_progress(progress: Progress) -> None:
             self.fps.labels(name).set(progress.fps or 0.0)
-            self.bitrate_kbps.labels(name).set(progress.bitrate_kbps or 0.0)
+            self.bitrate.labels(name).set((progress.bitrate_kbps or 0.0) * 1000 / 8)
             self.speed.labels(name).set(progress.speed or 0.0)
-            self.dropped_frames.labels(name).set(progress.drop_frames)
+            dropped = progress.drop_frames
+            new = dropped - dropped_seen[0] if dropped >= dropped_seen[0] else dropped
+            dropped_seen[0] = dropped
+            if new:
+                self.dropped_frames.labels(name).inc(new)
 
         unsubscribe = supervisor.subscribe(on_event=on_event, on_progress=on_progress)
 
@@ -72,9 +84,8 @@ class FfmpegMetrics:
             unsubscribe()
             for state in ProcessState:
                 _remove(self.state, name, state.value)
-            for metric in (self.restarts, self.fps, self.bitrate_kbps, self.speed):
+            for metric in (self.restarts, self.fps, self.bitrate, self.speed, self.dropped_frames):
                 _remove(metric, name)
-            _remove(self.dropped_frames, name)
 
         return detach
 

@@ -45,7 +45,8 @@ class WebrtcCollector(Collector):
             "knoten_webrtc_feeds", "Live occurrences with a WebRTC feed", value=snap.occurrences
         )
         for name, doc, value in (
-            ("viewers", "WebRTC viewers admitted", snap.totals.viewers),
+            # Not "viewers": that is the gauge above, and one name is one metric family.
+            ("viewers_admitted", "WebRTC viewers admitted", snap.totals.viewers),
             ("packets", "Media packets handed to WebRTC viewers", snap.totals.packets),
             ("bytes", "Media payload bytes handed to WebRTC viewers", snap.totals.bytes),
             ("dropped_packets", "Packets dropped for lagging viewers", snap.totals.dropped),

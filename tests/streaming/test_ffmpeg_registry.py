@@ -79,14 +79,23 @@ async def test_metrics_follow_state_progress_and_restarts(fake_ffmpeg: FakeFfmpe
     assert value("knoten_ffmpeg_state", state="idle") == 0
     assert value("knoten_ffmpeg_fps") == 30.0
     assert value("knoten_ffmpeg_speed") == 1.0
-    assert (value("knoten_ffmpeg_bitrate_kbps") or 0) > 0
+    assert (value("knoten_ffmpeg_output_bytes_per_second") or 0) >= 100_000  # 800 kbit/s
     while sup.restarts < 1:
         await asyncio.sleep(0.05)
     await sup.wait_state(ProcessState.STARTING, timeout=5)
     assert value("knoten_ffmpeg_restarts_total") == 1
+    # The fake drops a frame per progress block; the restarted process counts from 0 again,
+    # the counter goes on growing.
+    dropped_at_restart = value("knoten_ffmpeg_dropped_frames_total") or 0
+    assert dropped_at_restart >= 1
+    while sup.restarts < 2:
+        assert (value("knoten_ffmpeg_dropped_frames_total") or 0) >= dropped_at_restart
+        await asyncio.sleep(0.02)
+    assert (value("knoten_ffmpeg_dropped_frames_total") or 0) > dropped_at_restart
     await sup.aclose()
     assert value("knoten_ffmpeg_state", state="stopped") == 1
     assert value("knoten_ffmpeg_fps") == 0
     detach()
     assert value("knoten_ffmpeg_state", state="stopped") is None
     assert value("knoten_ffmpeg_restarts_total") is None
+    assert value("knoten_ffmpeg_dropped_frames_total") is None

@@ -57,7 +57,7 @@ def block(frame: int, fps: float, end: bool = False) -> None:
         f"out_time_ms={out_us}",
         f"out_time=00:00:{secs:09.6f}",
         "dup_frames=0",
-        "drop_frames=0",
+        f"drop_frames={frame // 6}",  # one per block: counters must survive restarts
         "speed=1.00x",
         f"progress={'end' if end else 'continue'}",
     ]
