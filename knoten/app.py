@@ -24,12 +24,20 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
+from knoten.access import AccessGuard, access_middleware
+from knoten.accounts.providers import ProviderStore
+from knoten.accounts.setup_code import SetupCode
+from knoten.accounts.store import AccountStore
+from knoten.accounts.throttle import SigninThrottle
+from knoten.accounts.tokens import BearerAuth
 from knoten.api import (
     calendar,
     conversation,
     hls,
+    me,
     occurrences,
     partners,
+    providers,
     recordings,
     rooms,
     seminars,
@@ -52,8 +60,11 @@ from knoten.http.openapi import Operation, build_openapi, register
 from knoten.join import JoinTokens, load_or_create_join_secret
 from knoten.join_links import JoinLinks
 from knoten.keys import (
+    ACCESS,
+    ACCOUNTS,
     ADMIN_TOKEN,
     ARCHIVE_PATHS,
+    BEARER_AUTH,
     CONFIG,
     CONVERSATION_RETENTION,
     CONVERSATIONS,
@@ -67,6 +78,7 @@ from knoten.keys import (
     METRICS_REGISTRY,
     OPENAPI,
     PARTNERS,
+    PROVIDERS,
     PUSH_INGEST,
     RECONCILER,
     RECORDER,
@@ -78,7 +90,9 @@ from knoten.keys import (
     SEMINAR_CONTROLLER,
     SESSION_RUNNER,
     SESSIONS,
+    SETUP_CODE,
     SHARE_LINKS,
+    SIGNIN_THROTTLE,
     STAGE_MEDIA,
     TEMPLATES,
     TRIGGERS,
@@ -89,7 +103,7 @@ from knoten.media import MediaTools
 from knoten.security import AdminToken, load_or_create_admin_token
 from knoten.seminar_controller import SeminarController
 from knoten.web import conversation as conversation_pages
-from knoten.web import dashboard, display, join, pages
+from knoten.web import dashboard, display, join, pages, signin
 from knoten.web.session import SessionStore
 from recordings.catalog import Catalog
 from recordings.diskguard import DiskGuard
@@ -133,6 +147,8 @@ API_OPERATIONS: tuple[Operation, ...] = (
     *partners.OPERATIONS,
     *recordings.OPERATIONS,
     *conversation.OPERATIONS,
+    *providers.OPERATIONS,
+    *me.OPERATIONS,
 )
 
 
@@ -157,7 +173,9 @@ def build_app(
     http_metrics = HttpMetrics(registry)
     # The token is resolved before serving so that auth never races start-up.
     admin_token = load_or_create_admin_token(config.security.admin_token, config.data_dir)
-    sessions = SessionStore(lambda: admin_token.value, config.public_url)
+    engine = lambda: app[DATABASE].engine  # noqa: E731 - exists once the database started
+    sessions = SessionStore(engine, config.public_url)
+    bearer = BearerAuth(engine, lambda: admin_token.value)
     app = web.Application(
         client_max_size=config.server.max_body_bytes,
         middlewares=[
@@ -165,20 +183,25 @@ def build_app(
             # Outside the error middleware: refusals of the media doors carry the CORS grant too.
             CorsPolicy(config.server.cors_origins).middleware(),
             error_middleware(JSON_PREFIXES, DOMAIN_ERROR_RULES),
-            auth_middleware(lambda: admin_token.value, cookie_auth=sessions.api_auth),
+            auth_middleware(bearer, cookie_auth=sessions.api_auth),
+            access_middleware(lambda: app[ACCESS]),
         ],
     )
     clock = clock or SystemClock()
     app[CONFIG] = config
     app[ADMIN_TOKEN] = admin_token
     app[SESSIONS] = sessions
+    app[BEARER_AUTH] = bearer
+    app[ACCOUNTS] = AccountStore(engine)
+    app[SETUP_CODE] = SetupCode()
+    app[SIGNIN_THROTTLE] = SigninThrottle()
+    app[PROVIDERS] = ProviderStore(engine)
     app[METRICS_REGISTRY] = registry
     app[TEMPLATES] = pages.template_environment()
     app[EVENT_STREAMS_CLOSING] = asyncio.Event()
     app[MEDIA_TOOLS] = MediaTools(config.media.ffmpeg, config.media.ffprobe)
     app[DATABASE] = Database(config.database_url)
     app[FFMPEG_PROCESSES] = FfmpegProcesses(metrics=FfmpegMetrics(registry))
-    engine = lambda: app[DATABASE].engine  # noqa: E731 - exists once the database started
     app[ROOMS] = RoomRepository(engine, new_stream_key=new_stream_key)
     app[PARTNERS] = PartnerRepository(engine)
     store = ScheduleStore()
@@ -230,6 +253,7 @@ def build_app(
         days=config.conversation.retention_days,
     )
     _archive(app, registry, clock, catalog)
+    app[ACCESS] = AccessGuard(app[SCHEDULE], app[PROVIDERS], catalog)
     app[PUSH_INGEST] = PushIngest(config.ingest.host, config.ingest.srt_port_base)
     app[RUN_DIR] = Path(tempfile.gettempdir()) / f"knoten-{uuid.uuid4().hex[:8]}"
     controller = SeminarController(
@@ -262,6 +286,7 @@ def build_app(
     system.add_routes(router)
     register(router, API_OPERATIONS)
     pages.add_routes(router)
+    signin.add_routes(router)  # sign-in, sign-out, first set-up
     dashboard.add_routes(router)
     calendar.add_routes(router)
     hls.add_routes(router)  # partner HLS pull: /live/{occurrence}/{partner}/…
@@ -276,6 +301,7 @@ def build_app(
     app.on_shutdown.append(_close_event_streams)
     app.cleanup_ctx.append(_webrtc)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_first_setup)
     app.cleanup_ctx.append(_media)
     app.cleanup_ctx.append(_recordings)
     app.cleanup_ctx.append(_conversation_retention)
@@ -383,6 +409,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await app[DATABASE].start()
     yield
     await app[DATABASE].aclose()
+
+
+async def _first_setup(app: web.Application) -> AsyncIterator[None]:
+    """Without any account, a one-time set-up code for ``knoten serve`` to print."""
+    if await app[ACCOUNTS].count() == 0:
+        app[SETUP_CODE].arm()
+        log.warning("no account yet: open the set-up link printed on the console")
+    yield
 
 
 async def _media(app: web.Application) -> AsyncIterator[None]:
