@@ -97,6 +97,7 @@ class UrlInput:
     url: str
     realtime: bool = False  # -re: read at native rate (for files served over http)
     loop: bool = False  # -stream_loop -1 (seekable sources only)
+    silence: bool = False  # see FileInput.silence
 
     def __post_init__(self) -> None:
         validate_input_url(self.url)
@@ -109,6 +110,10 @@ class FileInput:
     path: Path
     loop: bool = False
     realtime: bool = True  # files feeding a live output must not be read faster than 1×
+    # A camera that may have no sound: Knoten's silence is mapped after the source's own audio,
+    # so the output's first audio track is the source's if it has one and silence otherwise
+    # (consumers read only the first). Needs an encoding video profile.
+    silence: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, Path) or not self.path.is_absolute():
@@ -298,6 +303,10 @@ class FfmpegSpec:
     def __post_init__(self) -> None:
         if self.tiles is not None and (self.profile is None or self.profile.audio_only):
             raise ValueError("tiles are laid over an encoded picture: they need a video profile")
+        if getattr(self.input, "silence", False) and (
+            self.profile is None or self.profile.audio_only
+        ):
+            raise ValueError("silence for a camera without sound needs a video profile")
         if not self.name:
             raise ValueError("spec name is empty")
         if not isinstance(self.outputs, tuple) or not self.outputs:
@@ -322,7 +331,14 @@ def build_argv(spec: FfmpegSpec, ffmpeg: str = "ffmpeg") -> list[str]:
                 picture = _overlay(picture, spec.tiles)
             streams.append(picture)
         streams.append(audio)
+    silence = isinstance(spec.input, UrlInput | FileInput) and spec.input.silence
+    if silence:
+        streams.append(_silence())
     kwargs = _codec_options(profile)
+    if silence:
+        # The silence never ends: without -shortest a camera that ended would leave FFmpeg
+        # running on silence alone, and its watchdog would never see the camera gone.
+        kwargs["shortest"] = None
     if spec.duration_s is not None:
         kwargs["t"] = _number(spec.duration_s)
     if len(spec.outputs) == 1:
@@ -454,6 +470,12 @@ def _input_streams(spec: FfmpegSpec) -> tuple[Any, Any]:
     video = node["v:0?"] if copy else node["v:0"]
     audio = node["a:0"] if spec.profile is not None and spec.profile.audio_only else node["a:0?"]
     return video, audio
+
+
+def _silence() -> Any:
+    return ffmpeg_python.input(
+        f"anullsrc=channel_layout=stereo:sample_rate={AUDIO_RATE}", format="lavfi", re=None
+    )["a:0"]
 
 
 def _scale(video: Any, src: Input, profile: VideoProfile) -> Any:

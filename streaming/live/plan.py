@@ -47,10 +47,12 @@ class CameraSource:
             return TestPattern(width=profile.width, height=profile.height, fps=profile.fps)
         if self.kind == "v4l2" and self.path is not None:
             return DeviceInput(self.path)
+        # Files and URL cameras may have no sound: Knoten's silence stands in for it, so the
+        # feed always has audio and the remote voices can be mixed into it.
         if self.kind == "file" and self.path is not None:
-            return FileInput(self.path, loop=True, realtime=True)
+            return FileInput(self.path, loop=True, realtime=True, silence=True)
         if self.url is not None:
-            return UrlInput(self.url)
+            return UrlInput(self.url, silence=True)
         raise ValueError(f"camera source {self.kind!r} is incomplete")
 
 

@@ -242,6 +242,11 @@ class MasterSwitch:
     def _on_packet(self, source: SourceInput, packet: av.Packet) -> None:
         source.last_packet_at = asyncio.get_running_loop().time()
         kind = packet.stream.type
+        template = source.templates.get(kind)
+        if template is None or packet.stream.index != template.index:
+            # Only the first stream of a kind: a camera with sound of its own also carries
+            # Knoten's silence as a second audio track (spec.FileInput.silence).
+            return
         if source.name != self.active:
             if self.active is None and self._pending is None:
                 self.decide()

@@ -65,13 +65,17 @@ def test_overlay_input_comes_after_the_camera() -> None:
 
 
 async def _canvas(reader: asyncio.StreamReader, layout: TileLayout) -> bytes:
-    """The newest whole canvas a reader has (the socket may hold a few)."""
+    """The newest canvas: what queued up while the test did not read is old (and the reader's
+    backlog limit dropped what came meanwhile), so read for a few frames' time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 0.3
     data = await reader.readexactly(layout.frame_bytes)
-    while True:
+    while (remaining := deadline - loop.time()) > 0:
         try:
-            data = await asyncio.wait_for(reader.readexactly(layout.frame_bytes), 0.02)
+            data = await asyncio.wait_for(reader.readexactly(layout.frame_bytes), remaining)
         except TimeoutError:
-            return data
+            break
+    return data
 
 
 def _tile(canvas: bytes, layout: TileLayout, slot: int) -> list[bytes]:
