@@ -44,6 +44,7 @@ from knoten.api import (
     stage,
     system,
     whep,
+    whip,
 )
 from knoten.config import Config
 from knoten.conversation.context import DateContexts
@@ -97,6 +98,7 @@ from knoten.keys import (
     TEMPLATES,
     TRIGGERS,
     WEBRTC,
+    WHIP_INGEST,
 )
 from knoten.live_metrics import LiveSessionCollector
 from knoten.media import MediaTools
@@ -124,7 +126,7 @@ from streaming.dialog import StageMedia
 from streaming.ffmpeg.metrics import FfmpegMetrics
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.partners import PartnerRepository
-from streaming.sources import PushIngest, new_stream_key
+from streaming.sources import PushIngest, WhipPorts, new_stream_key
 from streaming.webrtc import (
     IceServer,
     ViewerRegistry,
@@ -133,11 +135,12 @@ from streaming.webrtc import (
     check_aiortc,
 )
 from streaming.webrtc.shards import ShardedRegistry
+from streaming.webrtc.whip import WhipIngest
 
 log = logging.getLogger(__name__)
 
 #: Paths whose errors are answered as JSON.
-JSON_PREFIXES = ("/api/", "/healthz", "/whep/", "/stage/")
+JSON_PREFIXES = ("/api/", "/healthz", "/whep/", "/whip/", "/stage/")
 
 API_OPERATIONS: tuple[Operation, ...] = (
     *rooms.OPERATIONS,
@@ -229,6 +232,8 @@ def build_app(
         on_pcm_end=lambda occurrence, speaker: app[SEMINAR_CONTROLLER].remote_audio_end(
             occurrence, speaker
         ),
+        # Their cameras, decoded once, as picture-in-picture tiles of the broadcast.
+        on_picture=lambda *picture: app[SEMINAR_CONTROLLER].speaker_picture(*picture),
         max_stage=config.conversation.max_on_stage,
     )
     conversations = ConversationStore(engine)
@@ -255,6 +260,7 @@ def build_app(
     _archive(app, registry, clock, catalog)
     app[ACCESS] = AccessGuard(app[SCHEDULE], app[PROVIDERS], catalog)
     app[PUSH_INGEST] = PushIngest(config.ingest.host, config.ingest.srt_port_base)
+    app[WHIP_INGEST] = WhipIngest(_webrtc_options(config), WhipPorts(config.ingest.whip_port_base))
     app[RUN_DIR] = Path(tempfile.gettempdir()) / f"knoten-{uuid.uuid4().hex[:8]}"
     controller = SeminarController(
         rooms=app[ROOMS],
@@ -264,6 +270,7 @@ def build_app(
         run_dir=app[RUN_DIR],
         ffmpeg=config.media.ffmpeg,
         ingest=app[PUSH_INGEST],
+        whip=app[WHIP_INGEST].ports,
         recorder=app[RECORDER],
         viewers=app[WEBRTC],
         stage=app[STAGE_MEDIA],
@@ -291,6 +298,7 @@ def build_app(
     calendar.add_routes(router)
     hls.add_routes(router)  # partner HLS pull: /live/{occurrence}/{partner}/…
     whep.add_routes(router)
+    whip.add_routes(router)  # the room camera published over WebRTC (OBS, a browser)
     stage.add_routes(router)  # speakers publish, the room, the host and speakers listen
     join.add_routes(router)
     conversation_pages.add_routes(router)
@@ -399,8 +407,10 @@ async def _close_event_streams(app: web.Application) -> None:
 async def _webrtc(app: web.Application) -> AsyncIterator[None]:
     registry = app[WEBRTC]
     await registry.start()  # sharded: the viewer workers, supervised from here on
+    await app[WHIP_INGEST].start()
     yield
     # Every peer and feed reader ends here; the sessions' own close() calls come first.
+    await app[WHIP_INGEST].aclose()
     await app[STAGE_MEDIA].aclose()
     await registry.aclose()
 

@@ -44,6 +44,7 @@ from streaming.errors import (
     PartnerNotFound,
 )
 from streaming.webrtc import InvalidOffer, NotLive, ViewerNotFound
+from streaming.webrtc.errors import PublisherPresent
 
 DOMAIN_ERROR_RULES: tuple[DomainErrorRule, ...] = (
     (RoomNotFound, 404, "not_found"),
@@ -67,6 +68,7 @@ DOMAIN_ERROR_RULES: tuple[DomainErrorRule, ...] = (
     (InvalidOffer, 400, "invalid_offer"),
     (NotLive, 409, "not_live"),
     (ViewerNotFound, 404, "not_found"),
+    (PublisherPresent, 409, "publisher_present"),
     (NotOnStage, 403, "forbidden"),
     (StageClosed, 409, "conflict"),
     (StageFull, 409, "conflict"),

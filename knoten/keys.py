@@ -41,6 +41,7 @@ from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.partners import PartnerRepository
 from streaming.sources import PushIngest
 from streaming.webrtc import ViewerRegistry
+from streaming.webrtc.whip import WhipIngest
 
 CONFIG = web.AppKey("config", Config)
 DATABASE = web.AppKey("database", Database)
@@ -64,6 +65,7 @@ PROVIDERS = web.AppKey("providers", ProviderStore)
 ACCESS = web.AppKey("access", AccessGuard)
 SEMINAR_CONTROLLER = web.AppKey("seminar_controller", SeminarController)
 PUSH_INGEST = web.AppKey("push_ingest", PushIngest)
+WHIP_INGEST = web.AppKey("whip_ingest", WhipIngest)
 RUN_DIR = web.AppKey("run_dir", Path)
 RECORDINGS = web.AppKey("recordings", Catalog)
 RECORDER = web.AppKey("recorder", Recorder)

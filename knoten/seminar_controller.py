@@ -19,13 +19,14 @@ from zoneinfo import ZoneInfo
 from schedules.domain import Phase
 from schedules.ports import SessionRequest
 from schedules.rooms import Room, RoomRepository
+from streaming.dialog.frames import Frame
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.live import hls
 from streaming.live.plan import PartnerTarget, SessionPlan
 from streaming.live.session import LiveSession
 from streaming.live.status import LiveStatus
 from streaming.partners import PartnerRepository
-from streaming.sources import ALWAYS_AUDIO, SRT_PUSH, PushIngest, camera_source
+from streaming.sources import ALWAYS_AUDIO, SRT_PUSH, WHIP, PushIngest, WhipPorts, camera_source
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class SeminarController:
         run_dir: Path,
         ffmpeg: str = "ffmpeg",
         ingest: PushIngest | None = None,
+        whip: WhipPorts | None = None,
         recorder: RecorderPort | None = None,
         viewers: ViewerPort | None = None,
         stage: StagePort | None = None,
@@ -69,6 +71,7 @@ class SeminarController:
         self._run_dir = run_dir
         self._ffmpeg = ffmpeg
         self._ingest = ingest or PushIngest()
+        self._whip = whip or WhipPorts()
         self._recorder = recorder
         self._viewers = viewers
         self._stage = stage
@@ -104,6 +107,19 @@ class SeminarController:
         if session is not None and session.bus is not None:
             session.bus.remove(speaker_id)
 
+    def speaker_picture(
+        self, occurrence_id: int, slot: int, speaker_id: int | None, frame: Frame | None
+    ) -> None:
+        """A frame of the speaker's camera in video ``slot`` (None: the slot went dark), for
+        the date's picture-in-picture tiles; dropped while the date is not on air."""
+        session = self._sessions.get(occurrence_id)
+        if session is None or session.tiles is None:
+            return
+        if speaker_id is None or frame is None:
+            session.tiles.hide(slot)
+        else:
+            session.tiles.show(slot, speaker_id, frame)
+
     async def _plan(self, request: SessionRequest) -> SessionPlan:
         room = await self._rooms.get(request.room_id)
         partners = tuple(
@@ -112,13 +128,16 @@ class SeminarController:
             if partner.id in request.partner_ids and partner.enabled
         )
         start = request.start_utc.astimezone(ZoneInfo(room.timezone))
-        camera = camera_source(room.source, self._data_dir, await self._push_url(room))
+        run_dir = self._run_dir / f"occ{request.occurrence_id}"
+        # A WHIP room's camera FFmpeg reads the publisher's packets as RTP, by this description.
+        whip = (run_dir / "whip.sdp", self._whip.sdp(room.id)) if room.source == WHIP else None
+        camera = camera_source(room.source, self._data_dir, await self._push_url(room), whip)
         return SessionPlan(
             occurrence_id=request.occurrence_id,
             title=request.title,
             start_label=start.strftime("%H:%M"),
             camera=camera,
-            run_dir=self._run_dir / f"occ{request.occurrence_id}",
+            run_dir=run_dir,
             hls_dir=hls.occurrence_dir(self._data_dir, request.occurrence_id),
             partners=partners,
             record=request.record,

@@ -15,7 +15,7 @@ from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model
 from knoten.keys import CONFIG, DISPLAY_LINKS, PUSH_INGEST, ROOMS
 from schedules.rooms import Room
-from streaming.sources import SRT_PUSH, public_source, validate_room_source
+from streaming.sources import SRT_PUSH, WHIP, public_source, validate_room_source
 
 
 def _check_timezone(value: str) -> str:
@@ -97,18 +97,29 @@ async def update_room(request: web.Request) -> web.Response:
 
 
 class IngestOut(BaseModel):
-    kind: Literal["srt"]
-    url: str = Field(description="what to enter in OBS or the encoder; holds the secret key")
-    passphrase: str
+    kind: Literal["srt", "whip"]
+    url: str = Field(
+        description="what to enter in OBS or the encoder; for srt it holds the secret key, "
+        "for whip it is the WHIP endpoint"
+    )
+    passphrase: str = Field(description="the room's key: SRT passphrase, or WHIP bearer token")
     port: int
 
 
 async def room_ingest(request: web.Request) -> web.Response:
-    """The push address of an ``srt-push`` room, key included: shown only on explicit request."""
+    """The push address of an ``srt-push`` or ``whip`` room, key included: shown only on
+    explicit request."""
     room = await request.app[ROOMS].get(path_int(request, "room_id"))
-    if room.source != SRT_PUSH:
-        raise ApiError(409, "not_a_push_room", "the room's camera is not 'srt-push'", "source")
+    if room.source not in (SRT_PUSH, WHIP):
+        raise ApiError(
+            409, "not_a_push_room", "the room's camera is not 'srt-push' or 'whip'", "source"
+        )
     key = await request.app[ROOMS].stream_key(room.id)
+    if room.source == WHIP:
+        public = request.app[CONFIG].public_url.rstrip("/")
+        port = urlsplit(public).port or (443 if public.startswith("https:") else 80)
+        url = f"{public}/whip/rooms/{room.id}"
+        return json_response(IngestOut(kind="whip", url=url, passphrase=key, port=port))
     ingest = request.app[PUSH_INGEST]
     host = urlsplit(request.app[CONFIG].public_url).hostname or "127.0.0.1"
     url = ingest.encoder_url(host, room.id, key)
@@ -142,7 +153,7 @@ OPERATIONS = (
     Operation("DELETE", "/api/v1/rooms/{room_id}", delete_room, "Delete a room", "rooms",
               status=204, errors=(404, 409)),
     Operation("GET", "/api/v1/rooms/{room_id}/ingest", room_ingest,
-              "Push address and key of an srt-push room (for OBS)", "rooms",
+              "Push address and key of an srt-push or whip room (for OBS)", "rooms",
               response=IngestOut, errors=(404, 409)),
     Operation("GET", "/api/v1/rooms/{room_id}/display", room_display,
               "The room display link for the seminar room's PC", "rooms",
