@@ -31,6 +31,7 @@ CONTROL_TEXTS: dict[str, dict[str, str]] = {
         "camera_retry_in": "neuer Versuch in {s} s",
         "camera_retrying": "neuer Versuch läuft",
         "camera_error": "Meldung: {error}",
+        "details": "Einzelheiten",
         "connection_lost": "Verbindung unterbrochen – Knoten ist nicht erreichbar. "
         "Die Seite versucht es weiter.",
         "audio_level": "Mikrofon im Raum",
@@ -63,6 +64,7 @@ CONTROL_TEXTS: dict[str, dict[str, str]] = {
         "camera_retry_in": "next try in {s} s",
         "camera_retrying": "trying again",
         "camera_error": "Message: {error}",
+        "details": "Details",
         "connection_lost": "Connection lost – Knoten cannot be reached. The page keeps trying.",
         "audio_level": "Room microphone",
         "audio_level_value": "{db} dB",

@@ -88,6 +88,7 @@ class FfmpegSupervisor:
         self._restarts = 0
         self._last_exit_code: int | None = None
         self._last_error: str | None = None
+        self._retry_at: float | None = None  # monotonic instant of the next try, in backoff
         self._progress: Progress | None = None
         self._stderr: deque[str] = deque(maxlen=STDERR_LINES)
         self._spawned_at: float | None = None
@@ -127,6 +128,14 @@ class FfmpegSupervisor:
     @property
     def last_error(self) -> str | None:
         return self._last_error
+
+    @property
+    def retry_in_s(self) -> float | None:
+        """Seconds until the next attempt while waiting in backoff; None otherwise."""
+        at = self._retry_at
+        if at is None or self._state is not ProcessState.BACKOFF:
+            return None
+        return max(0.0, at - time.monotonic())
 
     @property
     def uptime_s(self) -> float | None:
@@ -295,6 +304,7 @@ class FfmpegSupervisor:
         """Wait ``delay`` s, or less: until a stop is requested, or the ready probe sees the
         far end come back."""
         deadline = time.monotonic() + delay
+        self._retry_at = deadline
         probing = self._ready_probe is not None
         while (left := deadline - time.monotonic()) > 0:
             step = min(left, PROBE_INTERVAL_S) if probing else left

@@ -57,6 +57,7 @@ from streaming.ffmpeg.supervisor import (
     ReadyProbe,
     RestartPolicy,
 )
+from streaming.ffmpeg.urls import MASK, mask_url
 from streaming.live.feed import FeedHub
 from streaming.live.hls import hls_output, partner_dir
 from streaming.live.plan import PartnerKind, PartnerTarget, SessionPlan, profile_for
@@ -409,7 +410,23 @@ class LiveSession:
             height=camera.height if camera else None,
             fps=camera.fps if camera else None,
             restarts=self._camera.restarts if self._camera else 0,
+            **self._trouble(state),
         )
+
+    def _trouble(self, state: SourceState) -> dict[str, Any]:
+        """What is wrong with the camera and when Knoten tries again, while it is not on air
+        after a failure (the host reads this instead of a bare "lost")."""
+        camera = self._camera
+        if camera is None or state not in ("lost", "starting") or camera.last_error is None:
+            return {}
+        url = self.plan.camera.url
+        retry = camera.retry_in_s
+        return {
+            # Credentials are left out entirely (not even "****@"): the host knows them.
+            "address": mask_url(url).replace(f"{MASK}@", "") if url else self.plan.camera.kind,
+            "problem": camera.last_error,
+            "retry_in_s": None if retry is None else round(retry, 1),
+        }
 
     def outputs_status(self) -> list[OutputStatus]:
         result = []

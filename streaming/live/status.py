@@ -27,6 +27,11 @@ class SourceStatus:
     height: int | None
     fps: float | None
     restarts: int
+    #: While the camera is lost: where Knoten reads it (credentials left out), FFmpeg's last
+    #: message (secrets masked) and the seconds until the next try.
+    address: str | None = None
+    problem: str | None = None
+    retry_in_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

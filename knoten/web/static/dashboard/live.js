@@ -70,8 +70,22 @@ function render(o) {
   });
 }
 
+/** A camera in trouble says what is wrong and what Knoten does about it. */
+function renderProblem(source) {
+  const box = $("source-problem");
+  const trouble = Boolean(source && source.problem && (source.state === "lost" || source.state === "starting"));
+  box.hidden = !trouble;
+  if (!trouble) return;
+  const retry = typeof source.retry_in_s === "number"
+    ? tr("camera_retry_in", { s: Math.max(1, Math.ceil(source.retry_in_s)) })
+    : T.camera_retrying;
+  setText($("source-problem-text"), `${tr("camera_lost", { source: source.address || source.kind })}, ${retry}`);
+  setText($("source-problem-detail"), tr("camera_error", { error: source.problem }));
+}
+
 function renderSource(o) {
   const source = o.source || null;
+  renderProblem(source);
   $("source-block").hidden = !source;
   $("source-idle").hidden = Boolean(source) || o.state === "ended";
   if (!source) return;
