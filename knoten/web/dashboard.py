@@ -163,6 +163,12 @@ async def partners_page(request: web.Request) -> web.Response:
     )
 
 
+async def providers_page(request: web.Request) -> web.Response:
+    return await _page(
+        request, "dashboard/providers.html", "providers", section="providers", staff_only=True
+    )
+
+
 async def recordings_page(request: web.Request) -> web.Response:
     return await _page(request, "dashboard/recordings.html", "recordings", section="recordings")
 
@@ -258,3 +264,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/dashboard/rooms", rooms_page)
     router.add_get("/dashboard/partners", partners_page)
     router.add_get("/dashboard/recordings", recordings_page)
+    router.add_get("/dashboard/providers", providers_page)

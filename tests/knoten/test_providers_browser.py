@@ -1,0 +1,51 @@
+"""The providers page in Chromium: staff add a provider and a host for it; the host signs in
+and sees the calendar without the library's own pages."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.knoten.test_dashboard_browser import sign_in
+from tests.support.app_fixtures import RunningApp
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
+
+
+async def test_staff_add_a_provider_and_its_host_who_then_signs_in(
+    knoten_app: RunningApp, page: Page
+) -> None:
+    await sign_in(page, knoten_app, "/dashboard/providers")
+    await expect(page.get_by_role("heading", name="Bildungsträger", exact=True)).to_be_visible()
+    await expect(page.get_by_test_id("provider-row")).to_have_count(1)  # "Bibliothek"
+
+    await page.get_by_label("Name").first.fill("DigitalLotsen")
+    await page.get_by_label("Ansprechperson").fill("Frau Lotse, 03841 000")
+    await page.get_by_role("button", name="Speichern").click()
+    row = page.get_by_test_id("provider-row").filter(has_text="DigitalLotsen")
+    await expect(row).to_contain_text("Frau Lotse")
+
+    await page.get_by_label("Benutzername").fill("lotse")
+    await page.get_by_label("Ihr Name").fill("Lea Lotse")
+    await page.get_by_label("Rolle").select_option("host")
+    await page.get_by_label("Bildungsträger", exact=True).select_option(label="DigitalLotsen")
+    await page.get_by_label("Erstes Passwort").fill("kurz")
+    await page.get_by_role("button", name="Konto anlegen").click()
+    await expect(page.locator("#account-password-error")).to_contain_text("Mindestens 10")
+    await page.get_by_label("Erstes Passwort").fill("lotsen-passwort-1")
+    await page.get_by_role("button", name="Konto anlegen").click()
+    await expect(row).to_contain_text("Lea Lotse (lotse)")
+
+    # The host signs in: calendar yes, rooms, partners and providers no.
+    await page.get_by_role("button", name="Abmelden").click()
+    await page.goto(knoten_app.url("/dashboard"))
+    await page.get_by_label("Benutzername").fill("lotse")
+    await page.get_by_label("Passwort").fill("lotsen-passwort-1")
+    await page.get_by_role("button", name="Anmelden").click()
+    await expect(page.get_by_test_id("signed-in-as")).to_contain_text("Lea Lotse")
+    nav = page.get_by_role("navigation", name="Bereiche")
+    await expect(nav.get_by_role("link", name="Kalender")).to_be_visible()
+    await expect(nav.get_by_role("link", name="Räume")).to_have_count(0)
+    await expect(nav.get_by_role("link", name="Bildungsträger")).to_have_count(0)
+    response = await page.goto(knoten_app.url("/dashboard/providers"))
+    assert response is not None and response.status == 403
