@@ -42,6 +42,7 @@ class Recording:
     audio_codec: str | None
     bitrate: int | None
     sha256: str | None
+    shared_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +212,18 @@ class Catalog:
             if result.rowcount == 0:
                 raise RecordingNotFound(recording_id)
         return await self.get(recording_id)
+
+    async def mark_shared(self, recording_id: int, until: datetime) -> None:
+        """Remember a share link valid until ``until`` (the latest one wins, never shortened)."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(recordings)
+                .where(recordings.c.id == recording_id)
+                .where((recordings.c.shared_until.is_(None)) | (recordings.c.shared_until < until))
+                .values(shared_until=until, updated_at=datetime.now(UTC))
+            )
+            if result.rowcount == 0:
+                await self.get(recording_id)  # RecordingNotFound, or it was shared longer
 
     async def delete(self, recording_id: int, *, unless_kept: bool = False) -> Recording:
         """Remove the row unless it is being written (RecordingBusy); returns what was removed.

@@ -46,6 +46,8 @@ recordings = Table(
     Column("audio_codec", String(32), nullable=True),
     Column("bitrate", Integer, nullable=True),
     Column("sha256", String(64), nullable=True),
+    # Until when the host's share link is valid (None: never shared); the join page links it.
+    Column("shared_until", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_recordings_occurrence", "occurrence_id"),

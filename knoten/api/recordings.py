@@ -250,11 +250,28 @@ async def create_share(request: web.Request) -> web.Response:
     if recording.status != "available":
         raise RecordingNotAvailable(recording_id, recording.status)
     expires = int(time.time()) + body.expires_in_hours * 3600
-    token = request.app[SHARE_LINKS].sign(recording_id, expires)
-    base = request.app[CONFIG].public_url + f"{SHARE_BASE}/{token}"
+    base = share_url(request.app, recording_id, expires)
+    # Remembered, so the join page of the date can offer this very link to participants.
+    await request.app[RECORDINGS].mark_shared(recording_id, datetime.fromtimestamp(expires, UTC))
     out = ShareOut(url=base, media_url=f"{base}/media",
                    expires_at=datetime.fromtimestamp(expires, UTC))  # fmt: skip
     return json_response(out, status=201)
+
+
+def share_url(app: web.Application, recording_id: int, expires: int) -> str:
+    """The public page of a share link (the token is the same for the same expiry)."""
+    token = app[SHARE_LINKS].sign(recording_id, expires)
+    return app[CONFIG].public_url + f"{SHARE_BASE}/{token}"
+
+
+async def shared_recording_url(app: web.Application, occurrence_id: int) -> str | None:
+    """The share link the host made for this date's recording, while it is valid."""
+    now = datetime.now(UTC)
+    for recording in await app[RECORDINGS].list(RecordingFilter(occurrence_id=occurrence_id)):
+        until = _aware(recording.shared_until)
+        if recording.status == "available" and until is not None and until > now:
+            return share_url(app, recording.id, int(until.timestamp()))
+    return None
 
 
 # -- public share routes (token-checked, outside /api/v1 so the bearer token is not needed) -----

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from knoten.api.recordings import shared_recording_url
 from knoten.http.requests import parse_id
 from knoten.join import JoinTokenError
 from knoten.keys import CONFIG, CONVERSATIONS, JOIN_LINKS, SCHEDULE, WEBRTC
@@ -33,6 +34,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "starting": "Die Übertragung startet gleich …",
         "connecting": "Verbinde …",
         "live": "Live",
+        "lead_in": "Gleich geht es los",
         "reconnecting": "Verbindung unterbrochen – verbinde erneut …",
         "ended": "Diese Veranstaltung ist beendet. Danke fürs Zuschauen!",
         "cancelled": "Dieser Termin fällt aus.",
@@ -41,12 +43,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "Kursleitung oder der Bibliothek bekommen haben.",
         "unknown": "Diese Veranstaltung gibt es nicht.",
         "full": "Gerade sind alle Plätze belegt. Wir versuchen es gleich noch einmal …",
-        "offline": "Der Dienst ist nicht erreichbar – wir versuchen es weiter …",
+        "offline": "Verbindung unterbrochen – der Dienst ist nicht erreichbar, wir versuchen es "
+        "weiter …",
         "unmute": "Ton einschalten",
         "muted_hint": "Ihr Browser hat die Übertragung ohne Ton gestartet.",
         "leave": "Verlassen",
         "left": "Sie haben die Übertragung verlassen.",
         "rejoin": "Wieder teilnehmen",
+        "recording_shared": "Die Kursleitung hat die Aufzeichnung freigegeben.",
+        "recording_link": "Aufzeichnung ansehen",
     },
     "en": {
         "title": "Watch live",
@@ -54,6 +59,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "starting": "The broadcast is about to start …",
         "connecting": "Connecting …",
         "live": "Live",
+        "lead_in": "Starting soon",
         "reconnecting": "Connection lost – reconnecting …",
         "ended": "This event has ended. Thank you for watching!",
         "cancelled": "This date has been cancelled.",
@@ -62,12 +68,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "host or the library.",
         "unknown": "This event does not exist.",
         "full": "All places are taken right now. Trying again shortly …",
-        "offline": "The service cannot be reached – still trying …",
+        "offline": "Connection lost – the service cannot be reached, still trying …",
         "unmute": "Turn sound on",
         "muted_hint": "Your browser started the broadcast without sound.",
         "leave": "Leave",
         "left": "You have left the broadcast.",
         "rejoin": "Join again",
+        "recording_shared": "The host has shared the recording.",
+        "recording_link": "Watch the recording",
     },
 }
 
@@ -103,6 +111,8 @@ async def _state(request: web.Request, occurrence_id: int | None) -> tuple[int, 
         state = "live"  # lead-in: the pipeline already serves the room
     return 200, {
         "state": state,
+        # The pipeline runs but the date has not begun: the page says "Gleich geht es los".
+        "lead_in": row.state.value == "scheduled" and state == "live",
         "title": row.title,
         "start": row.start_utc.astimezone(zone).isoformat(timespec="seconds"),
         "start_local": row.start_utc.astimezone(zone).strftime("%H:%M"),
@@ -111,6 +121,12 @@ async def _state(request: web.Request, occurrence_id: int | None) -> tuple[int, 
         "ice_servers": [s.as_browser_dict() for s in registry.options.ice_servers],
         "recorded": date.recorded,
         "partners": list(date.partners),
+        # After the end: the host's share link of the recording, if there is a valid one.
+        "recording_url": (
+            await shared_recording_url(request.app, occurrence_id)
+            if state in ENDED_STATES
+            else None
+        ),
     }
 
 

@@ -109,3 +109,37 @@ async def test_recordings_download_as_date_and_title(
     async with page.expect_download() as info:
         await page.get_by_test_id("download").click()
     assert (await info.value).suggested_filename == expected
+
+
+async def test_join_page_after_the_end_links_the_recording_once_the_host_shared_it(
+    knoten_app: RunningApp, api: aiohttp.ClientSession, page: Page, artifacts_dir: Path
+) -> None:
+    soon = datetime.now(BERLIN).replace(second=0, microsecond=0, tzinfo=None) + timedelta(hours=2)
+    seminar = await _post(api, "/api/v1/seminars", {
+        "title": "Lesekreis", "room_id": 1, "record": False,
+        "start": soon.isoformat(), "end": (soon + timedelta(minutes=30)).isoformat(),
+    })  # fmt: skip
+    occurrence_id = seminar["occurrences"][0]["id"]
+    async with api.get(f"/api/v1/occurrences/{occurrence_id}") as response:
+        join_url = (await response.json())["join_url"]
+    await _post(api, f"/api/v1/occurrences/{occurrence_id}/start", {})
+    await _post(api, f"/api/v1/occurrences/{occurrence_id}/stop", {})
+    app = knoten_app.app
+    recording_id = await make_recording(
+        app[RECORDINGS], app[ARCHIVE_PATHS], app[FINALIZER], seconds=2, title="Lesekreis",
+        occurrence_id=occurrence_id, seminar_id=seminar["id"], started_at=datetime.now(UTC),
+    )  # fmt: skip
+
+    await page.goto(join_url + "&lang=de")
+    await expect(page.get_by_test_id("message")).to_contain_text("beendet")
+    await expect(page.get_by_test_id("recording-link")).to_be_hidden()
+
+    share = await _post(api, f"/api/v1/recordings/{recording_id}/share", {})
+    await page.reload()
+    link = page.get_by_role("link", name="Aufzeichnung ansehen")
+    await expect(link).to_be_visible()
+    assert await link.get_attribute("href") == share["url"]  # the host's very link
+    await page.screenshot(path=str(artifacts_dir / "join-ended-recording.png"), full_page=True)
+    await link.click()
+    await expect(page.get_by_test_id("player")).to_be_visible()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Lesekreis")

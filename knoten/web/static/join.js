@@ -13,6 +13,9 @@
   const leaveButton = document.getElementById("leave");
   const rejoinButton = document.getElementById("rejoin");
   const sound = document.getElementById("sound");  // one large button when autoplay was muted
+  const recording = document.getElementById("recording");
+  const RECORDING_CHECK_MS = 30000;
+  let recordingTimer = null;
   const TERMINAL = new Set(["ended", "missed", "failed", "cancelled", "invalid", "needs_link", "unknown"]);
 
   let pc = null;          // the current RTCPeerConnection
@@ -21,6 +24,8 @@
   let stopped = false;    // left, or the occurrence is over
   let status = "init";
   let failures = 0;
+  let leadIn = false;     // connected during the lead-in: "Gleich geht es los", not "Live"
+  let watchdog = null;    // the stall check while connected
   const timeline = [];    // [mark, ms since navigation]: diagnostics for people and tests
   const mark = (name) => timeline.push([name, Math.round(performance.now())]);
 
@@ -43,7 +48,42 @@
     return await r.json();
   }
 
+  /** Connected and receiving: says "Live", or "Gleich geht es los" during the lead-in. */
+  function showPlaying() {
+    show(leadIn ? "lead_in" : "live");
+  }
+
+  /** While connected, count the bytes that arrive: when none came for 2 s the service or the
+   * network is gone — say so at once (a frozen picture under "Live" fooled people), and after
+   * 6 s start over. Costs the service nothing (no extra requests). */
+  function watch(peer) {
+    clearInterval(watchdog);
+    let last = -1;
+    let quietSince = performance.now();
+    watchdog = setInterval(async () => {
+      if (pc !== peer) return clearInterval(watchdog);
+      let bytes = 0;
+      try {
+        (await peer.getStats()).forEach((r) => { if (r.type === "inbound-rtp") bytes += r.bytesReceived || 0; });
+      } catch (e) {
+        return;
+      }
+      const now = performance.now();
+      if (bytes !== last) {
+        last = bytes;
+        quietSince = now;
+        if (status === "reconnecting") showPlaying();
+      } else if (now - quietSince > 6000) {
+        retry();
+      } else if (now - quietSince > 2000 && status !== "reconnecting") {
+        mark("stalled");
+        show("reconnecting");
+      }
+    }, 500);
+  }
+
   function teardown() {
+    clearInterval(watchdog);
     if (resource) {
       // keepalive: the DELETE also goes out when the page is being closed.
       fetch(resource, {method: "DELETE", keepalive: true,
@@ -112,7 +152,8 @@
       if (s === "connected") {
         mark("connected");
         failures = 0;
-        show("live");
+        showPlaying();
+        watch(peer);
         video.hidden = false;
         leaveButton.hidden = false;
         video.play().catch(() => { video.muted = true; sound.hidden = false; video.play(); });
@@ -174,9 +215,12 @@
       return schedule(3000);
     }
     if (TERMINAL.has(state.state)) {
-      return finish(state.state === "missed" || state.state === "failed" ? "ended" : state.state);
+      finish(state.state === "missed" || state.state === "failed" ? "ended" : state.state);
+      return offerRecording(state);
     }
     if (state.state === "live") {
+      leadIn = Boolean(state.lead_in);
+      if (pc && (status === "live" || status === "lead_in")) showPlaying();
       if (!pc) {
         try { await connect(state); } catch (e) { retry(); return; }
       }
@@ -186,6 +230,25 @@
     if (state.state === "scheduled") show("waiting", {time: state.start_local, date: state.start_date});
     else show("starting");
     schedule(2000);
+  }
+
+  /** After the end: the host's share link of the recording, looked for again every 30 s
+   * until there is one (the host usually shares it some minutes later). */
+  function offerRecording(state) {
+    clearTimeout(recordingTimer);
+    if (!["ended", "missed", "failed"].includes(state.state)) return;
+    if (state.recording_url) {
+      recording.querySelector("a").href = state.recording_url;
+      recording.hidden = false;
+      return;
+    }
+    recordingTimer = setTimeout(async () => {
+      try {
+        offerRecording(await fetchState());
+      } catch (e) {
+        offerRecording(state);
+      }
+    }, RECORDING_CHECK_MS);
   }
 
   // Diagnostics: when the first picture reached the element (timeline marks "metadata", "frame").
@@ -228,8 +291,10 @@
   const initial = JSON.parse(root.dataset.state);
   if (TERMINAL.has(initial.state)) {
     finish(initial.state === "missed" ? "ended" : initial.state);
+    offerRecording(initial);
   } else if (initial.state === "live") {
     // The page was rendered live: connect now instead of polling first.
+    leadIn = Boolean(initial.lead_in);
     connect(initial).then(() => schedule(5000), () => retry());
   } else {
     tick();
