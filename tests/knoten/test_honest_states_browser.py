@@ -1,19 +1,24 @@
 """Honest states in Chromium, in German: a camera that cannot be reached says so on the live
 panel, with its address (never its credentials), that the stand-in picture is on air and when
-Knoten tries again."""
+Knoten tries again; the join page says "Gleich geht es los" during the lead-in; a stopped
+service shows "Verbindung unterbrochen" on the join page and the live panel within 3 s."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.knoten.test_dashboard_browser import sign_in
-from tests.support.app_fixtures import RunningApp
+from tests.knoten.test_join_page import wait_for_feed
+from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
 from tests.support.ports import free_tcp_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
@@ -71,3 +76,65 @@ async def test_a_lost_camera_says_what_is_wrong_and_what_knoten_does(
     assert source["problem"] and "geheim123" not in source["problem"]
     async with api.post(f"/api/v1/occurrences/{oid}/stop") as response:
         assert response.status == 200
+
+
+async def test_lead_in_says_gleich_and_an_outage_shows_within_3_s(
+    tmp_path: Path, browser: Browser, page: Page, artifacts_dir: Path
+) -> None:
+    """Regression: during the lead-in the join page said "Live"; when the service stopped it
+    kept showing a frozen "Live" (and the live panel its last state)."""
+    config = make_config(
+        tmp_path / "data", free_tcp_port(), KNOTEN_WEBRTC_HOST_ADDRESSES="127.0.0.1"
+    )
+    stack = contextlib.AsyncExitStack()
+    running = await stack.enter_async_context(serve(config))
+    join_context = await browser.new_context(viewport={"width": 800, "height": 600})
+    try:
+        api = await stack.enter_async_context(admin_session(running, timeout=20))
+        begin = datetime.now(BERLIN) + timedelta(minutes=10)
+        body = {
+            "title": "Offene Werkstatt",
+            "room_id": 1,
+            "start": begin.replace(microsecond=0, tzinfo=None).isoformat(),
+            "end": (begin + timedelta(hours=1)).replace(microsecond=0, tzinfo=None).isoformat(),
+            "record": False,
+            "lead_in_minutes": 15,  # the lead-in has begun: the pipeline runs, the slate shows
+        }
+        async with api.post("/api/v1/seminars", json=body) as response:
+            assert response.status == 201, await response.text()
+            occurrence = (await response.json())["occurrences"][0]
+        oid = occurrence["id"]
+        await wait_for_feed(api, oid)
+
+        viewer = await join_context.new_page()
+        await viewer.goto(occurrence["join_url"] + "&lang=de")
+        message = viewer.get_by_test_id("message")
+        await expect(message).to_have_text("Gleich geht es los", timeout=15_000)
+        await viewer.screenshot(path=str(artifacts_dir / "01-join-lead-in.png"))
+        async with api.post(f"/api/v1/occurrences/{oid}/start") as response:
+            assert response.status == 200
+        await expect(message).to_have_text("Live", timeout=10_000)
+
+        await sign_in(page, running, f"/dashboard/occurrences/{oid}")
+        await expect(page.get_by_test_id("live-state")).to_have_text("Live")
+        panel_notice = page.locator("#live-message")
+        await expect(panel_notice).to_be_hidden()
+
+        # Stop the service under both pages.
+        stopped_at = time.monotonic()
+        stopping = asyncio.create_task(stack.aclose())
+        seen: dict[str, float] = {}
+
+        async def until(name: str, locator: Locator) -> None:
+            await expect(locator).to_contain_text("Verbindung unterbrochen", timeout=10_000)
+            seen[name] = time.monotonic() - stopped_at
+
+        await asyncio.gather(until("join", message), until("panel", panel_notice))
+        await viewer.screenshot(path=str(artifacts_dir / "02-join-outage.png"))
+        await page.screenshot(path=str(artifacts_dir / "03-panel-outage.png"))
+        await stopping
+        print(f"outage shown after: join {seen['join']:.2f} s, panel {seen['panel']:.2f} s")
+        assert seen["join"] <= 3.0 and seen["panel"] <= 3.0, seen
+    finally:
+        await join_context.close()
+        await stack.aclose()

@@ -53,7 +53,7 @@
     show(leadIn ? "lead_in" : "live");
   }
 
-  /** While connected, count the bytes that arrive: when none came for 2 s the service or the
+  /** While connected, count the bytes that arrive: when none came for 1.5 s the service or the
    * network is gone — say so at once (a frozen picture under "Live" fooled people), and after
    * 6 s start over. Costs the service nothing (no extra requests). */
   function watch(peer) {
@@ -75,7 +75,7 @@
         if (status === "reconnecting") showPlaying();
       } else if (now - quietSince > 6000) {
         retry();
-      } else if (now - quietSince > 2000 && status !== "reconnecting") {
+      } else if (now - quietSince > 1500 && status !== "reconnecting") {
         mark("stalled");
         show("reconnecting");
       }

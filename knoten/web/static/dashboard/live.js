@@ -241,9 +241,17 @@ async function refresh() {
       stopPolling();
       return;
     }
-    showNotice(message, T.updating_failed, "bad");
-    message.dataset.kind = "poll";
+    if (error.status === 0) lostConnection();
+    else {
+      showNotice(message, T.updating_failed, "bad");
+      message.dataset.kind = "poll";
+    }
   }
+}
+
+function lostConnection() {
+  showNotice(message, T.connection_lost, "offline");
+  message.dataset.kind = "poll";
 }
 
 // -- updates: the event stream, or polling as the fallback -------------------------------------
@@ -277,17 +285,19 @@ function openStream() {
   source.addEventListener("error", () => {
     if (stream !== source) return;
     streamFailures += 1;
+    // The stream broke: the service may be gone. Say so at once instead of showing a frozen
+    // "Live" (an event or a successful poll clears it).
+    lostConnection();
     // CLOSED: the browser gave up (the answer was no event stream: a 401 after sign-out, a
     // 404 …); polling then shows why. Otherwise it reconnects by itself — a few times.
     if (source.readyState === EventSource.CLOSED || streamFailures >= STREAM_FAILURES) {
       closeStream();
       streaming = false;
       refresh().then(schedule);
-    } else if (!current) {
-      refresh(); // nothing shown yet: fill the panel once while the stream retries
-    } else if (streamFailures > 1) {
-      showNotice(message, T.updating_failed, "bad");
-      message.dataset.kind = "poll";
+    } else {
+      // Fills the panel if nothing is shown yet, and tells a broken stream (the API still
+      // answers: the notice goes) from a service that is gone (it stays).
+      refresh();
     }
   });
 }
