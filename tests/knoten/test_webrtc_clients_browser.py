@@ -13,12 +13,10 @@ served as they are by a stand-in partner site on a second loopback port).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 import pytest_asyncio
-from aiohttp import web
 
 from knoten.keys import SEMINAR_CONTROLLER, WEBRTC, WHIP_INGEST
 from schedules.ports import LoggingSessionRunner
@@ -26,7 +24,9 @@ from tests.knoten.test_whep import create_live_occurrence, feed_producer, post_o
 from tests.knoten.test_whip_ingest import free_udp_block
 from tests.support.app_fixtures import admin_session, make_config, serve
 from tests.support.browser import eval_with_timeout, wait_for_js
+from tests.support.js_tools import js_module_file
 from tests.support.ports import free_tcp_port
+from tests.support.sites import other_origin_site
 from tests.support.webrtc_peers import Client, until
 
 pytestmark = [
@@ -35,7 +35,7 @@ pytestmark = [
     pytest.mark.usefixtures("no_orphan_ffmpeg"),
 ]
 
-CLIENTS = Path(__file__).parents[1] / "js" / "node_modules" / "whip-whep"
+CLIENTS = ("whep.js", "whip.js")  # ES modules, as the package ships them
 
 PAGE = """<!doctype html>
 <html lang="de"><meta charset="utf-8"><title>Partner-Seite</title>
@@ -94,29 +94,9 @@ window.counters = async () => {
 @pytest_asyncio.fixture
 async def partner_site() -> AsyncIterator[str]:
     """A second loopback origin: the partner's page and the client modules from npm."""
-    if not (CLIENTS / "whep.js").is_file():
-        pytest.fail(f"{CLIENTS} missing: run `make js-test` (npm ci in tests/js)")
-    app = web.Application()
-
-    async def index(_: web.Request) -> web.Response:
-        return web.Response(text=PAGE, content_type="text/html")
-
-    async def module(request: web.Request) -> web.Response:
-        name = request.match_info["name"]  # whep or whip, nothing else matches
-        return web.Response(
-            body=(CLIENTS / f"{name}.js").read_bytes(), content_type="text/javascript"
-        )
-
-    app.router.add_get("/", index)
-    app.router.add_get("/{name:whep|whip}.js", module)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_tcp_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    files = {f"/{name}": js_module_file(f"whip-whep/{name}").read_bytes() for name in CLIENTS}
+    async with other_origin_site({"/": PAGE, **files}) as origin:
+        yield origin
 
 
 async def test_npm_whep_player_on_another_origin_plays(tmp_path, page, partner_site) -> None:
