@@ -39,7 +39,12 @@ def hls_output(directory: Path) -> Output:
         options=(
             ("hls_time", "2"),
             ("hls_list_size", "6"),
-            ("hls_flags", "delete_segments+independent_segments+omit_endlist"),
+            # program_date_time: EXT-X-PROGRAM-DATE-TIME on every segment, the wall clock
+            # partners use to measure latency and to line the stream up with other sources.
+            (
+                "hls_flags",
+                "delete_segments+independent_segments+omit_endlist+program_date_time",
+            ),
             # Numbers keep rising across an output restart: players never see the playlist
             # jump back to segment 0 and replay stale cached segments.
             ("hls_start_number_source", "epoch"),
