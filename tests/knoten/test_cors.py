@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from aiohttp import web
 
 from knoten.config import ConfigError
 from knoten.keys import ARCHIVE_PATHS, FINALIZER, RECORDINGS
@@ -18,6 +17,7 @@ from tests.recordings.fixtures_media import make_recording
 from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
 from tests.support.browser import eval_with_timeout
 from tests.support.ports import free_tcp_port
+from tests.support.sites import other_origin_site
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_orphan_ffmpeg")]
 
@@ -125,27 +125,12 @@ def test_bad_origins_stop_start_up(tmp_path, bad):
     assert "cors_origins" in error.value.key and "KNOTEN_CORS_ORIGINS" in error.value.key
 
 
-async def _other_origin_site() -> tuple[web.AppRunner, str]:
-    """A second loopback origin serving an empty page, as a partner's web site would."""
-    app = web.Application()
-
-    async def index(_: web.Request) -> web.Response:
-        return web.Response(text="<!doctype html><title>Partner</title>", content_type="text/html")
-
-    app.router.add_get("/", index)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_tcp_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, f"http://127.0.0.1:{port}"
-
-
 async def test_chromium_on_another_origin(tmp_path, page):
     """Chromium's own CORS check: a preflighted WHEP POST and a ranged share-media GET from a
     page on another port; a page on an origin that is not configured gets no answer at all."""
-    site, origin = await _other_origin_site()
-    config = make_config(tmp_path / "cors-data", free_tcp_port(), KNOTEN_CORS_ORIGINS=origin)
-    try:
+    page_html = "<!doctype html><title>Partner</title>"
+    async with other_origin_site({"/": page_html}) as origin:
+        config = make_config(tmp_path / "cors-data", free_tcp_port(), KNOTEN_CORS_ORIGINS=origin)
         async with serve(config) as app:
             share = await _share(app)
             await page.goto(origin + "/")
@@ -159,8 +144,6 @@ async def test_chromium_on_another_origin(tmp_path, page):
             result = await eval_with_timeout(page, _FETCHES, 15, [app.url("/whep/1"),
                                                                   app.url("/whep/1")])  # fmt: skip
             assert result["whep"] == {"error": "TypeError"}, result
-    finally:
-        await site.cleanup()
 
 
 _FETCHES = """async ([whep, media]) => {

@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
 from tests.support.browser import wait_for_js
 from tests.support.js_tools import js_module_file
 from tests.support.ports import free_tcp_port
+from tests.support.sites import other_origin_site
 
 pytestmark = [
     pytest.mark.slow,
@@ -59,33 +59,12 @@ PROGRESS = """() => {
 }"""
 
 
-async def _partner_site() -> tuple[web.AppRunner, str]:
-    """The partner's web site: a page and hls.js, on its own loopback port."""
-    bundle = js_module_file("hls.js/dist/hls.min.js").read_bytes()
-    app = web.Application()
-
-    async def page(_: web.Request) -> web.Response:
-        return web.Response(text=PAGE, content_type="text/html")
-
-    async def script(_: web.Request) -> web.Response:
-        return web.Response(body=bundle, content_type="text/javascript")
-
-    app.router.add_get("/", page)
-    app.router.add_get("/hls.min.js", script)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_tcp_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
 async def partner_site() -> AsyncIterator[str]:
-    runner, origin = await _partner_site()
-    try:
+    """The partner's web site: a page and hls.js, on its own loopback port."""
+    bundle = js_module_file("hls.js/dist/hls.min.js").read_bytes()
+    async with other_origin_site({"/": PAGE, "/hls.min.js": bundle}) as origin:
         yield origin
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
