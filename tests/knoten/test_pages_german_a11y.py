@@ -125,6 +125,16 @@ async def test_every_page_and_form_error_is_german_and_accessible(
     await page.goto(knoten_app.url(f"/dashboard/occurrences/{coming['id']}"))
     await expect(page.get_by_test_id("live-state")).to_have_text("Geplant")
     await walk.check(page, "10-live-panel")
+    # Extending into the next booking: the clash is named in the room's time (20:00, not 19:00).
+    await _post(api, "/api/v1/seminars", {
+        "title": "Spieleabend", "room_id": 1, "record": False,
+        "start": f"{first.isoformat()}T20:00:00", "end": f"{first.isoformat()}T21:00:00",
+    })  # fmt: skip
+    await page.locator("#extend-minutes").select_option("60")
+    await page.get_by_role("button", name="Verlängern", exact=True).click()
+    await expect(page.locator("#live-message")).to_contain_text("„Spieleabend“")
+    await expect(page.locator("#live-message")).to_contain_text("20:00–21:00 Uhr")
+    await walk.check(page, "10-live-panel-error")
 
     await page.goto(knoten_app.url("/dashboard/rooms"))
     await expect(page.get_by_test_id("room-row")).to_have_count(1)

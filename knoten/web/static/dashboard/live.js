@@ -8,7 +8,7 @@ import {
   T, tr, api, apiOptional, el, showNotice, wallDay, wallTime, formatDay, formatDuration, formatInstant, stateText,
 } from "./common.js";
 import { Preview } from "./preview.js";
-import { explainOutput } from "./explain.js";
+import { explainOutput, setZone } from "./explain.js";
 
 // Outputs whose FFmpeg detail the host opened: the table is rebuilt every second.
 const openDetails = new Set();
@@ -30,6 +30,7 @@ let streaming = typeof EventSource === "function"; // false once we fell back to
 
 function render(o) {
   current = o;
+  setZone(o.timezone);  // a clash on "Verlängern" names the other date in the room's time
   document.title = `${o.title} · Knoten`;
   $("live-title").textContent = o.title;
   $("live-when").textContent = `${formatDay(wallDay(o.start))}, ${wallTime(o.start)}–${wallTime(o.end)}`;
