@@ -31,6 +31,7 @@ from knoten.accounts.store import AccountStore
 from knoten.accounts.throttle import SigninThrottle
 from knoten.accounts.tokens import BearerAuth
 from knoten.api import (
+    audit,
     calendar,
     conversation,
     hls,
@@ -46,6 +47,7 @@ from knoten.api import (
     whep,
     whip,
 )
+from knoten.audit import AuditLog, audit_middleware
 from knoten.config import Config
 from knoten.conversation.context import DateContexts
 from knoten.conversation.hub import ConversationHub
@@ -65,6 +67,7 @@ from knoten.keys import (
     ACCOUNTS,
     ADMIN_TOKEN,
     ARCHIVE_PATHS,
+    AUDIT_LOG,
     BEARER_AUTH,
     CONFIG,
     CONVERSATION_RETENTION,
@@ -152,6 +155,7 @@ API_OPERATIONS: tuple[Operation, ...] = (
     *conversation.OPERATIONS,
     *providers.OPERATIONS,
     *me.OPERATIONS,
+    *audit.OPERATIONS,
 )
 
 
@@ -188,6 +192,7 @@ def build_app(
             error_middleware(JSON_PREFIXES, DOMAIN_ERROR_RULES),
             auth_middleware(bearer, cookie_auth=sessions.api_auth),
             access_middleware(lambda: app[ACCESS]),
+            audit_middleware(lambda: app[AUDIT_LOG]),
         ],
     )
     clock = clock or SystemClock()
@@ -199,6 +204,7 @@ def build_app(
     app[SETUP_CODE] = SetupCode()
     app[SIGNIN_THROTTLE] = SigninThrottle()
     app[PROVIDERS] = ProviderStore(engine)
+    app[AUDIT_LOG] = AuditLog(engine)
     app[METRICS_REGISTRY] = registry
     app[TEMPLATES] = pages.template_environment()
     app[EVENT_STREAMS_CLOSING] = asyncio.Event()
@@ -422,11 +428,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _first_setup(app: web.Application) -> AsyncIterator[None]:
-    """Without any account, a one-time set-up code for ``knoten serve`` to print."""
+    """Without any account, a one-time set-up code for ``knoten serve`` to print; the audit
+    log's yearly clean-up runs while the database is open."""
     if await app[ACCOUNTS].count() == 0:
         app[SETUP_CODE].arm()
         log.warning("no account yet: open the set-up link printed on the console")
+    app[AUDIT_LOG].start()
     yield
+    await app[AUDIT_LOG].aclose()
 
 
 async def _media(app: web.Application) -> AsyncIterator[None]:

@@ -15,6 +15,7 @@ from knoten.accounts.setup_code import SetupCode
 from knoten.accounts.store import AccountStore
 from knoten.accounts.throttle import SigninThrottle
 from knoten.accounts.tokens import BearerAuth
+from knoten.audit import AuditLog
 from knoten.config import Config
 from knoten.conversation.hub import ConversationHub
 from knoten.conversation.retention import ConversationRetention
@@ -63,6 +64,7 @@ SIGNIN_THROTTLE = web.AppKey("signin_throttle", SigninThrottle)
 BEARER_AUTH = web.AppKey("bearer_auth", BearerAuth)
 PROVIDERS = web.AppKey("providers", ProviderStore)
 ACCESS = web.AppKey("access", AccessGuard)
+AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 SEMINAR_CONTROLLER = web.AppKey("seminar_controller", SeminarController)
 PUSH_INGEST = web.AppKey("push_ingest", PushIngest)
 WHIP_INGEST = web.AppKey("whip_ingest", WhipIngest)
