@@ -42,7 +42,7 @@ class OccurrenceOut(BaseModel):
     record: bool
     sequence: int
     join_url: str
-    early_start_from: str | None = Field(
+    early_start_from: DateTimeText | None = Field(
         default=None,
         description="from this instant on 'start' works without moving the date (one date "
         "read alone; earlier, start it with move_to_now)",
