@@ -69,6 +69,8 @@ class Conversation:
     votes: set[tuple[int, int]]
     subscribers: set[Subscriber] = field(default_factory=set)
     buckets: dict[int, TokenBucket] = field(default_factory=dict)
+    #: Whose camera each video slot of the stage carries (told by the media side).
+    cameras: tuple[int | None, ...] = ()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -189,7 +191,7 @@ class ConversationHub:
                 wire.message_json(m, zone) for m in conversation.messages.values() if not m.hidden
             ],
             "questions": self.question_ids(conversation),
-            "floor": wire.floor_json(conversation.participants.values()),
+            "floor": wire.floor_json(conversation.participants.values(), conversation.cameras),
         }
         if subscriber.participant_id is not None:
             you = conversation.participants[subscriber.participant_id]
@@ -467,6 +469,15 @@ class ConversationHub:
         await self._stage_changed(conversation)
         return participant
 
+    def set_cameras(self, occurrence_id: int, cameras: tuple[int | None, ...]) -> None:
+        """Whose camera each video slot carries now: told everyone with the floor. Ignored for
+        a date whose conversation is not loaded (nobody is on its stage then)."""
+        conversation = self._dates.get(occurrence_id)
+        if conversation is None or conversation.cameras == cameras:
+            return
+        conversation.cameras = cameras
+        self._broadcast(conversation, wire.floor_json(conversation.participants.values(), cameras))
+
     async def _stage_changed(self, conversation: Conversation) -> None:
         if self._on_stage is not None:
             await self._on_stage(
@@ -535,7 +546,8 @@ class ConversationHub:
         self._broadcast(conversation, event)
 
     def _announce_floor(self, conversation: Conversation, participant_id: int) -> None:
-        self._broadcast(conversation, wire.floor_json(conversation.participants.values()))
+        floor = wire.floor_json(conversation.participants.values(), conversation.cameras)
+        self._broadcast(conversation, floor)
         self._announce_participant(conversation, participant_id)
 
     def _announce_participant(self, conversation: Conversation, participant_id: int) -> None:

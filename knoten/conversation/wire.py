@@ -52,15 +52,22 @@ def participant_json(participant: ParticipantRecord, connected: bool) -> dict[st
     }
 
 
-def floor_json(participants: Iterable[ParticipantRecord]) -> dict[str, Any]:
-    """Who has raised a hand (in the order they did) and who is on stage: shown to everyone."""
+def floor_json(
+    participants: Iterable[ParticipantRecord], cameras: tuple[int | None, ...] = ()
+) -> dict[str, Any]:
+    """Who has raised a hand (in the order they did) and who is on stage: shown to everyone;
+    ``cameras``: whose camera each video slot carries (the pages name the tiles by it)."""
     people = list(participants)
     hands = sorted((p for p in people if p.hand_raised), key=lambda p: p.hand_raised_at)
+    names = {p.id: p.name for p in people}
     return {
         "type": "floor",
         "hands": [{"id": p.id, "name": p.name} for p in hands],
         "stage": [
             {"id": p.id, "name": p.name, "muted": p.sound_muted} for p in people if p.on_stage
+        ],
+        "cameras": [
+            None if pid is None else {"id": pid, "name": names.get(pid, "")} for pid in cameras
         ],
     }
 

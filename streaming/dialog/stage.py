@@ -49,6 +49,8 @@ PcmCallback = Callable[[int, int, bytes], None]
 PcmEndCallback = Callable[[int, int], None]
 #: (occurrence, video slot, speaker or None, frame or None): see ``VideoSlot.on_picture``.
 StagePictureCallback = Callable[[int, int, int | None, Frame | None], None]
+#: (occurrence, the speaker whose camera each video slot carries): when that changes.
+CamerasCallback = Callable[[int, tuple[int | None, ...]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,8 @@ class _Stage:
     listeners: dict[str, Listener] = field(default_factory=dict)
     video_slots: list[VideoSlot] = field(default_factory=list)
     video_slot_of: dict[int, VideoSlot] = field(default_factory=dict)
+    #: The cameras as last told to ``on_cameras``.
+    cameras: tuple[int | None, ...] = ()
 
 
 class StageMedia:
@@ -123,6 +127,7 @@ class StageMedia:
         on_pcm_end: PcmEndCallback | None = None,
         *,
         on_picture: StagePictureCallback | None = None,
+        on_cameras: CamerasCallback | None = None,
         max_stage: int = MAX_STAGE,
         max_listeners: int = MAX_LISTENERS,
     ) -> None:
@@ -132,6 +137,7 @@ class StageMedia:
         self._on_pcm = on_pcm
         self._on_pcm_end = on_pcm_end
         self._on_picture = on_picture
+        self._on_cameras = on_cameras
         self._max_stage = max_stage
         self._max_listeners = max_listeners
         self._host_addresses = resolve_host_addresses(options.host_addresses, options.interfaces)
@@ -237,6 +243,7 @@ class StageMedia:
             raise NotOnStage(f"speaker {speaker_id} is no longer on stage")
         self._watch(publisher)
         self._give_video_slot(stage, publisher)
+        self._cameras_changed(stage)
         log.info(
             "speaker %s publishes in occurrence %s (slot %d, camera: %s)",
             speaker_id,
@@ -307,7 +314,17 @@ class StageMedia:
             # The first camera still waiting (in the order they published) takes the slot.
             for waiting in stage.publishers.values():
                 self._give_video_slot(stage, waiting)
+            self._cameras_changed(stage)
         return True
+
+    def _cameras_changed(self, stage: _Stage) -> None:
+        """Tell ``on_cameras`` whose camera each video slot carries, if that changed (the pages
+        name the tiles by it)."""
+        cameras = tuple(slot.speaker_id for slot in stage.video_slots)
+        if cameras != stage.cameras:
+            stage.cameras = cameras
+            if self._on_cameras is not None:
+                self._on_cameras(stage.occurrence_id, cameras)
 
     # -- listeners ------------------------------------------------------------------------
 

@@ -129,6 +129,9 @@ async def test_raise_hand_speak_be_heard_in_the_room_not_by_oneself(
         await expect(tile).to_have_count(1, timeout=15_000)
         size = await tile.evaluate("(v) => [v.videoWidth, v.videoHeight]")
         assert size[0] > 0 and size[1] > 0, size
+        # The tile carries the speaker's name.
+        caption = room.locator("[data-listen=tiles] .tile-box:not([hidden]) .tile-name")
+        await expect(caption).to_have_text("Anna")
         await room.wait_for_function("window.knotenDisplay.listener().peer() !== null")
 
         # Muted by the host: still on stage, but the room hears nothing until unmuted.

@@ -162,6 +162,9 @@ function start(root) {
   }
 
   function renderFloor() {
+    // The camera tiles (static/listen.js) put each speaker's name under their picture.
+    window.knotenFloor = floor;
+    document.dispatchEvent(new CustomEvent("knoten:floor", { detail: floor }));
     if (stageList) stageList.textContent = names(floor.stage);
     if (handsList) handsList.textContent = names(floor.hands);
     root.dataset.hands = floor.hands.length;

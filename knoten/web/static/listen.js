@@ -2,7 +2,8 @@
 // at POST /stage/{id}/listen; the stage changes without renegotiation, since Knoten moves
 // speakers between the fixed slots. Used by the room display (its loudspeaker), the host's live
 // panel and a speaker's own join page (Knoten never sends a speaker their own voice back).
-// Speakers' cameras, when they send one, appear as tiles in the page's [data-listen=tiles] box.
+// Speakers' cameras, when they send one, appear as tiles in the page's [data-listen=tiles] box,
+// named after the speaker (the conversation's "knoten:floor" event, from static/chat.js).
 // window.knotenListen(url, headers) → {stop(), peer(), audio()}; when the browser refuses to
 // play sound without a click, the page's [data-listen=unmute] button appears.
 "use strict";
@@ -26,10 +27,28 @@ window.knotenListen = function knotenListen(url, headers) {
     });
   }
 
-  // A speaker's camera: shown in the page's [data-listen=tiles] box once pictures arrive.
+  // A speaker's camera: shown in the page's [data-listen=tiles] box once pictures arrive, with
+  // the speaker's name under it (the floor's "cameras": whose camera each video slot carries).
   const tiles = document.querySelector("[data-listen=tiles]");
-  function tile(track) {
+  const captions = [];
+  const boxes = [];
+  let cameras = (window.knotenFloor && window.knotenFloor.cameras) || [];
+  function name() {
+    captions.forEach((caption, slot) => {
+      const camera = cameras[slot];
+      caption.textContent = camera ? camera.name : "";
+    });
+  }
+  document.addEventListener("knoten:floor", (event) => {
+    cameras = event.detail.cameras || [];
+    name();
+  });
+  function tile(track, slot) {
     if (!tiles) return;
+    const box = document.createElement("figure");
+    box.className = "tile-box";
+    box.dataset.slot = String(slot);
+    box.hidden = true;
     const video = document.createElement("video");
     video.autoplay = true;
     video.muted = true; // the voice comes in its own audio slot
@@ -37,10 +56,17 @@ window.knotenListen = function knotenListen(url, headers) {
     video.hidden = true;
     video.className = "tile";
     video.srcObject = new MediaStream([track]);
-    video.addEventListener("resize", () => { video.hidden = !video.videoWidth; });
-    track.addEventListener("mute", () => { video.hidden = true; });
+    const caption = document.createElement("figcaption");
+    caption.className = "tile-name";
+    captions[slot] = caption;
+    const show = (on) => { video.hidden = !on; box.hidden = !on; };
+    video.addEventListener("resize", () => show(Boolean(video.videoWidth)));
+    track.addEventListener("mute", () => show(false));
     players.push(video);
-    tiles.append(video);
+    boxes.push(box);
+    box.append(video, caption);
+    tiles.append(box);
+    name();
   }
 
   function teardown() {
@@ -50,6 +76,7 @@ window.knotenListen = function knotenListen(url, headers) {
     }
     if (pc) { pc.close(); pc = null; }
     for (const element of players.splice(0)) element.remove();
+    for (const box of boxes.splice(0)) box.remove();
   }
 
   function again() {
@@ -63,7 +90,10 @@ window.knotenListen = function knotenListen(url, headers) {
     for (let i = 0; i < AUDIO_SLOTS; i++) peer.addTransceiver("audio", { direction: "recvonly" });
     for (let i = 0; i < VIDEO_SLOTS; i++) peer.addTransceiver("video", { direction: "recvonly" });
     peer.ontrack = (event) => {
-      if (event.track.kind === "video") return tile(event.track);
+      if (event.track.kind === "video") {
+        const videos = peer.getTransceivers().filter((t) => t.receiver.track.kind === "video");
+        return tile(event.track, videos.indexOf(event.transceiver));
+      }
       if (event.track.kind !== "audio") return;
       const element = new Audio();
       element.autoplay = true;
