@@ -16,15 +16,12 @@ from pathlib import Path
 import aiohttp
 import av
 import pytest
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection
 
 from knoten.config import Config
-from knoten.keys import ARCHIVE_PATHS
-from streaming.webrtc.ice import host_addresses_scope
-from tests.knoten.test_conversation_socket import Page, _join
-from tests.knoten.test_whep import create_live_occurrence
 from tests.streaming.test_live_mix import ROOM_HZ, VOICE_HZ, _tone_run, band_levels
 from tests.support.app_fixtures import admin_session, make_config, serve
+from tests.support.dialog_dates import speak, start_recorded_date, stop_and_archive
 from tests.support.ports import free_tcp_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -71,52 +68,12 @@ async def test_voice_reaches_partner_and_recording_only_while_on_stage(
     live_config: Config, nginx_partner
 ) -> None:
     async with serve(live_config) as running, admin_session(running, timeout=30) as api:
-        body = {"name": "Campus", "kind": "rtmp", "url": nginx_partner.url("dialog"),
-                "profile": "720p"}  # fmt: skip
-        async with api.post("/api/v1/partners", json=body) as response:
-            partner_id = (await response.json())["id"]
-        occurrence = await create_live_occurrence(api, start=False)
-        oid = occurrence["id"]
-        async with api.patch(f"/api/v1/seminars/{occurrence['seminar_id']}",
-                             json={"partner_ids": [partner_id], "record": True}) as r:  # fmt: skip
-            assert r.status == 200, await r.text()
-        async with api.get(f"/api/v1/occurrences/{oid}") as response:
-            occurrence = await response.json()
-        async with api.post(f"/api/v1/occurrences/{oid}/start") as response:
-            assert response.status == 200
-        deadline = time.monotonic() + 40
-        while True:  # the partner receives and the recording runs
-            async with api.get(f"/api/v1/occurrences/{oid}") as response:
-                state = await response.json()
-            outputs = state.get("outputs") or []
-            if outputs and outputs[0]["state"] == "live":
-                break
-            assert time.monotonic() < deadline, state
-            await asyncio.sleep(0.5)
+        occurrence = await start_recorded_date(api, nginx_partner.url("dialog"))
         await asyncio.sleep(3)  # room only: the "before"
-
         async with aiohttp.ClientSession() as client:
-            page: Page = await _join(client, occurrence, name="Anna")
-            welcome = await page.next("welcome")
-            await page.send(type="consent")
-            await page.send(type="hand", raised=True)
-            await page.next("floor")
-            base = f"/api/v1/occurrences/{oid}/participants/{welcome['participant']}"
-            async with api.post(f"{base}/stage") as response:
-                assert response.status == 200, await response.text()
-
             peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
             peer.addTransceiver(Tone(), direction="sendonly")
-            with host_addresses_scope(("127.0.0.1",)):
-                await peer.setLocalDescription(await peer.createOffer())
-            headers = {"Authorization": f"Bearer {occurrence['join_url'].split('?t=')[1]}",
-                       "X-Knoten-Participant": welcome["secret"],
-                       "Content-Type": "application/sdp"}  # fmt: skip
-            publish = running.url(f"/stage/{oid}/publish")
-            async with client.post(publish, data=peer.localDescription.sdp, headers=headers) as r:
-                assert r.status == 201, await r.text()
-                answer = await r.text()
-            await peer.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+            page, base = await speak(running, api, client, occurrence, peer)
             await asyncio.sleep(ON_STAGE_S)
             async with api.delete(f"{base}/stage") as response:  # the host takes Anna off
                 assert response.status == 200
@@ -124,18 +81,7 @@ async def test_voice_reaches_partner_and_recording_only_while_on_stage(
             await peer.close()
             await page.ws.close()
         await asyncio.sleep(4)  # room only: the "after"
-        async with api.post(f"/api/v1/occurrences/{oid}/stop") as response:
-            assert response.status == 200
-
-        deadline = time.monotonic() + 60
-        while True:
-            async with api.get(f"/api/v1/recordings?occurrence_id={oid}") as response:
-                recordings = await response.json()
-            if recordings and recordings[0]["status"] == "available":
-                break
-            assert time.monotonic() < deadline, recordings
-            await asyncio.sleep(0.5)
-        archived = running.app[ARCHIVE_PATHS].media(recordings[0]["id"])
+        archived = await stop_and_archive(running, api, occurrence["id"])
 
     await nginx_partner.stop()
     for media in (nginx_partner.recordings("dialog")[0], archived):
