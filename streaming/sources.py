@@ -138,11 +138,13 @@ class WhipPorts:
         )
 
 
-#: Camera kinds whose feed always carries sound: the test pattern's tone, a V4L2 device with the
-#: silence Knoten adds, and a push from OBS or an encoder (they always send an audio track).
-#: Remote voices are mixed into the broadcast only for these: the mix needs the room's audio
-#: as its first input, and many IP cameras and files send none.
-ALWAYS_AUDIO = frozenset({"testsrc", "v4l2", "srt-push"})
+#: Camera kinds whose feed always carries sound: the test pattern's tone, a push from OBS or an
+#: encoder (they always send an audio track), and V4L2 devices, files and URL cameras, for which
+#: Knoten adds silence when they have no sound of their own. Remote voices are mixed into the
+#: broadcast only for these: the mix needs the room's audio as its first input.
+ALWAYS_AUDIO = frozenset(
+    {"testsrc", "srt-push", "v4l2", "file", "rtsp", "rtsps", "rtmp", "rtmps", "srt"}
+)
 
 
 def camera_source(
