@@ -9,7 +9,13 @@ on vs off, and the latency the mix adds.
    partner on 720p at a real nginx-rtmp): CPU of every FFmpeg child (``/proc/<pid>/stat``, pids
    checked unchanged) plus this process, with ``remote_audio`` off, on with the bus silent, and on
    with 4 speakers feeding it. The partner's nginx is not counted.
-3. Latency (a separate run, so that its decoding does not count above): (a) what the mix stage
+3. Picture-in-picture (``speaker_tiles``, the mix off so only the tiles differ): the same
+   pipeline without tiles, with the tile canvas but no camera, and with 1 and 2 cameras shown
+   (each a task handing a 640×480 30 fps H.264 camera of a moving test picture, ≈ 1 Mbit/s as a
+   browser sends it, to ``SpeakerTiles.show`` frame by frame, as the stage's video slots do).
+   The cameras are decoded and scaled in this process (the tiles' worker thread), the overlay
+   happens in the camera and slate encoders.
+4. Latency (a separate run, so that its decoding does not count above): (a) what the mix stage
    adds to the room's picture — the same video packet (bytes hashed) read from the switched feed
    and from the mixed master, wall-clock difference of their arrival; (b) a voice put on the bus
    until it is audible in the mixed master (1 kHz bursts, decoded from the master in a reader
@@ -25,6 +31,7 @@ import math
 import os
 import socket
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -35,11 +42,13 @@ import av
 
 from bench.common import Figure, percentile, process_cpu_seconds, self_cpu_seconds
 from streaming.dialog.bus import FRAME_S, SAMPLE_RATE, RemoteAudioBus, mix_frames
+from streaming.dialog.frames import Frame
 from streaming.dialog.pcm import tone_frames
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.ffmpeg.supervisor import ProcessState
 from streaming.live.plan import CameraSource, PartnerTarget, SessionPlan
 from streaming.live.session import LiveSession
+from tests.streaming.test_live_tiles import rtp_payloads
 from tests.support.nginx_rtmp import NginxRtmpPartner
 
 WINDOW_S = 10.0
@@ -125,7 +134,9 @@ def _tick_cost(speakers: int, ticks: int = 5000) -> float:
     return (time.process_time() - started) / ticks
 
 
-def _plan(tmp: Path, tag: str, partner: NginxRtmpPartner, remote_audio: bool) -> SessionPlan:
+def _plan(
+    tmp: Path, tag: str, partner: NginxRtmpPartner, remote_audio: bool, tiles: bool = False
+) -> SessionPlan:
     return SessionPlan(
         occurrence_id=900 + len(tag) * 10 + sum(map(ord, tag)) % 10,
         title="Bench",
@@ -135,6 +146,7 @@ def _plan(tmp: Path, tag: str, partner: NginxRtmpPartner, remote_audio: bool) ->
         hls_dir=tmp / "hls",
         partners=(PartnerTarget(1, "Partner", "rtmp", "720p", partner.url(tag)),),
         remote_audio=remote_audio,
+        speaker_tiles=tiles,
     )
 
 
@@ -187,6 +199,65 @@ async def _pipeline(
             else:
                 results[tag] = await _cpu_window(processes)
         finally:
+            await session.aclose()
+            await processes.aclose()
+    return results
+
+
+def _camera(tmp: Path, seconds: int = 10) -> list[Frame]:
+    """A browser-like camera: 640×480 30 fps constrained baseline H.264, a keyframe every 2 s,
+    as the received frames a video slot hands on."""
+    raw = tmp / "camera.h264"
+    if not raw.exists():
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi",
+             "-i", f"testsrc2=size=640x480:rate=30:duration={seconds}",
+             "-c:v", "libx264", "-profile:v", "baseline", "-tune", "zerolatency",
+             "-preset", "veryfast", "-b:v", "1M", "-g", "60", "-f", "h264", str(raw)],
+            check=True, timeout=60,
+        )  # fmt: skip
+    frames = []
+    with av.open(str(raw), format="h264") as container:
+        for index, packet in enumerate(container.demux(video=0)):
+            if packet.size:
+                payloads = rtp_payloads(bytes(packet))
+                frames.append(Frame(payloads, index * 3000, packet.is_keyframe, packet.size))
+    return frames
+
+
+async def _show(session: LiveSession, slot: int, frames: list[Frame]) -> None:
+    """A speaker's camera in video slot ``slot``: a frame every 1/30 s, looping (from a
+    keyframe), for ever."""
+    assert session.tiles is not None
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    index = 0
+    while True:
+        session.tiles.show(slot, slot + 1, frames[index % len(frames)])
+        index += 1
+        await asyncio.sleep(max(0.0, started + index / 30 - loop.time()))
+
+
+async def _pip(tmp: Path, partner: NginxRtmpPartner) -> dict[str, tuple[dict[str, float], float]]:
+    frames = _camera(tmp)
+    results: dict[str, tuple[dict[str, float], float]] = {}
+    for tag, tiles, cameras in (("tiles-off", False, 0), ("tiles0", True, 0),
+                                ("tiles1", True, 1), ("tiles2", True, 2)):  # fmt: skip
+        processes = FfmpegProcesses()
+        session = LiveSession(_plan(tmp, tag, partner, False, tiles), processes)
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await session.start(live=True)
+            await _running(session, processes)
+            tasks = [asyncio.create_task(_show(session, slot, frames)) for slot in range(cameras)]
+            if cameras:
+                await asyncio.sleep(1.0)
+                assert session.tiles is not None and sum(session.tiles.tiles_shown) == cameras
+            results[tag] = await _cpu_window(processes)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await session.aclose()
             await processes.aclose()
     return results
@@ -294,13 +365,14 @@ async def run() -> list[Figure]:
         try:
             load_mid = os.getloadavg()[0]
             pipeline = await _pipeline(tmp, partner)
+            pip = await _pip(tmp, partner)
             deltas, voice = await _latency(tmp, partner)
         finally:
             await partner.stop()
     load_after = os.getloadavg()[0]
 
     def total(tag: str) -> float:
-        ffmpeg, python = pipeline[tag]
+        ffmpeg, python = {**pipeline, **pip}[tag]
         return sum(ffmpeg.values()) + python
 
     per_speaker_window = (bus_cores[4] - bus_cores[0]) / 4
@@ -340,6 +412,23 @@ async def run() -> list[Figure]:
         Figure("mix on: 4 speakers − silent", total("on4") - total("on"), "cores"),
         Figure("mix on / mix off total CPU", total("on") / total("off"), "×"),
     ]
+    for tag, label in (
+        ("tiles-off", "no tiles"),
+        ("tiles0", "tiles, no camera"),
+        ("tiles1", "tiles, 1 camera"),
+        ("tiles2", "tiles, 2 cameras"),
+    ):
+        ffmpeg, python = pip[tag]
+        figures.append(Figure(f"pipeline (mix off), {label}: total", total(tag), "cores"))
+        figures.append(Figure("  camera encoder (+ overlay)", ffmpeg["camera"], "cores"))
+        figures.append(Figure("  this process (+ tiles: decode, scale, canvas)", python, "cores"))
+    figures += [
+        Figure("tiles, no camera − no tiles", total("tiles0") - total("tiles-off"), "cores"),
+        Figure("each camera shown, (2 − 0 cameras) / 2",
+               (total("tiles2") - total("tiles0")) / 2, "cores", "≤ 0.05"),
+        Figure("  of it in this process (decode, scale)",
+               (pip["tiles2"][1] - pip["tiles0"][1]) / 2, "cores"),
+    ]  # fmt: skip
     if deltas:
         figures += [
             Figure("mix stage: video packets matched", len(deltas), "packets"),
