@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +16,7 @@ from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model
 from knoten.keys import CONFIG, DISPLAY_LINKS, PUSH_INGEST, ROOMS
 from schedules.rooms import Room
+from streaming.camera_check import check_camera
 from streaming.sources import SRT_PUSH, WHIP, public_source, validate_room_source
 
 
@@ -54,6 +56,15 @@ class RoomPatch(BaseModel):
         return None if value is None else _check_timezone(value)
 
 
+class CameraCheckOut(BaseModel):
+    status: Literal["ok", "no_picture", "unreachable", "not_checked"]
+    address: str | None = Field(description="the address tested, without credentials")
+    width: int | None
+    height: int | None
+    codec: str | None
+    message: str | None = Field(description="why it failed (ffprobe's words, secrets masked)")
+
+
 class RoomOut(BaseModel):
     id: int
     name: str
@@ -67,6 +78,14 @@ class RoomOut(BaseModel):
         )
 
 
+class RoomSaved(RoomOut):
+    camera_check: CameraCheckOut | None = Field(
+        default=None,
+        description="when the save set the source: the camera address tested with ffprobe (5 s "
+        "at most); the room is saved whatever the result",
+    )
+
+
 async def list_rooms(request: web.Request) -> web.Response:
     rooms = await request.app[ROOMS].list()
     return json_response([RoomOut.of(room) for room in rooms])
@@ -76,7 +95,9 @@ async def create_room(request: web.Request) -> web.Response:
     body = await read_model(request, RoomIn)
     source = validate_room_source(body.source, request.app[CONFIG].data_dir)
     room = await request.app[ROOMS].create(body.name, source, body.timezone)
-    response = json_response(RoomOut.of(room), status=201)
+    out = RoomSaved.model_validate(RoomOut.of(room).model_dump())
+    out.camera_check = await _check(request, source)
+    response = json_response(out, status=201)
     response.headers["Location"] = f"/api/v1/rooms/{room.id}"
     return response
 
@@ -93,7 +114,17 @@ async def update_room(request: web.Request) -> web.Response:
     if "source" in changes:
         changes["source"] = validate_room_source(changes["source"], request.app[CONFIG].data_dir)
     room = await request.app[ROOMS].update(room_id, **changes)
-    return json_response(RoomOut.of(room))
+    if "source" not in changes:
+        return json_response(RoomOut.of(room))
+    out = RoomSaved.model_validate(RoomOut.of(room).model_dump())
+    out.camera_check = await _check(request, changes["source"])
+    return json_response(out)
+
+
+async def _check(request: web.Request, source: str) -> CameraCheckOut:
+    config = request.app[CONFIG]
+    result = await check_camera(source, config.data_dir, config.media.ffprobe)
+    return CameraCheckOut.model_validate(dataclasses.asdict(result))
 
 
 class IngestOut(BaseModel):
@@ -145,11 +176,11 @@ OPERATIONS = (
     Operation("GET", "/api/v1/rooms", list_rooms, "List rooms", "rooms",
               response=RoomOut, response_is_list=True),
     Operation("POST", "/api/v1/rooms", create_room, "Create a room", "rooms",
-              request=RoomIn, response=RoomOut, status=201, errors=(409,)),
+              request=RoomIn, response=RoomSaved, status=201, errors=(409,)),
     Operation("GET", "/api/v1/rooms/{room_id}", get_room, "Get a room", "rooms",
               response=RoomOut, errors=(404,)),
     Operation("PATCH", "/api/v1/rooms/{room_id}", update_room, "Change a room", "rooms",
-              request=RoomPatch, response=RoomOut, errors=(404, 409)),
+              request=RoomPatch, response=RoomSaved, errors=(404, 409)),
     Operation("DELETE", "/api/v1/rooms/{room_id}", delete_room, "Delete a room", "rooms",
               status=204, errors=(404, 409)),
     Operation("GET", "/api/v1/rooms/{room_id}/ingest", room_ingest,

@@ -39,6 +39,11 @@ CONTROL_TEXTS: dict[str, dict[str, str]] = {
         "audio_silent": "Seit {s} s kein Ton vom Mikrofon im Raum – ist es eingeschaltet?",
         "preview_sound_on": "Ton an",
         "preview_sound_off": "Ton aus",
+        "room_check_ok": "Kamera getestet: erreichbar, Bild {size} ({codec}).",
+        "room_check_no_picture": "Kamera getestet: {address} ist erreichbar, liefert aber kein "
+        "Bild.",
+        "room_check_unreachable": "Kamera getestet: {address} ist nicht erreichbar – der Raum "
+        "ist trotzdem gespeichert. Bitte Adresse, Netz und Zugangsdaten prüfen. Meldung: {error}",
     },
     "en": {
         "dialog_cancel": "Cancel",
@@ -71,5 +76,9 @@ CONTROL_TEXTS: dict[str, dict[str, str]] = {
         "audio_silent": "No sound from the room microphone for {s} s – is it switched on?",
         "preview_sound_on": "Sound on",
         "preview_sound_off": "Sound off",
+        "room_check_ok": "Camera tested: reachable, picture {size} ({codec}).",
+        "room_check_no_picture": "Camera tested: {address} is reachable but sends no picture.",
+        "room_check_unreachable": "Camera tested: {address} cannot be reached – the room is "
+        "saved anyway. Please check the address, network and credentials. Message: {error}",
     },
 }

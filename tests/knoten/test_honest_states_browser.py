@@ -138,3 +138,39 @@ async def test_lead_in_says_gleich_and_an_outage_shows_within_3_s(
     finally:
         await join_context.close()
         await stack.aclose()
+
+
+async def test_a_camera_address_is_tested_when_the_room_is_saved(
+    knoten_app: RunningApp, page: Page, artifacts_dir: Path
+) -> None:
+    clip = knoten_app.config.data_dir / "kamera.mp4"
+    made = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=10",
+        "-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip),
+    )  # fmt: skip
+    assert await made.wait() == 0
+    await sign_in(page, knoten_app, "/dashboard/rooms")
+    notice = page.locator("#rooms-message")
+
+    await page.get_by_label("Name").fill("Werkstatt")
+    await page.get_by_label("Kamera").fill("kamera.mp4")
+    await page.get_by_role("button", name="Speichern").click()
+    await expect(notice).to_have_text(
+        "Gespeichert. Kamera getestet: erreichbar, Bild 640×360 (h264)."
+    )
+
+    port = free_tcp_port()
+    await page.get_by_label("Name").fill("Saal 2")
+    await page.get_by_label("Kamera").fill(f"rtsp://technik:pw4711@127.0.0.1:{port}/live")
+    started = time.monotonic()
+    await page.get_by_role("button", name="Speichern").click()
+    await expect(notice).to_contain_text(
+        f"Gespeichert. Kamera getestet: rtsp://127.0.0.1:{port}/live ist nicht erreichbar – "
+        "der Raum ist trotzdem gespeichert."
+    )
+    assert time.monotonic() - started < 8, "the test has a short timeout"
+    assert "pw4711" not in await page.locator("main").inner_text()
+    await expect(page.get_by_test_id("room-row")).to_have_count(3)  # saved anyway
+    await page.screenshot(
+        path=str(artifacts_dir / "01-room-camera-unreachable.png"), full_page=True
+    )

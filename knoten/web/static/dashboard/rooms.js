@@ -78,6 +78,20 @@ async function load() {
   );
 }
 
+/** "Gespeichert" plus what the service found when it tested the camera address. */
+function checkText(check) {
+  if (!check || check.status === "not_checked") return [T.saved, "ok"];
+  const values = {
+    address: check.address || "",
+    size: check.width && check.height ? `${check.width}×${check.height}` : "?",
+    codec: check.codec || "?",
+    error: check.message || "",
+  };
+  if (check.status === "ok") return [`${T.saved} ${tr("room_check_ok", values)}`, "ok"];
+  if (check.status === "no_picture") return [`${T.saved} ${tr("room_check_no_picture", values)}`, "warn"];
+  return [`${T.saved} ${tr("room_check_unreachable", values)}`, "warn"];
+}
+
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   errors.clear();
@@ -86,10 +100,12 @@ form.addEventListener("submit", async (event) => {
   const source = $("room-source").value.trim();
   if (source || !editing) body.source = source || "testsrc";
   try {
-    if (editing) await api(`/rooms/${editing.id}`, { method: "PATCH", body });
-    else await api("/rooms", { method: "POST", body });
+    const saved = editing
+      ? await api(`/rooms/${editing.id}`, { method: "PATCH", body })
+      : await api("/rooms", { method: "POST", body });
     reset();
-    showNotice(message, T.saved, "ok");
+    const [text, kind] = checkText(saved.camera_check);
+    showNotice(message, text, kind);
     await load();
   } catch (error) {
     const field = error.field && error.field.split(".")[0];
