@@ -125,6 +125,7 @@ def test_bad_origins_stop_start_up(tmp_path, bad):
     assert "cors_origins" in error.value.key and "KNOTEN_CORS_ORIGINS" in error.value.key
 
 
+@pytest.mark.browser
 async def test_chromium_on_another_origin(tmp_path, page):
     """Chromium's own CORS check: a preflighted WHEP POST and a ranged share-media GET from a
     page on another port; a page on an origin that is not configured gets no answer at all."""

@@ -27,6 +27,7 @@ from tests.support.sites import other_origin_site
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.timeout(150),
     pytest.mark.usefixtures("no_orphan_ffmpeg"),
 ]
