@@ -92,6 +92,7 @@ from knoten.keys import (
     RUN_DIR,
     SCHEDULE,
     SEMINAR_CONTROLLER,
+    SERIES_LINKS,
     SESSION_RUNNER,
     SESSIONS,
     SETUP_CODE,
@@ -107,8 +108,9 @@ from knoten.live_metrics import LiveSessionCollector
 from knoten.media import MediaTools
 from knoten.security import AdminToken, load_or_create_admin_token
 from knoten.seminar_controller import SeminarController
+from knoten.series_links import SeriesLinks
 from knoten.web import conversation as conversation_pages
-from knoten.web import dashboard, display, join, pages, signin
+from knoten.web import dashboard, display, join, pages, series_join, signin
 from knoten.web.session import SessionStore
 from recordings.catalog import Catalog
 from recordings.diskguard import DiskGuard
@@ -225,6 +227,9 @@ def build_app(
         config.public_url,
         grace=timedelta(minutes=config.webrtc.join_grace_minutes),
     )
+    app[SERIES_LINKS] = SeriesLinks(
+        load_or_create_join_secret(config.data_dir), config.public_url, clock.now
+    )
     app[DISPLAY_LINKS] = DisplayLinks.from_data_dir(config.data_dir, config.public_url)
     check_aiortc()  # the WebRTC internals Knoten relies on, before anything is built on them
     app[WEBRTC] = _viewer_registry(config, registry)
@@ -307,6 +312,7 @@ def build_app(
     whip.add_routes(router)  # the room camera published over WebRTC (OBS, a browser)
     stage.add_routes(router)  # speakers publish, the room, the host and speakers listen
     join.add_routes(router)
+    series_join.add_routes(router)  # one participant link per course
     conversation_pages.add_routes(router)
     display.add_routes(router)  # the room PC's page
     recordings.add_routes(router)  # public share links

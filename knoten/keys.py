@@ -25,6 +25,7 @@ from knoten.join_links import JoinLinks
 from knoten.media import MediaTools
 from knoten.security import AdminToken
 from knoten.seminar_controller import SeminarController
+from knoten.series_links import SeriesLinks
 from knoten.web.session import SessionStore
 from recordings.catalog import Catalog
 from recordings.finalize import Finalizer
@@ -65,6 +66,7 @@ BEARER_AUTH = web.AppKey("bearer_auth", BearerAuth)
 PROVIDERS = web.AppKey("providers", ProviderStore)
 ACCESS = web.AppKey("access", AccessGuard)
 AUDIT_LOG = web.AppKey("audit_log", AuditLog)
+SERIES_LINKS = web.AppKey("series_links", SeriesLinks)
 SEMINAR_CONTROLLER = web.AppKey("seminar_controller", SeminarController)
 PUSH_INGEST = web.AppKey("push_ingest", PushIngest)
 WHIP_INGEST = web.AppKey("whip_ingest", WhipIngest)

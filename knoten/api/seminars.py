@@ -16,7 +16,7 @@ from knoten.http.errors import ApiError
 from knoten.http.formats import TIMEZONE_DESCRIPTION, DateTimeText, TimezoneName
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model, read_query
-from knoten.keys import ACCESS, JOIN_LINKS, PARTNERS, PROVIDERS, SCHEDULE
+from knoten.keys import ACCESS, JOIN_LINKS, PARTNERS, PROVIDERS, SCHEDULE, SERIES_LINKS
 from schedules.domain import (
     DEFAULT_LEAD_IN_MINUTES,
     DEFAULT_LEAD_OUT_MINUTES,
@@ -122,6 +122,9 @@ class SeminarOut(BaseModel):
     occurrence_count: int
     occurrences: list[OccurrenceOut] | None = None
     provider_id: int | None = Field(default=None, description="the provider that owns it")
+    series_join_url: str | None = Field(
+        default=None, description="one participant link for all dates: opens the current or next"
+    )
 
     @classmethod
     def of(cls, row: SeminarRow, count: int, occurrences: list[OccurrenceOut] | None = None):
@@ -158,6 +161,7 @@ async def _detail(request: web.Request, detail: SeminarDetail) -> SeminarOut:
     occurrences = [OccurrenceOut.of(o, links.url(o)) for o in detail.occurrences]
     out = SeminarOut.of(detail.seminar, len(occurrences), occurrences)
     out.provider_id = await request.app[PROVIDERS].owner_of(detail.seminar.id)
+    out.series_join_url = request.app[SERIES_LINKS].url(detail.seminar.id)
     return out
 
 

@@ -28,6 +28,9 @@ ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
         "setup_submit": "Konto anlegen und anmelden",
         "signed_in_as": "Angemeldet als",
         "nav_providers": "Bildungsträger",
+        "series_link_invalid": "Dieser Teilnahme-Link ist nicht gültig. Bitte nutzen Sie den "
+        "Link, den Sie bekommen haben.",
+        "series_link_gone": "Diese Veranstaltung gibt es nicht mehr.",
         "providers_title": "Bildungsträger",
         "providers_intro": "Bildungsträger buchen den Raum. Ihre Hosts planen, starten und "
         "beenden nur die eigenen Seminare und sehen nur deren Aufzeichnungen; Partner sehen "
@@ -74,6 +77,8 @@ ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
         "setup_submit": "Create the account and sign in",
         "signed_in_as": "Signed in as",
         "nav_providers": "Providers",
+        "series_link_invalid": "This join link is not valid. Please use the link you were given.",
+        "series_link_gone": "This course no longer exists.",
         "providers_title": "Education providers",
         "providers_intro": "Education providers book the room. Their hosts plan, start and stop "
         "only their own seminars and see only their recordings; partners see their dates.",

@@ -68,7 +68,7 @@ async def test_first_start_set_up_with_the_printed_code_works_once(
     await page.get_by_label("Passwort", exact=True).fill("ein-langes-passwort")
     await page.get_by_label("Passwort wiederholen").fill("ein-langes-passwort")
     await page.get_by_role("button", name="Konto anlegen und anmelden").click()
-    await expect(page.get_by_role("heading", name="Kalender")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Kalender", exact=True)).to_be_visible()
 
     # A second attempt with the same code fails, also over plain HTTP.
     async with aiohttp.ClientSession() as http:
