@@ -20,6 +20,7 @@ import pytest
 
 from tests.support.app_fixtures import TEST_TOKEN, wait_healthy
 
+ROOT = Path(__file__).resolve().parents[2]
 LONG = os.environ.get("KNOTEN_FUZZ_LONG") == "1"
 BUDGET_S = 900 if LONG else 150
 
@@ -78,7 +79,14 @@ async def test_fuzzing_the_api_finds_no_server_error_and_no_schema_violation(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL,
-            env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"},
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "SCHEMATHESIS_HOOKS": "tests.support.fuzz_hooks",  # valid bodies for examples
+                "NO_COLOR": "1",
+                "SCHEMATHESIS_TELEMETRY": "false",
+            },
         )
         output, _ = await asyncio.wait_for(process.communicate(), BUDGET_S + 120)
         text = output.decode(errors="replace")
