@@ -111,6 +111,7 @@ from knoten.seminar_controller import SeminarController
 from knoten.series_links import SeriesLinks
 from knoten.web import conversation as conversation_pages
 from knoten.web import dashboard, display, join, pages, series_join, signin
+from knoten.web.error_pages import page_not_found_middleware
 from knoten.web.session import SessionStore
 from recordings.catalog import Catalog
 from recordings.diskguard import DiskGuard
@@ -191,6 +192,7 @@ def build_app(
             http_metrics.middleware(),
             # Outside the error middleware: refusals of the media doors carry the CORS grant too.
             CorsPolicy(config.server.cors_origins).middleware(),
+            page_not_found_middleware(JSON_PREFIXES),
             error_middleware(JSON_PREFIXES, DOMAIN_ERROR_RULES),
             auth_middleware(bearer, cookie_auth=sessions.api_auth),
             access_middleware(lambda: app[ACCESS]),

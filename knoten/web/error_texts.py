@@ -112,6 +112,10 @@ ERROR_TEXTS: dict[str, dict[str, str]] = {
         "o_retrying": "Knoten versucht es von selbst erneut.",
         "o_gave_up": "Knoten hat es aufgegeben; die anderen Ziele und die Aufzeichnung laufen "
         "weiter.",
+        "page_home": "Zur Startseite",
+        "page_not_found_title": "Seite nicht gefunden",
+        "page_not_found_text": "Diese Adresse gibt es bei Knoten nicht. Bitte prüfen Sie, ob der "
+        "Link vollständig ist, oder beginnen Sie auf der Startseite.",
         "page_share_unknown_title": "Aufzeichnung nicht gefunden",
         "page_share_unknown_text": "Zu diesem Freigabe-Link gibt es keine Aufzeichnung. Bitte "
         "prüfen Sie, ob der Link vollständig kopiert wurde, oder fragen Sie die Bibliothek nach "
@@ -221,6 +225,10 @@ ERROR_TEXTS: dict[str, dict[str, str]] = {
         "o_broken": "Sending to this destination broke off.",
         "o_retrying": "Knoten tries again by itself.",
         "o_gave_up": "Knoten gave up; the other destinations and the recording go on.",
+        "page_home": "To the start page",
+        "page_not_found_title": "Page not found",
+        "page_not_found_text": "This address does not exist at Knoten. Please check that the link "
+        "is complete, or begin on the start page.",
         "page_share_unknown_title": "Recording not found",
         "page_share_unknown_text": "There is no recording for this share link. Please check that "
         "the whole link was copied, or ask the library for a new one.",
