@@ -5,6 +5,7 @@ with :class:`PublisherPresent` while the first is connecting or connected). A pu
 packets are never decoded here: each RTP packet aiortc has decrypted is taken as it arrives
 (:func:`~streaming.webrtc.aiortc_boundary.tap_received_video_rtp`), given a fixed payload type
 and sent as plain RTP to the room's loopback ports (:class:`~streaming.sources.WhipPorts`),
+as one continuous stream per kind whoever publishes (:class:`RtpContinuity`),
 where the room's camera FFmpeg reads them through an SDP description, depacketizes and decodes
 them once and encodes the master like for every other camera kind. aiortc's decoders for them
 are stopped (:func:`~streaming.webrtc.aiortc_boundary.skip_decoding`).
@@ -86,6 +87,38 @@ def check_whip_offer(offer: bytes) -> str:
     return text
 
 
+class RtpContinuity:
+    """One room's RTP stream of one kind as the camera FFmpeg sees it, across publishers: each
+    new publisher's sequence numbers and timestamps are shifted to go on right after the last
+    packet of the previous one. FFmpeg keeps running while nobody publishes, and its RTP
+    demuxer refused the next publisher's packets outright ("bad cseq"): a sequence jump looks
+    like garbage to it, and a timestamp jump would have been filled with seconds of repeated
+    frames. Nominally one ``step`` (a frame, an audio packet) passes between the two."""
+
+    def __init__(self, step: int) -> None:
+        self._step = step
+        self._next: tuple[int, int] | None = None
+
+    def splice(self) -> Callable[[int, int], tuple[int, int]]:
+        """The rewrite ``(seq, timestamp) → (seq, timestamp)`` for the next publisher."""
+        offset: tuple[int, int] | None = None
+
+        def rewrite(seq: int, timestamp: int) -> tuple[int, int]:
+            nonlocal offset
+            if offset is None:
+                following = self._next
+                offset = (
+                    (0, 0)
+                    if following is None
+                    else ((following[0] - seq) & 0xFFFF, (following[1] - timestamp) & 0xFFFFFFFF)
+                )
+            out = ((seq + offset[0]) & 0xFFFF, (timestamp + offset[1]) & 0xFFFFFFFF)
+            self._next = ((out[0] + 1) & 0xFFFF, (out[1] + self._step) & 0xFFFFFFFF)
+            return out
+
+        return rewrite
+
+
 class WhipPublisher:
     """One publishing peer: its packets go as plain RTP to ``video_to`` and ``audio_to``."""
 
@@ -97,6 +130,7 @@ class WhipPublisher:
         host_addresses: tuple[str, ...] | None,
         video_to: tuple[str, int],
         audio_to: tuple[str, int],
+        continuity: tuple[RtpContinuity, RtpContinuity],
     ) -> None:
         self.id = publisher_id
         self.room_id = room_id
@@ -108,6 +142,8 @@ class WhipPublisher:
         self._host_addresses = host_addresses
         self._video_to = video_to
         self._audio_to = audio_to
+        self._rewrite_video = continuity[0].splice()
+        self._rewrite_audio = continuity[1].splice()
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._socket.setblocking(False)
         self._payload_types: dict[str, int] = {}
@@ -167,12 +203,14 @@ class WhipPublisher:
             return
         self._video_ssrc = ssrc
         first = (0x80 if marker else 0) | WHIP_VIDEO_PT
+        seq, timestamp = self._rewrite_video(seq, timestamp)
         header = _HEADER.pack(0x80, first, seq, timestamp, _VIDEO_SSRC)
         self._forward(header + payload, self._video_to)
 
     def _on_audio(self, pt: int, seq: int, timestamp: int, payload: bytes) -> None:
         if pt != self._payload_types.get("audio"):
             return
+        seq, timestamp = self._rewrite_audio(seq, timestamp)
         header = _HEADER.pack(0x80, WHIP_AUDIO_PT, seq, timestamp, _AUDIO_SSRC)
         self._forward(header + payload, self._audio_to)
 
@@ -239,6 +277,7 @@ class WhipIngest:
         self.ports = ports
         self._host_addresses = resolve_host_addresses(options.host_addresses, options.interfaces)
         self._publishers: dict[int, WhipPublisher] = {}
+        self._continuity: dict[int, tuple[RtpContinuity, RtpContinuity]] = {}
         self._closed = False
 
     async def start(self) -> None:
@@ -262,6 +301,8 @@ class WhipIngest:
             self._host_addresses,
             self.ports.video(room_id),
             self.ports.audio(room_id),
+            # One video frame at 90 kHz (30 fps), one 20 ms Opus packet at 48 kHz.
+            self._continuity.setdefault(room_id, (RtpContinuity(3000), RtpContinuity(960))),
         )
         self._publishers[room_id] = publisher  # taken at once: a concurrent offer gets 409
         try:

@@ -1,7 +1,8 @@
 """WHIP ingest: an aiortc peer publishes the room camera (H.264 + Opus, as OBS and browsers do)
 to the real app; its picture becomes the room's picture that WebRTC viewers (WHEP) and an
 nginx-rtmp partner receive, through the same encode-once pipeline as every camera. Wrong key
-401, second publisher 409, publisher gone → slate, DELETE ends it.
+401, second publisher 409, publisher gone → slate, the next publisher on air again, DELETE
+ends it.
 
 The publisher sends aiortc's stock test picture: every pixel Y = U = V = 0, a dark green no
 other source here shows (the slate is blue, the test pattern colourful), so "the viewer sees
@@ -189,12 +190,18 @@ async def test_whip_publisher_becomes_the_room_picture(tmp_path: Path, nginx_par
             async with http.delete(app.url(location), headers=auth) as response:
                 assert response.status == 204  # it had already gone
 
-            # The room is free again; DELETE ends the next publisher, PATCH is 405 + Allow.
+            # The room is free again and the next publisher on air; DELETE ends it, PATCH is 405.
             third = Publisher()
             publishers.append(third)
             status, headers, body = await post_offer(http, endpoint, key, await third.offer())
             assert status == 201, body
             await third.accept(body.decode())
+            # Regression: the camera FFmpeg, still running, refused a second publisher's packets
+            # ("bad cseq"): the room stayed on the slate.
+            await until("camera back", lambda: session.source_status().on_air == "camera", 30)
+            await until(
+                "viewer sees the next publisher", lambda: publisher_green(viewer.chroma), 20
+            )
             async with http.patch(app.url(headers["Location"]), headers=auth) as response:
                 assert response.status == 405 and response.headers["Allow"] == "DELETE, OPTIONS"
             async with http.delete(app.url(headers["Location"]), headers=auth) as response:

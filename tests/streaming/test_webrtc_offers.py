@@ -13,7 +13,7 @@ from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from streaming.sources import WhipPorts
 from streaming.webrtc.errors import InvalidOffer
 from streaming.webrtc.sdp import check_offer
-from streaming.webrtc.whip import check_whip_offer
+from streaming.webrtc.whip import RtpContinuity, check_whip_offer
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -87,3 +87,16 @@ def test_whip_ports_and_the_description_ffmpeg_reads() -> None:
     assert "m=video 20004 RTP/AVP 96" in sdp and "m=audio 20006 RTP/AVP 111" in sdp
     assert "a=rtpmap:96 H264/90000" in sdp and "a=rtpmap:111 opus/48000/2" in sdp
     assert "c=IN IP4 127.0.0.1" in sdp
+
+
+def test_rtp_continuity_splices_publishers_into_one_stream() -> None:
+    """A second publisher's numbers go on right after the first one's last packet (one step
+    later), with its own gaps and order kept, across the 16/32-bit wrap."""
+    stream = RtpContinuity(step=3000)
+    first = stream.splice()
+    assert first(65534, 100) == (65534, 100)  # the first publisher is taken as it is
+    assert first(65535, 3100) == (65535, 3100)
+    second = stream.splice()
+    assert second(1000, 0xFFFFFFF0) == (0, 6100)
+    assert second(1002, 0xFFFFFFF0 + 3000 - 2**32) == (2, 9100)  # a lost packet stays a gap
+    assert second(1001, 0xFFFFFFF0) == (1, 6100)  # and a late one stays late
