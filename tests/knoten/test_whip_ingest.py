@@ -149,6 +149,9 @@ async def test_whip_publisher_becomes_the_room_picture(tmp_path: Path, nginx_par
         assert session is not None
         await until("slate", lambda: session.source_status().on_air == "slate", 20)
         endpoint, key = ingest["url"], ingest["passphrase"]
+        async with http.options(endpoint) as response:  # RFC 9725 §4.1: what OBS may ask first
+            assert response.status == 204 and response.headers["Accept-Post"] == "application/sdp"
+            assert "POST" in response.headers["Allow"]
         try:
             first = Publisher()
             publishers.append(first)
