@@ -113,7 +113,9 @@ async def test_generated_client_against_the_running_app(knoten_app, generated_cl
         room = await create_room.asyncio(
             client=client, body=models.RoomIn(name="Lesesaal", timezone="Europe/Berlin")
         )
-        assert isinstance(room, models.RoomOut) and room.timezone == "Europe/Berlin"
+        # The model the description names for the answer, whatever it is called.
+        assert room is not None and not isinstance(room, models.Error), room
+        assert isinstance(room.id, int) and room.timezone == "Europe/Berlin"
         listed = await rooms.asyncio(client=client)
         assert room.id in [r.id for r in listed]
 
@@ -123,7 +125,7 @@ async def test_generated_client_against_the_running_app(knoten_app, generated_cl
                                 end=start + timedelta(hours=1, minutes=30),
                                 timezone="Europe/Berlin", record=False)  # fmt: skip
         seminar = await create_seminar.asyncio(client=client, body=body)
-        assert isinstance(seminar, models.SeminarOut), seminar
+        assert seminar is not None and not isinstance(seminar, models.Error), seminar
         assert isinstance(seminar.start, datetime) and isinstance(seminar.end, datetime)
         assert seminar.start == datetime(2027, 3, 30, 16, tzinfo=UTC)
         assert seminar.start.utcoffset() == timedelta(hours=2)  # the seminar's wall time kept
