@@ -144,7 +144,9 @@ async def test_bus_voice_reaches_partner_and_recording_only_while_fed(
         before = _commands(processes)
         mixed_before = session.bus.frames_mixed
         await _speak(session, voice)
-        assert session.bus.frames_mixed - mixed_before >= len(voice) - 2
+        # remove() drops what the speaker's jitter buffer still holds (up to its 6 frames when
+        # the loop ran late under load): all but those were mixed.
+        assert session.bus.frames_mixed - mixed_before >= len(voice) - session.bus.jitter_frames
         await asyncio.sleep(3.5)  # after: the room alone again
         after = _commands(processes)
         for recorder in recorders:
