@@ -79,11 +79,14 @@ class RecordingOut(BaseModel):
     sha256: str | None
     poster_url: str | None
     media_url: str | None
+    timezone: str = Field(
+        default=DEFAULT_TIMEZONE, description="IANA zone of the date's room: show times in it"
+    )
 
     @classmethod
-    def of(cls, r: Recording) -> RecordingOut:
+    def of(cls, r: Recording, timezone: str = DEFAULT_TIMEZONE) -> RecordingOut:
         ready = r.status == "available"
-        return cls(
+        return cls(timezone=timezone,
             id=r.id, occurrence_id=r.occurrence_id, seminar_id=r.seminar_id, title=r.title,
             started_at=r.started_at, duration_s=r.duration_s, size_bytes=r.size_bytes,
             width=r.width, height=r.height, video_codec=r.video_codec,
@@ -145,14 +148,14 @@ async def list_recordings(request: web.Request) -> web.Response:
                             _aware(query.to), query.q)  # fmt: skip
     rows = await request.app[RECORDINGS].list(where)
     visible = await request.app[ACCESS].visible_seminars(principal_of(request))
-    return json_response(
-        [RecordingOut.of(r) for r in rows if visible is None or r.seminar_id in visible]
-    )
+    shown = [r for r in rows if visible is None or r.seminar_id in visible]
+    zones = {r.occurrence_id: await _zone(request.app, r) for r in shown}
+    return json_response([RecordingOut.of(r, zones[r.occurrence_id]) for r in shown])
 
 
 async def get_recording(request: web.Request) -> web.Response:
     recording = await request.app[RECORDINGS].get(path_int(request, "recording_id"))
-    return json_response(RecordingOut.of(recording))
+    return json_response(RecordingOut.of(recording, await _zone(request.app, recording)))
 
 
 async def update_recording(request: web.Request) -> web.Response:
@@ -160,7 +163,7 @@ async def update_recording(request: web.Request) -> web.Response:
     body = await read_model(request, RecordingPatch)
     recording = await request.app[RECORDINGS].update(recording_id, title=body.title,
                                                      keep=body.keep)  # fmt: skip
-    return json_response(RecordingOut.of(recording))
+    return json_response(RecordingOut.of(recording, await _zone(request.app, recording)))
 
 
 async def delete_recording(request: web.Request) -> web.Response:

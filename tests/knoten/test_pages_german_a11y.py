@@ -155,6 +155,8 @@ async def test_every_page_and_form_error_is_german_and_accessible(
 
     await page.goto(knoten_app.url("/dashboard/recordings"))
     await expect(page.get_by_test_id("recording-row").first).to_be_visible()
+    # Recorded at 18:00 in Berlin: shown so, whatever zone the browser's machine has (UTC here).
+    await expect(page.get_by_test_id("recording-row").first).to_contain_text("18:00")
     await walk.check(page, "15-recordings")
 
     # The participants' pages: join (waiting), the share page and a mistyped share link.

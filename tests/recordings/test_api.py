@@ -15,7 +15,7 @@ from tests.recordings.fixtures_media import make_recording
 pytestmark = pytest.mark.usefixtures("no_orphan_ffmpeg")
 FIELDS = {"id", "occurrence_id", "seminar_id", "title", "started_at", "duration_s", "size_bytes",
           "width", "height", "video_codec", "audio_codec", "sha256", "status", "recovered",
-          "keep", "poster_url", "media_url"}  # fmt: skip
+          "keep", "poster_url", "media_url", "reason", "timezone"}  # fmt: skip
 
 
 async def _recording(knoten_app, **kwargs) -> int:

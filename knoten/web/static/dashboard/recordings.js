@@ -28,11 +28,12 @@ function duration(seconds) {
   return h ? `${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}` : `${m}:${String(s).padStart(2, "0")}`;
 }
 
-const when = (iso) => (iso ? formatInstant(iso, undefined, { dateStyle: "medium", timeStyle: "short" }) : "—");
+// In the room's zone (the API names it), whatever zone the browser's machine is set to.
+const when = (iso, zone) => (iso ? formatInstant(iso, zone, { dateStyle: "medium", timeStyle: "short" }) : "—");
 
 function play(r) {
   const video = $("player-video");
-  $("player-h").textContent = `${r.title} · ${when(r.started_at)}`;
+  $("player-h").textContent = `${r.title} · ${when(r.started_at, r.timezone)}`;
   video.poster = r.poster_url || "";
   video.src = r.media_url;
   playing = r.id;
@@ -71,7 +72,7 @@ async function share(r) {
     input.value = link.url;
     $("share-label").textContent = tr("r_share_label", { title: r.title });
     $("share-h").textContent = tr("r_share_label", { title: r.title });
-    $("share-until").textContent = tr("r_share_until", { date: when(link.expires_at) });
+    $("share-until").textContent = tr("r_share_until", { date: when(link.expires_at, r.timezone) });
     $("share").hidden = false;
     showNotice(message, "");
     input.focus();
@@ -126,7 +127,7 @@ function item(r) {
       el(
         "p",
         { class: "rec-meta" },
-        el("span", {}, when(r.started_at)),
+        el("span", {}, when(r.started_at, r.timezone)),
         el("span", {}, `${T.r_duration}: ${duration(r.duration_s)}`),
         el("span", {}, `${T.r_size}: ${size(r.size_bytes)}`),
         // The reason (e.g. "closed early: disk almost full …") is the service's own wording.
