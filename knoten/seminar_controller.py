@@ -109,16 +109,17 @@ class SeminarController:
 
     def speaker_picture(
         self, occurrence_id: int, slot: int, speaker_id: int | None, frame: Frame | None
-    ) -> None:
+    ) -> bool:
         """A frame of the speaker's camera in video ``slot`` (None: the slot went dark), for
-        the date's picture-in-picture tiles; dropped while the date is not on air."""
+        the date's picture-in-picture tiles; dropped while the date is not on air. True when
+        the tiles need a keyframe of that camera."""
         session = self._sessions.get(occurrence_id)
         if session is None or session.tiles is None:
-            return
+            return False
         if speaker_id is None or frame is None:
             session.tiles.hide(slot)
-        else:
-            session.tiles.show(slot, speaker_id, frame)
+            return False
+        return session.tiles.show(slot, speaker_id, frame)
 
     async def _plan(self, request: SessionRequest) -> SessionPlan:
         room = await self._rooms.get(request.room_id)

@@ -47,8 +47,9 @@ MAX_LISTENERS = 16
 
 PcmCallback = Callable[[int, int, bytes], None]
 PcmEndCallback = Callable[[int, int], None]
-#: (occurrence, video slot, speaker or None, frame or None): see ``VideoSlot.on_picture``.
-StagePictureCallback = Callable[[int, int, int | None, Frame | None], None]
+#: (occurrence, video slot, speaker or None, frame or None) → True if it needs a keyframe:
+#: see ``VideoSlot.on_picture``.
+StagePictureCallback = Callable[[int, int, int | None, Frame | None], bool | None]
 #: (occurrence, the speaker whose camera each video slot carries): when that changes.
 CamerasCallback = Callable[[int, tuple[int | None, ...]], None]
 

@@ -247,10 +247,12 @@ class SpeakerTiles(PacedStream):
 
     # -- the stage's side -----------------------------------------------------------------------
 
-    def show(self, slot: int, speaker_id: int, frame: Frame) -> None:
-        """One forwarded frame of ``speaker_id``'s camera in video slot ``slot``."""
+    def show(self, slot: int, speaker_id: int, frame: Frame) -> bool:
+        """One forwarded frame of ``speaker_id``'s camera in video slot ``slot``. True when it
+        could not be used because the decoder must start on a keyframe (the caller asks the
+        speaker for one: the tiles began in the middle of their stream, or fell behind)."""
         if self._closed or not 0 <= slot < len(self._slots):
-            return
+            return False
         decoder = self._slots[slot]
         if decoder.speaker_id != speaker_id:
             self._reset(decoder, speaker_id)
@@ -261,10 +263,11 @@ class SpeakerTiles(PacedStream):
             decoder.codec = None
         if decoder.codec is None and not decoder.pending and not frame.keyframe:
             self.frames_dropped += 1
-            return
+            return True
         decoder.pending.append(annexb(frame.payloads))
         if not decoder.busy:
             self._submit(slot, decoder)
+        return False
 
     def hide(self, slot: int) -> None:
         """Video slot ``slot`` went dark: its tile goes at the next canvas."""

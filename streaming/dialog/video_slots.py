@@ -13,8 +13,9 @@ and asks the speaker's browser for one (``request_keyframe``, a PLI) instead of 
 next scheduled keyframe, which browsers send rarely.
 
 ``on_picture(index, speaker_id, frame)`` sees every frame the slot forwards (so a decoder there
-starts on a keyframe too), and ``on_picture(index, None, None)`` when the slot goes dark or
-changes speaker: the picture-in-picture tiles of the broadcast
+starts on a keyframe too; it returns True when it needs one, e.g. it started in the middle of a
+speaker's stream, and the slot asks the speaker), and ``on_picture(index, None, None)`` when the
+slot goes dark or changes speaker: the picture-in-picture tiles of the broadcast
 (:class:`~streaming.dialog.tiles.SpeakerTiles`) follow the slots this way.
 """
 
@@ -27,8 +28,9 @@ from streaming.dialog.slots import SlotClock
 from streaming.webrtc.hub import PacketQueue
 from streaming.webrtc.rtp.packets import VIDEO_CLOCK, MediaPacket
 
-#: (video slot, speaker or None, frame or None): see the module docstring.
-PictureCallback = Callable[[int, int | None, Frame | None], None]
+#: (video slot, speaker or None, frame or None) → True if it needs a keyframe: see the module
+#: docstring.
+PictureCallback = Callable[[int, int | None, Frame | None], bool | None]
 #: One frame at 30 fps in the 90 kHz clock: the least a slot's clock advances at a change.
 MIN_VIDEO_STEP = 3000
 
@@ -116,5 +118,5 @@ class VideoSlot:
         for queue, own in self.outputs:
             if own != speaker_id:
                 queue.put(packet)
-        if self.on_picture is not None:
-            self.on_picture(self.index, speaker_id, frame)
+        if self.on_picture is not None and self.on_picture(self.index, speaker_id, frame):
+            self.request_keyframe()  # the picture's decoder cannot start on this frame

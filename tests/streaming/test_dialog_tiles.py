@@ -12,6 +12,7 @@ import pytest
 
 from streaming.dialog.frames import annexb
 from streaming.dialog.tiles import SpeakerTiles, TileLayout, _Planes
+from streaming.dialog.video_slots import VideoSlot
 from streaming.ffmpeg.spec import PROFILES, FfmpegSpec, Output, TileOverlay, UrlInput, build_argv
 from tests.streaming.test_live_tiles import GREEN_YUV, camera_frames, rtp_payloads
 
@@ -122,3 +123,27 @@ async def test_canvas_shows_the_camera_only_while_it_is_shown(tmp_path: Path) ->
         writer.close()
     finally:
         await tiles.aclose()
+
+
+async def test_tiles_started_mid_stream_ask_the_speaker_for_a_keyframe(tmp_path: Path) -> None:
+    """Regression: tiles that began after a camera's keyframe (the date went on air while the
+    speaker was on stage) waited for the browser's next scheduled keyframe, which can take
+    minutes; now the video slot asks the speaker for one at once."""
+    frames = camera_frames(1.1)  # keyframes at 0 and 1 s
+    tiles = SpeakerTiles("test", tmp_path / "tiles.sock", TileLayout(640, 360))
+    requests: list[int] = []
+    slot = VideoSlot(0, lambda index, speaker, frame: frame and tiles.show(index, speaker, frame))
+    slot.assign(3, lambda: requests.append(1))
+    assert requests == [1]  # a new speaker starts on a keyframe anyway
+    slot.waiting_for_keyframe = False  # as if the slot had forwarded their keyframe already
+    slot.forward(3, frames[5])
+    assert len(requests) == 2, "the tiles cannot start on a delta frame: ask for a keyframe"
+    keyframe = next(f for f in frames[1:] if f.keyframe)
+    slot.forward(3, keyframe)
+    slot.forward(3, frames[frames.index(keyframe) + 1])
+    assert len(requests) == 2
+    deadline = asyncio.get_running_loop().time() + 3
+    while tiles._slots[0].tile is None:
+        assert asyncio.get_running_loop().time() < deadline, "no picture from the keyframe on"
+        await asyncio.sleep(0.02)
+    await tiles.aclose()
