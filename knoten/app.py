@@ -78,6 +78,7 @@ from knoten.keys import (
     FFMPEG_PROCESSES,
     FINALIZER,
     JOIN_LINKS,
+    LOAD_MONITOR,
     MEDIA_TOOLS,
     METRICS_REGISTRY,
     OPENAPI,
@@ -131,6 +132,7 @@ from schedules.triggers import ScheduleTriggers
 from streaming.dialog import StageMedia
 from streaming.ffmpeg.metrics import FfmpegMetrics
 from streaming.ffmpeg.registry import FfmpegProcesses
+from streaming.load_monitor import LoadMonitor
 from streaming.partners import PartnerRepository
 from streaming.sources import PushIngest, WhipPorts, new_stream_key
 from streaming.webrtc import (
@@ -235,6 +237,8 @@ def build_app(
     app[DISPLAY_LINKS] = DisplayLinks.from_data_dir(config.data_dir, config.public_url)
     check_aiortc()  # the WebRTC internals Knoten relies on, before anything is built on them
     app[WEBRTC] = _viewer_registry(config, registry)
+    # Protects the recording and the partners when the machine cannot keep up: sheds viewers.
+    app[LOAD_MONITOR] = LoadMonitor(app[FFMPEG_PROCESSES], app[WEBRTC].viewer_count, registry)
     # Speakers on stage: their voices go to the room display, the host and the other speakers
     # as packets, and once decoded into the date's remote-audio bus (via the controller).
     app[STAGE_MEDIA] = StageMedia(
@@ -464,7 +468,9 @@ async def _recordings(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(app[ARCHIVE_PATHS].ensure_root)
     app[RETENTION].start()
     app[FINALIZER].start()  # finishes recordings that wait for disk space, once it is back
+    app[LOAD_MONITOR].start()
     yield
+    await app[LOAD_MONITOR].aclose()
     await app[RETENTION].aclose()
     await app[RECORDER].aclose()
 

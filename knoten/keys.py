@@ -40,6 +40,7 @@ from schedules.service import ScheduleService
 from schedules.triggers import ScheduleTriggers
 from streaming.dialog import StageMedia
 from streaming.ffmpeg.registry import FfmpegProcesses
+from streaming.load_monitor import LoadMonitor
 from streaming.partners import PartnerRepository
 from streaming.sources import PushIngest
 from streaming.webrtc import ViewerRegistry
@@ -50,6 +51,7 @@ DATABASE = web.AppKey("database", Database)
 ADMIN_TOKEN = web.AppKey("admin_token", AdminToken)
 METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 FFMPEG_PROCESSES = web.AppKey("ffmpeg_processes", FfmpegProcesses)
+LOAD_MONITOR = web.AppKey("load_monitor", LoadMonitor)
 MEDIA_TOOLS = web.AppKey("media_tools", MediaTools)
 ROOMS = web.AppKey("rooms", RoomRepository)
 PARTNERS = web.AppKey("partners", PartnerRepository)

@@ -8,14 +8,14 @@ import logging
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from knoten.keys import DATABASE, MEDIA_TOOLS, METRICS_REGISTRY, OPENAPI
+from knoten.keys import DATABASE, LOAD_MONITOR, MEDIA_TOOLS, METRICS_REGISTRY, OPENAPI
 
 log = logging.getLogger(__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:
     app = request.app
-    body: dict[str, str] = {"status": "ok"}
+    body: dict[str, object] = {"status": "ok"}
     try:
         await asyncio.wait_for(app[DATABASE].ping(), timeout=3)
         body["database"] = "ok"
@@ -29,6 +29,8 @@ async def healthz(request: web.Request) -> web.Response:
     else:
         body["ffmpeg"] = "missing"
         body["status"] = "failing"
+    # Shedding viewers is the service protecting itself, not a failure: still 200.
+    body["load"] = app[LOAD_MONITOR].status()
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
 

@@ -5,7 +5,8 @@ any standard WHEP player use the same door. ``DELETE`` on the returned ``Locatio
 if the viewer had already gone), ``PATCH`` (trickle ICE) is 405 with ``Allow``.
 Errors are JSON (``/whep/`` is a JSON prefix): 400 bad offer, 401/403 token, 404 unknown
 occurrence or viewer, 409 not live, 413 too large, 415 not SDP, 503 + Retry-After when full
-(code ``viewer_limit``) or when too many viewers are connecting at once (code ``busy``).
+(code ``viewer_limit``), when too many viewers are connecting at once (code ``busy``) or while
+the machine is overloaded (code ``overloaded``, see ``streaming.load_monitor``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from knoten.http.errors import ApiError
 from knoten.http.openapi import Operation
 from knoten.http.requests import SDP, bearer, path_int, read_sdp
 from knoten.join import JoinTokenError
-from knoten.keys import JOIN_LINKS, SCHEDULE, WEBRTC
+from knoten.keys import JOIN_LINKS, LOAD_MONITOR, SCHEDULE, WEBRTC
 from streaming.webrtc import ViewerLimitReached, ViewerNotFound
 
 
@@ -59,6 +60,7 @@ async def post_offer(request: web.Request) -> web.Response:
             details=[{"state": row.state.value}],
         )
     try:
+        request.app[LOAD_MONITOR].admit_viewer(registry.viewer_count())
         viewer_id, answer = await registry.add_viewer(occurrence_id, offer)
     except ViewerLimitReached as exc:
         raise ApiError(
