@@ -21,7 +21,7 @@ from knoten.keys import ARCHIVE_PATHS, FINALIZER, RECORDINGS
 from tests.knoten.test_dashboard_browser import sign_in
 from tests.recordings.fixtures_media import make_recording
 from tests.support.app_fixtures import RunningApp
-from tests.support.page_checks import english_words
+from tests.support.page_checks import PageWalk, english_words
 from tests.support.ports import free_tcp_port
 
 pytestmark = [
@@ -69,6 +69,10 @@ async def test_a_refusing_partner_is_explained_in_german_with_the_detail_on_dema
         await detail.get_by_text("Einzelheiten").click()
         row_text = await page.get_by_test_id("output").inner_text()
         assert english_words([row_text]) == [], row_text
+        # The whole live panel while live, with an output in trouble: German and accessible.
+        walk = PageWalk(artifacts_dir)
+        await walk.check(page, "live-panel-live")
+        walk.assert_clean()
     finally:
         async with api.post(f"/api/v1/occurrences/{occurrence_id}/stop") as response:
             assert response.status in (200, 409)
