@@ -251,6 +251,8 @@ def build_app(
         ),
         # Their cameras, decoded once, as picture-in-picture tiles of the broadcast.
         on_picture=lambda *picture: app[SEMINAR_CONTROLLER].speaker_picture(*picture),
+        # Whose camera each video slot carries: the pages name the tiles by it.
+        on_cameras=lambda occurrence, cameras: app[CONVERSATIONS].set_cameras(occurrence, cameras),
         max_stage=config.conversation.max_on_stage,
     )
     conversations = ConversationStore(engine)
