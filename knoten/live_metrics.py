@@ -36,6 +36,16 @@ class LiveSessionCollector(Collector):
             "knoten_live_output_bytes_per_second", "Partner output bitrate (bytes: base unit)",
             labels=["occurrence", "partner"],
         )  # fmt: skip
+        level = GaugeMetricFamily(
+            "knoten_live_audio_level_dbfs",
+            "Room microphone: RMS level of the last 100 ms (dBFS; -120 for silence)",
+            labels=["occurrence"],
+        )
+        silent = GaugeMetricFamily(
+            "knoten_live_audio_silent_seconds",
+            "How long the room microphone has been silent (0 while it is not)",
+            labels=["occurrence"],
+        )
         restarts = CounterMetricFamily(
             "knoten_live_output_restarts", "Reconnects of a partner output in this session",
             labels=["occurrence", "partner"],
@@ -48,10 +58,13 @@ class LiveSessionCollector(Collector):
             for state in SOURCE_STATES:
                 source.add_metric([occ, state], float(status.source.state == state))
             on_air.add_metric([occ], float(status.source.on_air == "slate"))
+            db = status.source.audio_level_db
+            level.add_metric([occ], -120.0 if db is None else max(-120.0, db))
+            silent.add_metric([occ], status.source.silent_s or 0.0)
             for out in status.outputs:
                 partner = str(out.partner_id)
                 for state in OUTPUT_STATES:
                     output.add_metric([occ, partner, state], float(out.state == state))
                 bitrate.add_metric([occ, partner], float(out.bitrate_kbps or 0.0) * 1000 / 8)
                 restarts.add_metric([occ, partner], float(out.restarts))
-        yield from (source, on_air, output, bitrate, restarts)
+        yield from (source, on_air, level, silent, output, bitrate, restarts)

@@ -593,6 +593,32 @@ def webrtc_feed_argv(master: Path, output: Path, ffmpeg: str = "ffmpeg") -> list
     return [argv[0], *global_args(overwrite=False), *argv[1:]]
 
 
+def level_meter_argv(feed: Path, report: Path, ffmpeg: str = "ffmpeg") -> list[str]:
+    """The room's sound level for the host (``streaming.live.level``): the feed's audio only,
+    decoded at 8 kHz mono, its RMS over every 100 ms printed by ``ametadata`` to the Unix
+    socket ``report`` that Knoten listens on; nothing else is written."""
+    chain = ",".join(
+        (
+            "aresample=8000",
+            "aformat=channel_layouts=mono",
+            "asetnsamples=n=800:p=0",
+            "astats=metadata=1:reset=1:measure_perchannel=none",
+            # Escaped twice: once for the filtergraph, once for the option list.
+            # direct=1: every line goes out at once instead of when a 32 KiB buffer is full.
+            "ametadata=mode=print:key=lavfi.astats.Overall.RMS_level:direct=1"
+            f":file=unix\\\\:{report}",
+        )
+    )
+    # Our own feed, format known: half a second of probing instead of five.
+    probe = ("-analyzeduration", "500000", "-probesize", "500000")
+    return [
+        ffmpeg,
+        *global_args(overwrite=False),
+        *("-f", "mpegts", *probe, "-protocol_whitelist", "unix", "-i", f"unix:{feed}"),
+        *("-vn", "-af", chain, "-f", "null", "-"),
+    ]
+
+
 #: The remote-audio bus as FFmpeg reads it (``streaming.dialog.bus``): raw 48 kHz stereo s16le.
 BUS_FORMAT = "s16le"
 #: Packets the bus input may queue inside FFmpeg (its reader thread reads ahead): each is 21 ms,

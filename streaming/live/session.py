@@ -48,6 +48,7 @@ from streaming.ffmpeg.spec import (
     TileOverlay,
     VideoProfile,
     build_argv,
+    level_meter_argv,
     mix_feed_argv,
     webrtc_feed_argv,
 )
@@ -60,6 +61,7 @@ from streaming.ffmpeg.supervisor import (
 from streaming.ffmpeg.urls import MASK, mask_url
 from streaming.live.feed import FeedHub
 from streaming.live.hls import hls_output, partner_dir
+from streaming.live.level import AudioLevel
 from streaming.live.plan import PartnerKind, PartnerTarget, SessionPlan, profile_for
 from streaming.live.reach import tcp_probe
 from streaming.live.slate_text import FontMetrics, fit_all, lead_in_text, trouble_text
@@ -129,6 +131,8 @@ class LiveSession:
         self.master_feed = run / "master.sock" if plan.remote_audio else self.switched_feed
         self.webrtc_feed = run / "webrtc.sock"
         self._slate_text = run / "slate.txt"
+        #: The room microphone's level (see streaming.live.level).
+        self.level = AudioLevel(f"occ{plan.occurrence_id}", run / "level.sock")
         # Lead-in and trouble texts wrapped and sized once: both fit at the same font size,
         # which drawtext keeps while the text file changes.
         _, self._slate_layouts = fit_all(
@@ -240,6 +244,14 @@ class LiveSession:
         )
         if self.bus is not None:
             await self._add_mix(self.bus)
+        # The room microphone's level for the host: a reader of the switched feed (the room's
+        # own sound, before remote voices are mixed in).
+        await self.level.start()
+        self._supervisor(
+            "level",
+            level_meter_argv(self.switched_feed, self.level.path, self._ffmpeg),
+            INTERNAL_POLICY,
+        )
         await self._add_profile_feeds()
         if "webrtc" in plan.extra_feeds:
             hub = FeedHub("webrtc", self.webrtc_feed, plan.run_dir / "webrtc-in.sock")
@@ -373,6 +385,7 @@ class LiveSession:
             await hub.aclose()
         if self.bus is not None:
             await self.bus.aclose()
+        await self.level.aclose()
         if self.tiles is not None:
             await self.tiles.aclose()
         with contextlib.suppress(OSError):
@@ -388,6 +401,8 @@ class LiveSession:
         return LiveStatus(self.source_status(), tuple(self.outputs_status()))
 
     def source_status(self) -> SourceStatus:
+        level = self.level.level_db
+        silent = self.level.silent_for(time.monotonic()) if self._started_at else None
         camera = self._switch.source(SourceName.CAMERA) if self._started_at else None
         healthy = self._switch.camera_healthy() if camera else False
         state: SourceState
@@ -411,6 +426,8 @@ class LiveSession:
             fps=camera.fps if camera else None,
             restarts=self._camera.restarts if self._camera else 0,
             **self._trouble(state),
+            audio_level_db=None if level is None else round(level, 1),
+            silent_s=None if silent is None else round(silent, 1),
         )
 
     def _trouble(self, state: SourceState) -> dict[str, Any]:

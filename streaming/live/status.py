@@ -32,6 +32,10 @@ class SourceStatus:
     address: str | None = None
     problem: str | None = None
     retry_in_s: float | None = None
+    #: The room microphone: RMS level of the last 100 ms (dBFS; None: silence or no report
+    #: yet) and for how long it has been below the silence threshold (None: it is not).
+    audio_level_db: float | None = None
+    silent_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,9 +84,30 @@ function renderProblem(source) {
   setText($("source-problem-detail"), tr("camera_error", { error: source.problem }));
 }
 
+/** Seconds of silence after which the host is warned (while the date is live). */
+const SILENCE_WARNING_S = 30;
+
+/** The room microphone: a meter of the last 100 ms, and a warning after 30 s of silence. */
+function renderAudio(o, source) {
+  const has = Boolean(source) && "audio_level_db" in source;
+  $("audio-block").hidden = !has;
+  const warning = $("audio-silent");
+  if (!has) {
+    warning.hidden = true;
+    return;
+  }
+  const db = source.audio_level_db;
+  $("audio-meter").value = typeof db === "number" ? Math.max(-60, Math.min(0, db)) : -60;
+  setText($("audio-value"), typeof db === "number" ? tr("audio_level_value", { db: Math.round(db) }) : "—");
+  const silent = o.state === "live" && typeof source.silent_s === "number" && source.silent_s >= SILENCE_WARNING_S;
+  warning.hidden = !silent;
+  if (silent) setText(warning, tr("audio_silent", { s: Math.floor(source.silent_s) }));
+}
+
 function renderSource(o) {
   const source = o.source || null;
   renderProblem(source);
+  renderAudio(o, source);
   $("source-block").hidden = !source;
   $("source-idle").hidden = Boolean(source) || o.state === "ended";
   if (!source) return;
@@ -186,6 +207,21 @@ const preview = new Preview({
 function syncPreviewButton() {
   const open = preview.open;
   previewButton.textContent = open ? T.preview_hide : T.preview_show;
+  const sound = $("preview-sound");
+  sound.hidden = !open;
+  const video = $("preview-video");
+  if (!open) video.muted = true; // every new preview starts muted
+  sound.textContent = video.muted ? T.preview_sound_on : T.preview_sound_off;
+  sound.setAttribute("aria-pressed", String(!video.muted));
+}
+
+/** One click to hear the room in the preview (muted by default: a host in the room would
+ * hear an echo). */
+function togglePreviewSound() {
+  const video = $("preview-video");
+  video.muted = !video.muted;
+  if (!video.muted) video.play().catch(() => {});
+  syncPreviewButton();
 }
 
 function renderPreview(o) {
@@ -461,6 +497,7 @@ function start() {
   $("restore-date").addEventListener("click", () => setState("scheduled", $("cancel-date")));
   $("copy-button").addEventListener("click", copyLink);
   previewButton.addEventListener("click", togglePreview);
+  $("preview-sound").addEventListener("click", togglePreviewSound);
   document.addEventListener("visibilitychange", () => {
     if (document.hidden) {
       pause();

@@ -67,7 +67,7 @@ export class Preview {
       if (this.peer !== peer) return;
       if (peer.connectionState === "connected") {
         this.video.hidden = false;
-        this.video.muted = true;
+        // Muted unless the host already pressed "Ton an" (the live panel mutes it on close).
         this.video.play().catch(() => {});
         this.onStatus("preview_live");
       } else if (peer.connectionState === "failed") {
