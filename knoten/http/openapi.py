@@ -6,12 +6,15 @@ handlers on the router and writes the description, so the two cannot drift apart
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
+
+from knoten.http.requests import MAX_INT
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -65,12 +68,18 @@ class Operation:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: A path id: ``{room_id}`` is routed as ``{room_id:[0-9]+}`` (ASCII digits only, never ``\d``,
+#: which takes '²'), so ``/messages/export`` is not mistaken for a message id either.
+_PATH_ID = re.compile(r"\{(\w+_id)\}")
+
+
 def register(router: web.UrlDispatcher, operations: Iterable[Operation]) -> None:
     for op in operations:
+        path = _PATH_ID.sub(r"{\1:[0-9]+}", op.path)
         if op.method == "GET":
-            router.add_get(op.path, op.handler)  # and HEAD, answered like GET without a body
+            router.add_get(path, op.handler)  # and HEAD, answered like GET without a body
         else:
-            router.add_route(op.method, op.path, op.handler)
+            router.add_route(op.method, path, op.handler)
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:
@@ -78,9 +87,10 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     for part in path.split("/"):
         if part.startswith("{") and part.endswith("}"):
             name = part[1:-1].split(":")[0]
-            params.append(
-                {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
-            )
+            schema: dict[str, Any] = {"type": "integer"}
+            if name.endswith("_id"):
+                schema |= {"minimum": 1, "maximum": MAX_INT}
+            params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return params
 
 

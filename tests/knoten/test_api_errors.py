@@ -55,10 +55,14 @@ async def test_unknown_path_is_json_404(api: aiohttp.ClientSession) -> None:
 
 
 async def test_unknown_room_is_404(api: aiohttp.ClientSession) -> None:
-    for room_id in ("999", "abc", "0"):
+    for room_id in ("999", "0", "9223372036854775808"):
         async with api.get(f"/api/v1/rooms/{room_id}") as response:
             assert response.status == 404
             assert (await _error(response))["code"] == "room_not_found"
+    # Not an id at all: no route matches ({room_id:[0-9]+}).
+    async with api.get("/api/v1/rooms/abc") as response:
+        assert response.status == 404
+        assert (await _error(response))["code"] == "not_found"
 
 
 async def test_wrong_method_is_405(api: aiohttp.ClientSession) -> None:
