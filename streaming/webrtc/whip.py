@@ -26,6 +26,7 @@ import logging
 import secrets
 import socket
 import struct
+import time
 from collections.abc import Callable
 
 from streaming.sources import WHIP_AUDIO_PT, WHIP_VIDEO_PT, WhipPorts
@@ -215,23 +216,23 @@ class WhipPublisher:
         self._forward(header + payload, self._audio_to)
 
     def _forward(self, packet: bytes, to: tuple[str, int]) -> None:
-        self._last_packet = asyncio.get_running_loop().time()
+        self._last_packet = time.monotonic()
         self.packets += 1
         self.bytes += len(packet)
-        # Nobody listens while no seminar of the room is live (or FFmpeg restarts): dropped.
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - per packet: try/except costs less than contextlib.suppress
             self._socket.sendto(packet, to)
+        except OSError:
+            pass  # nobody listens while no seminar of the room is live (or FFmpeg restarts)
 
     # -- life cycle --------------------------------------------------------------------------
 
     async def _run(self, on_end: Callable[[WhipPublisher], None]) -> None:
         """Connect timeout, keyframe requests, silence watchdog; then ``on_end``."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        started = time.monotonic()
         next_pli = started
         try:
             while not self.ended.is_set():
-                now = loop.time()
+                now = time.monotonic()
                 connected = self.state == "connected"
                 if not connected and now - started > self._options.connect_timeout_s:
                     await self.aclose("not connected in time")
