@@ -230,16 +230,21 @@ class WhipPublisher:
         """Connect timeout, keyframe requests, silence watchdog; then ``on_end``."""
         started = time.monotonic()
         next_pli = started
+        connected_at: float | None = None
         try:
             while not self.ended.is_set():
                 now = time.monotonic()
-                connected = self.state == "connected"
-                if not connected and now - started > self._options.connect_timeout_s:
+                if connected_at is None and self.state == "connected":
+                    connected_at = now
+                if connected_at is None and now - started > self._options.connect_timeout_s:
                     await self.aclose("not connected in time")
                     break
-                if connected and self._last_packet and now - self._last_packet > SILENCE_TIMEOUT_S:
-                    await self.aclose("no packets")
-                    break
+                if connected_at is not None:
+                    # Since the last packet, or since connecting if none came at all.
+                    silent_s = now - max(connected_at, self._last_packet)
+                    if silent_s > SILENCE_TIMEOUT_S:
+                        await self.aclose("no packets")
+                        break
                 if self._video_ssrc is not None and now >= next_pli:
                     next_pli = now + KEYFRAME_REQUEST_INTERVAL_S
                     if self._video_receiver is not None:
