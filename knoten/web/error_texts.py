@@ -72,6 +72,8 @@ ERROR_TEXTS: dict[str, dict[str, str]] = {
         "Datenverzeichnis.",
         "m_source_outside": "Eine Videodatei als Kamera muss im Datenverzeichnis von Knoten "
         "liegen.",
+        "m_first_date": "Das Datum muss der erste Termin der Regel sein; nach der Regel wäre das "
+        "{n}. Bitte das Datum oder die Wochentage (BYDAY) anpassen.",
         "m_date_over": "Dieser Termin ist schon vorbei.",
         "m_not_running": "Dieser Termin läuft gerade nicht.",
         "c_invalid_recurrence": "Die Wiederholungsregel ist ungültig. Beispiel: "
@@ -190,6 +192,8 @@ ERROR_TEXTS: dict[str, dict[str, str]] = {
         "rtsp://, rtmp:// or srt:// address, a /dev/videoN device or a file in the data "
         "directory.",
         "m_source_outside": "A video file used as camera must lie in Knoten's data directory.",
+        "m_first_date": "The date must be the rule's first date; by the rule that would be {n}. "
+        "Please change the date or the weekdays (BYDAY).",
         "m_date_over": "This date is over.",
         "m_not_running": "This date is not running.",
         "c_invalid_recurrence": "The repeat rule is not valid. Example: "

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Dialog, Page, expect
 
+from knoten.web.dates import MONTHS
 from tests.knoten.test_dashboard_browser import sign_in
 from tests.support.app_fixtures import RunningApp
 
@@ -94,3 +95,41 @@ async def test_saved_feed_and_cancelling_one_date(
     assert await _states(api, seminar_id) == ["scheduled", "scheduled", "cancelled"]
     await expect(items.nth(2)).to_contain_text("Abgesagt")
     await page.screenshot(path=str(artifacts_dir / "03-seminar-dates.png"), full_page=True)
+
+
+async def test_custom_rule_takes_german_weekdays(
+    knoten_app: RunningApp, api: aiohttp.ClientSession, page: Page
+) -> None:
+    """Regression (issue #16): "BYDAY=DI" in the form failed with "invalid rule: invalid
+    'BYDAY': DI"; German weekday abbreviations are what a German librarian types."""
+    today = datetime.now(BERLIN).date()
+    tuesday = today + timedelta(days=(1 - today.weekday()) % 7 or 7)  # the next Tuesday
+    await sign_in(page, knoten_app, "/dashboard/seminars/new?room=1")
+    await page.get_by_label("Titel").fill("Sprachcafé")
+    await page.get_by_label("Datum", exact=True).fill((tuesday + timedelta(days=6)).isoformat())
+    await page.get_by_label("Beginn").fill("16:00")
+    await page.get_by_label("Ende", exact=True).fill("17:00")
+    await page.get_by_label("Eigene Regel (RRULE)").check()
+    await page.get_by_label("Regel", exact=True).fill("FREQ=WEEKLY;BYDAY=DI,DO")
+    await page.locator("#count").fill("6")
+    await page.get_by_role("button", name="Speichern").click()
+    # A Monday does not fit "DI,DO": the sentence names the rule's first date in German.
+    error = page.locator("#repeat-error")
+    await expect(error).to_contain_text("Das Datum muss der erste Termin der Regel sein")
+    after = tuesday + timedelta(days=7)
+    named = f"Dienstag, {after.day}. {MONTHS['de'][after.month - 1]} {after.year}"
+    await expect(error).to_contain_text(named)
+
+    await page.get_by_label("Datum", exact=True).fill(tuesday.isoformat())
+    await page.get_by_role("button", name="Speichern").click()
+    await page.wait_for_url(lambda url: "/dashboard?" in url)
+    async with api.get("/api/v1/seminars") as response:
+        seminar_id = (await response.json())[0]["id"]
+    async with api.get(f"/api/v1/seminars/{seminar_id}") as response:
+        seminar = await response.json()
+    assert seminar["recurrence"] == "FREQ=WEEKLY;BYDAY=TU,TH;COUNT=6"
+    weekdays = {datetime.fromisoformat(o["start"]).weekday() for o in seminar["occurrences"]}
+    assert weekdays == {1, 3}
+    # Shown again with the German abbreviations.
+    await page.goto(knoten_app.url(f"/dashboard/seminars/{seminar['id']}"))
+    await expect(page.get_by_label("Regel", exact=True)).to_have_value("FREQ=WEEKLY;BYDAY=DI,DO")

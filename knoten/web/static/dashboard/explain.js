@@ -62,6 +62,7 @@ const KNOWN_MESSAGES = [
   [/cannot start an occurrence that is over|extend an occurrence that is over/, "m_date_over"],
   [/only a running occurrence can be stopped/, "m_not_running"],
   [/source must be 'testsrc'/, "m_source_kinds"],
+  [/must be the first occurrence of the rule, which is \w+ (\d{4}-\d{2}-\d{2})/, "m_first_date", "day"],
   [/inside the data directory|may not contain '\.\.'/, "m_source_outside"],
 ];
 
@@ -95,17 +96,28 @@ const CODES = {
   not_live: "c_not_live",
 };
 
+// The page's locale: dates in a sentence read as the page's language does.
+const LOCALE = document.documentElement.lang === "en" ? "en-GB" : "de-DE";
+
 function known(T, message, field) {
-  for (const [pattern, key] of KNOWN_MESSAGES) {
+  for (const [pattern, key, kind] of KNOWN_MESSAGES) {
     const match = pattern.exec(message || "");
-    if (match && T[key]) return fill(T[key], { field: fieldLabel(T, field), n: match[1] });
+    if (!match || !T[key]) continue;
+    // A calendar day from the message ("2027-03-16") is written out: "Dienstag, 16. März 2027".
+    const n = kind === "day" ? day(match[1]) : match[1];
+    return fill(T[key], { field: fieldLabel(T, field), n });
   }
   return null;
 }
 
+function day(isoDay) {
+  const options = { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "UTC" };
+  return new Intl.DateTimeFormat(LOCALE, options).format(new Date(`${isoDay}T12:00:00Z`));
+}
+
 function clock(iso, options) {
   try {
-    return new Intl.DateTimeFormat("de-DE", { ...options, timeZone: zone }).format(new Date(iso));
+    return new Intl.DateTimeFormat(LOCALE, { ...options, timeZone: zone }).format(new Date(iso));
   } catch {
     return iso;
   }
