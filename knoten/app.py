@@ -32,6 +32,7 @@ from knoten.accounts.throttle import SigninThrottle
 from knoten.accounts.tokens import BearerAuth
 from knoten.api import (
     audit,
+    booking_requests,
     calendar,
     conversation,
     hls,
@@ -153,6 +154,7 @@ JSON_PREFIXES = ("/api/", "/healthz", "/whep/", "/whip/", "/stage/")
 API_OPERATIONS: tuple[Operation, ...] = (
     *rooms.OPERATIONS,
     *seminars.OPERATIONS,
+    *booking_requests.OPERATIONS,
     *occurrences.OPERATIONS,
     *whep.OPERATIONS,
     *partners.OPERATIONS,

@@ -68,6 +68,7 @@ HOST_LABEL = "Leitung"
 JOIN_LABEL = "Teilnehmen"
 STATUS_NOTES: dict[OccurrenceState, str] = {
     OccurrenceState.CANCELLED: "Dieser Termin fällt aus.",
+    OccurrenceState.REQUESTED: "Dieser Termin ist angefragt und noch nicht bestätigt.",
     OccurrenceState.MISSED: "Dieser Termin hat nicht stattgefunden.",
     OccurrenceState.FAILED: "Bei diesem Termin gab es eine technische Störung.",
 }
@@ -183,7 +184,8 @@ def _vevent(event: FeedEvent, *, room_name: str, host_domain: str, stamp: dateti
     vevent.add("location", _text(room_name))
     vevent.add("url", event.join_url)
     cancelled = event.state is OccurrenceState.CANCELLED
-    vevent.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    requested = event.state is OccurrenceState.REQUESTED  # not confirmed by the library yet
+    vevent.add("status", "CANCELLED" if cancelled else "TENTATIVE" if requested else "CONFIRMED")
     # A cancelled seminar must not show the subscriber as busy.
     vevent.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
     return vevent

@@ -31,8 +31,13 @@ RoomId: TypeAlias = int | str
 
 
 class OccurrenceState(StrEnum):
-    """Lifecycle of one occurrence: scheduled → live → ended, or one of the other end states."""
+    """Lifecycle of one occurrence: scheduled → live → ended, or one of the other end states.
 
+    ``requested``: a provider's booking that waits for the library's confirmation. It holds the
+    room (conflicts apply to it) but never goes live; confirming makes it ``scheduled``.
+    """
+
+    REQUESTED = "requested"
     SCHEDULED = "scheduled"
     LIVE = "live"
     ENDED = "ended"
@@ -43,7 +48,11 @@ class OccurrenceState(StrEnum):
     @property
     def is_terminal(self) -> bool:
         """True once nothing will happen to the occurrence any more."""
-        return self not in (OccurrenceState.SCHEDULED, OccurrenceState.LIVE)
+        return self not in (
+            OccurrenceState.SCHEDULED,
+            OccurrenceState.LIVE,
+            OccurrenceState.REQUESTED,
+        )
 
 
 class Phase(StrEnum):

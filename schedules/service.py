@@ -191,7 +191,12 @@ class ScheduleService:
 
     @staticmethod
     def _occurrence_values(
-        seminar_id: int, room_id: int, series: SeriesRule, time: OccurrenceTime, now: datetime
+        seminar_id: int,
+        room_id: int,
+        series: SeriesRule,
+        time: OccurrenceTime,
+        now: datetime,
+        state: OccurrenceState = OccurrenceState.SCHEDULED,
     ) -> dict[str, Any]:
         return {
             "seminar_id": seminar_id,
@@ -201,7 +206,7 @@ class ScheduleService:
             "end_utc": time.end_utc,
             "lead_in_minutes": series.lead_in_minutes,
             "lead_out_minutes": series.lead_out_minutes,
-            "state": OccurrenceState.SCHEDULED.value,
+            "state": state.value,
             "moved": False,
             "sequence": 0,
             "updated_at": now,
@@ -209,7 +214,12 @@ class ScheduleService:
 
     # -- seminars -----------------------------------------------------------------------------
 
-    async def create_seminar(self, draft: SeminarDraft) -> SeminarDetail:
+    async def create_seminar(
+        self, draft: SeminarDraft, *, requested: bool = False
+    ) -> SeminarDetail:
+        """Book ``draft``; ``requested``: its dates hold the room as ``requested`` until
+        :meth:`confirm_seminar` (they never go live before)."""
+        state = OccurrenceState.REQUESTED if requested else OccurrenceState.SCHEDULED
         async with self._lock, self._engine().begin() as conn:
             series = await self._resolve(conn, draft)
             now = self._clock.now()
@@ -234,7 +244,10 @@ class ScheduleService:
             )
             await self._store.insert_occurrences(
                 conn,
-                [self._occurrence_values(seminar_id, draft.room_id, series, t, now) for t in times],
+                [
+                    self._occurrence_values(seminar_id, draft.room_id, series, t, now, state)
+                    for t in times
+                ],
             )
         log.info("seminar %s created: %r, %d occurrence(s)", seminar_id, draft.title, len(times))
         await self._changed()
@@ -377,6 +390,24 @@ class ScheduleService:
         )
         await self._store.insert_occurrences(conn, inserts)
         return len(plan)
+
+    async def confirm_seminar(self, seminar_id: int) -> SeminarDetail:
+        """The library confirms a requested booking: its requested dates become scheduled."""
+        async with self._lock, self._engine().begin() as conn:
+            await self._store.seminar(conn, seminar_id)  # SeminarNotFound
+            now = self._clock.now()
+            for row in await self._store.occurrences_of(conn, seminar_id):
+                if row.state is OccurrenceState.REQUESTED:
+                    await self._store.update_occurrence(
+                        conn,
+                        row.id,
+                        state=OccurrenceState.SCHEDULED.value,
+                        sequence=row.sequence + 1,
+                        updated_at=now,
+                    )
+        log.info("seminar %s confirmed", seminar_id)
+        await self._changed()
+        return await self.seminar(seminar_id)
 
     async def delete_seminar(self, seminar_id: int) -> None:
         async with self._lock, self._engine().begin() as conn:

@@ -25,7 +25,11 @@ from schedules.errors import OccurrenceNotFound, SeminarNotFound
 from schedules.ports import SessionInfo
 from schedules.tables import occurrences, rooms, seminars
 
-ACTIVE_STATES = (OccurrenceState.SCHEDULED.value, OccurrenceState.LIVE.value)
+ACTIVE_STATES = (
+    OccurrenceState.SCHEDULED.value,
+    OccurrenceState.LIVE.value,
+    OccurrenceState.REQUESTED.value,  # holds the room until confirmed or declined
+)
 # Any occurrence whose blocked window touches [a, b) starts before b + lead-in and ends after
 # a - lead-out; the widest lead times bound that for an index-friendly query.
 _LEAD_IN_MARGIN = timedelta(minutes=MAX_LEAD_IN_MINUTES)

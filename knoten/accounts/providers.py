@@ -34,10 +34,17 @@ class Provider:
     name: str
     contact: str
     is_default: bool
+    direct_booking: bool = False
 
 
 def _provider(row: object) -> Provider:
-    return Provider(row.id, row.name, row.contact, bool(row.is_default))  # type: ignore[attr-defined]
+    return Provider(
+        row.id,  # type: ignore[attr-defined]
+        row.name,  # type: ignore[attr-defined]
+        row.contact,  # type: ignore[attr-defined]
+        bool(row.is_default),  # type: ignore[attr-defined]
+        bool(row.direct_booking),  # type: ignore[attr-defined]
+    )
 
 
 def _check_name(name: str) -> str:
@@ -77,11 +84,14 @@ class ProviderStore:
             query = select(func.min(providers.c.id)).where(providers.c.is_default.is_(True))
             return int((await conn.execute(query)).scalar_one())
 
-    async def create(self, name: str, contact: str = "") -> Provider:
+    async def create(
+        self, name: str, contact: str = "", *, direct_booking: bool = False
+    ) -> Provider:
         values = {
             "name": _check_name(name),
             "contact": contact.strip(),
             "is_default": False,
+            "direct_booking": direct_booking,
             "created_at": datetime.now(UTC),
         }
         try:
@@ -94,13 +104,15 @@ class ProviderStore:
         log.info("provider %s created (id %s)", values["name"], provider_id)
         return await self.get(provider_id)
 
-    async def update(self, provider_id: int, **changes: str) -> Provider:
+    async def update(self, provider_id: int, **changes: str | bool) -> Provider:
         await self.get(provider_id)
-        values = {}
+        values: dict[str, str | bool] = {}
+        if "direct_booking" in changes:
+            values["direct_booking"] = bool(changes["direct_booking"])
         if "name" in changes:
-            values["name"] = _check_name(changes["name"])
+            values["name"] = _check_name(str(changes["name"]))
         if "contact" in changes:
-            values["contact"] = changes["contact"].strip()
+            values["contact"] = str(changes["contact"]).strip()
         if values:
             try:
                 async with self._engine().begin() as conn:

@@ -19,6 +19,8 @@ providers = Table(
     Column("name", String(120), nullable=False, unique=True),
     Column("contact", Text, nullable=False, default=""),
     Column("is_default", Boolean, nullable=False, default=False),
+    # "darf direkt buchen": its hosts' bookings are scheduled at once, not requested (0011).
+    Column("direct_booking", Boolean, nullable=False, default=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
 

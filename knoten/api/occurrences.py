@@ -32,7 +32,7 @@ class OccurrenceOut(BaseModel):
     start: DateTimeText = Field(description="RFC 3339 with the offset of the seminar's time zone")
     end: DateTimeText
     timezone: TimezoneName
-    state: Literal["scheduled", "live", "ended", "cancelled", "missed", "failed"]
+    state: Literal["requested", "scheduled", "live", "ended", "cancelled", "missed", "failed"]
     state_reason: str | None
     moved: bool
     lead_in_minutes: int

@@ -18,6 +18,10 @@ from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model
 from knoten.keys import ACCOUNTS, PROVIDERS
 
+DIRECT_HELP = (
+    '"darf direkt buchen": its hosts\' bookings are scheduled at once instead of being '
+    "requested for the library to confirm"
+)
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 
 
@@ -46,6 +50,7 @@ class ProviderIn(BaseModel):
 
     name: Name
     contact: str = Field(default="", max_length=1000, description="who to call, e-mail, phone")
+    direct_booking: bool = Field(default=False, description=DIRECT_HELP)
 
 
 class ProviderPatch(BaseModel):
@@ -53,6 +58,7 @@ class ProviderPatch(BaseModel):
 
     name: Name | None = None
     contact: str | None = Field(default=None, max_length=1000)
+    direct_booking: bool | None = Field(default=None, description=DIRECT_HELP)
 
 
 class ProviderOut(BaseModel):
@@ -60,6 +66,7 @@ class ProviderOut(BaseModel):
     name: str
     contact: str
     is_default: bool
+    direct_booking: bool
     hosts: list[AccountOut]
     partners: list[AccountOut]
 
@@ -84,6 +91,7 @@ async def _provider_out(request: web.Request, provider: Provider) -> ProviderOut
         name=provider.name,
         contact=provider.contact,
         is_default=provider.is_default,
+        direct_booking=provider.direct_booking,
         hosts=[AccountOut.of(a) for a in members if a.role is Role.HOST],
         partners=[AccountOut.of(a) for a in members if a.role is Role.PARTNER],
     )
@@ -99,7 +107,9 @@ async def list_providers(request: web.Request) -> web.Response:
 
 async def create_provider(request: web.Request) -> web.Response:
     body = await read_model(request, ProviderIn)
-    provider = await request.app[PROVIDERS].create(body.name, body.contact)
+    provider = await request.app[PROVIDERS].create(
+        body.name, body.contact, direct_booking=body.direct_booking
+    )
     response = json_response(await _provider_out(request, provider), status=201)
     response.headers["Location"] = f"/api/v1/providers/{provider.id}"
     return response

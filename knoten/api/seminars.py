@@ -11,6 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from knoten.accounts.errors import ProviderNotFound
 from knoten.accounts.principal import principal_of
+from knoten.api.booking_requests import (
+    is_requested,
+    needs_confirmation,
+    refuse_change_of_request,
+)
 from knoten.api.occurrences import OccurrenceOut, local_iso
 from knoten.http.errors import ApiError
 from knoten.http.formats import TIMEZONE_DESCRIPTION, DateTimeText, TimezoneName
@@ -122,6 +127,9 @@ class SeminarOut(BaseModel):
     occurrence_count: int
     occurrences: list[OccurrenceOut] | None = None
     provider_id: int | None = Field(default=None, description="the provider that owns it")
+    requested: bool = Field(
+        default=False, description="a host's request waiting for the library (dates 'requested')"
+    )
     series_join_url: str | None = Field(
         default=None, description="one participant link for all dates: opens the current or next"
     )
@@ -156,12 +164,13 @@ class SeminarQuery(BaseModel):
     room_id: int | None = Field(default=None, ge=1)
 
 
-async def _detail(request: web.Request, detail: SeminarDetail) -> SeminarOut:
+async def seminar_out(request: web.Request, detail: SeminarDetail) -> SeminarOut:
     links = request.app[JOIN_LINKS]
     occurrences = [OccurrenceOut.of(o, links.url(o)) for o in detail.occurrences]
     out = SeminarOut.of(detail.seminar, len(occurrences), occurrences)
     out.provider_id = await request.app[PROVIDERS].owner_of(detail.seminar.id)
     out.series_join_url = request.app[SERIES_LINKS].url(detail.seminar.id)
+    out.requested = is_requested(detail)
     return out
 
 
@@ -198,10 +207,11 @@ async def create_seminar(request: web.Request) -> web.Response:
     body = await read_model(request, SeminarIn)
     await _check_partners(request, body.partner_ids)
     owner = await _owner(request, body.provider_id)
-    detail = await request.app[SCHEDULE].create_seminar(body.draft())
+    requested = await needs_confirmation(request, owner, body.recurrence)
+    detail = await request.app[SCHEDULE].create_seminar(body.draft(), requested=requested)
     if owner is not None:
         await request.app[PROVIDERS].set_owner(detail.seminar.id, owner)
-    response = json_response(await _detail(request, detail), status=201)
+    response = json_response(await seminar_out(request, detail), status=201)
     response.headers["Location"] = f"/api/v1/seminars/{detail.seminar.id}"
     return response
 
@@ -222,7 +232,7 @@ async def list_seminars(request: web.Request) -> web.Response:
 
 async def get_seminar(request: web.Request) -> web.Response:
     detail = await request.app[SCHEDULE].seminar(path_int(request, "seminar_id"))
-    return json_response(await _detail(request, detail))
+    return json_response(await seminar_out(request, detail))
 
 
 async def update_seminar(request: web.Request) -> web.Response:
@@ -230,10 +240,11 @@ async def update_seminar(request: web.Request) -> web.Response:
     body = await read_model(request, SeminarPatch)
     await _check_partners(request, body.partner_ids)
     owner = await _owner(request, body.provider_id)
+    await refuse_change_of_request(request, seminar_id)
     detail = await request.app[SCHEDULE].update_seminar(seminar_id, body.changes())
     if owner is not None and body.provider_id is not None:
         await request.app[PROVIDERS].set_owner(seminar_id, owner)
-    return json_response(await _detail(request, detail))
+    return json_response(await seminar_out(request, detail))
 
 
 async def delete_seminar(request: web.Request) -> web.Response:

@@ -28,6 +28,18 @@ ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
         "setup_submit": "Konto anlegen und anmelden",
         "signed_in_as": "Angemeldet als",
         "nav_providers": "Bildungsträger",
+        "state_requested": "angefragt",
+        "request_title": "Angefragt",
+        "request_text_host": "Diese Buchung ist angefragt: Sie hält den Raum frei, geht aber "
+        "erst live, wenn die Bibliothek sie bestätigt hat.",
+        "request_text_staff": "Ein Bildungsträger fragt diese Termine an. Sie halten den Raum "
+        "frei, bis Sie bestätigen oder ablehnen.",
+        "request_confirm": "Bestätigen",
+        "request_decline": "Ablehnen",
+        "request_decline_confirm": "Die Anfrage ablehnen? Die Termine werden gelöscht, der Raum "
+        "ist wieder frei.",
+        "request_confirmed": "Bestätigt: Die Termine sind geplant.",
+        "request_declined": "Abgelehnt.",
         "series_link_invalid": "Dieser Teilnahme-Link ist nicht gültig. Bitte nutzen Sie den "
         "Link, den Sie bekommen haben.",
         "series_link_gone": "Diese Veranstaltung gibt es nicht mehr.",
@@ -77,6 +89,18 @@ ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
         "setup_submit": "Create the account and sign in",
         "signed_in_as": "Signed in as",
         "nav_providers": "Providers",
+        "state_requested": "requested",
+        "request_title": "Requested",
+        "request_text_host": "This booking is requested: it holds the room but goes live only "
+        "once the library has confirmed it.",
+        "request_text_staff": "A provider asks for these dates. They hold the room until you "
+        "confirm or decline.",
+        "request_confirm": "Confirm",
+        "request_decline": "Decline",
+        "request_decline_confirm": "Decline the request? Its dates are deleted and the room is "
+        "free again.",
+        "request_confirmed": "Confirmed: the dates are scheduled.",
+        "request_declined": "Declined.",
         "series_link_invalid": "This join link is not valid. Please use the link you were given.",
         "series_link_gone": "This course no longer exists.",
         "providers_title": "Education providers",

@@ -240,10 +240,13 @@ def test_only_the_cancelled_occurrence_is_cancelled(feed: bytes, events: list[Fe
 def test_status_mapping_and_notes(state: OccurrenceState) -> None:
     vevent = icalendar_events(build([one_off(status=state.value)]))[occurrence_uid(201, HOST)]
     cancelled = state is OccurrenceState.CANCELLED
-    assert str(vevent["STATUS"]) == ("CANCELLED" if cancelled else "CONFIRMED")
+    requested = state is OccurrenceState.REQUESTED  # a host's booking not confirmed yet
+    expected = "CANCELLED" if cancelled else "TENTATIVE" if requested else "CONFIRMED"
+    assert str(vevent["STATUS"]) == expected
     assert str(vevent["TRANSP"]) == ("TRANSPARENT" if cancelled else "OPAQUE")
     description = str(vevent["DESCRIPTION"])
-    if state in (OccurrenceState.CANCELLED, OccurrenceState.MISSED, OccurrenceState.FAILED):
+    if state in (OccurrenceState.CANCELLED, OccurrenceState.MISSED, OccurrenceState.FAILED,
+                 OccurrenceState.REQUESTED):  # fmt: skip
         assert description.startswith(f"Hinweis: {STATUS_NOTES[state]}\n\n")
     else:
         assert "Hinweis" not in description

@@ -4,6 +4,7 @@ import {
   T, LANG, tr, api, apiOptional, el, FormErrors, showNotice, todayIn, mondayOf, wallDay, wallTime,
   formatDay, formatInstant, stateText, setDateState,
 } from "./common.js";
+import { showRequest } from "./request.js";
 
 const main = document.getElementById("main");
 const form = document.getElementById("seminar-form");
@@ -298,6 +299,11 @@ async function start() {
       seminar = await api(`/seminars/${seminarId}`);
       fill(seminar);
       renderOccurrences();
+      showRequest(seminar, (confirmed) => {
+        if (!confirmed) return location.assign(`/dashboard?room=${seminar.room_id}`);
+        seminar = confirmed;
+        renderOccurrences();
+      });
       $("back").href = `/dashboard?room=${seminar.room_id}&week=${mondayOf(wallDay(seminar.start))}`;
       $("cancel-series").addEventListener("click", cancelSeries);
       $("delete-seminar").addEventListener("click", deleteSeminar);

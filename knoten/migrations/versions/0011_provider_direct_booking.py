@@ -1,0 +1,26 @@
+"""Providers: "darf direkt buchen" (its hosts' bookings need no confirmation by the library).
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-04
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("providers") as batch:
+        batch.add_column(
+            sa.Column("direct_booking", sa.Boolean, nullable=False, server_default=sa.false())
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("providers") as batch:
+        batch.drop_column("direct_booking")
