@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 RUN_DEBS := ffmpeg fonts-dejavu-core
-TEST_DEBS := $(RUN_DEBS) chromium nginx libnginx-mod-rtmp procps nodejs prometheus
+TEST_DEBS := $(RUN_DEBS) chromium nginx libnginx-mod-rtmp procps nodejs prometheus postgresql
 
 .PHONY: run test bench lint setup setup-test debs debs-test js-test clean
 
