@@ -169,6 +169,12 @@ async def test_every_page_and_form_error_is_german_and_accessible(
     await page.goto(share["url"][:-6] + "xxxxxx")
     await expect(page.get_by_role("heading", level=1)).to_contain_text("nicht gefunden")
     await walk.check(page, "18-share-mistyped")
+    async with api.get("/api/v1/rooms/1/display") as response:
+        display_url = (await response.json())["url"]
+    await page.goto(display_url + "&lang=de")
+    await walk.check(page, "20-room-display")
+    await page.goto(knoten_app.url("/?lang=de"))
+    await walk.check(page, "21-start-page")
     await page.goto(knoten_app.url("/share/recording/abc"))  # a letter missing in the path
     await expect(page.get_by_role("heading", level=1)).to_have_text("Seite nicht gefunden")
     await walk.check(page, "19-page-not-found")
