@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 LONG = os.environ.get("KNOTEN_FUZZ_LONG") == "1"
 BUDGET_S = 900 if LONG else 150
 
-#: The checks that make a run fail: server errors and answers the description does not list or
-#: describe. (Checks about which valid-looking requests the API refuses are left out: the schema
-#: cannot express "room 5 exists" or "the end after the start".)
+#: The checks that make a run fail: server errors, answers the description does not list or
+#: describe, and methods it does not declare (405 with a matching Allow). Left out: which
+#: requests the API accepts or refuses (the schema cannot say "room 5 exists", and pydantic
+#: reads "true" as true, which negative_data_rejection counts as accepting invalid data).
 CHECKS = ",".join(
     [
         "not_a_server_error",
@@ -34,6 +35,8 @@ CHECKS = ",".join(
         "content_type_conformance",
         "response_headers_conformance",
         "response_schema_conformance",
+        "unsupported_method",
+        "allow_header_conformance",
     ]
 )
 
