@@ -21,7 +21,13 @@ from aiortc.mediastreams import VideoStreamTrack
 from knoten.config import Config
 from streaming.dialog.tiles import TileLayout
 from tests.knoten.test_dialog_broadcast import Tone
-from tests.streaming.test_live_tiles import GREEN_YUV, green_runs, is_green, region_colour
+from tests.streaming.test_live_tiles import (
+    GREEN_YUV,
+    green_runs,
+    is_green,
+    region_colour,
+    tile_middle,
+)
 from tests.support.app_fixtures import admin_session, make_config, serve
 from tests.support.dialog_dates import speak, start_recorded_date, stop_and_archive
 from tests.support.ports import free_tcp_port
@@ -74,10 +80,7 @@ async def test_camera_tile_reaches_partner_and_recording_only_while_on_stage(
         archived = await stop_and_archive(running, api, occurrence["id"])
 
     await nginx_partner.stop()
-    layout = TileLayout(1280, 720)
-    tx, ty = layout.tile_origin(0)
-    tile = (tx + layout.tile_width // 4, ty + layout.tile_height // 4,
-            layout.tile_width // 2, layout.tile_height // 2)  # fmt: skip
+    tile = tile_middle(TileLayout(1280, 720), 0)
     for media in (nginx_partner.recordings("tiles")[0], archived):
         samples = region_colour(media, tile)
         runs = green_runs(samples)

@@ -120,15 +120,18 @@ def green_runs(samples: list[tuple[float, ...]]) -> list[tuple[int, int]]:
     return runs
 
 
+def tile_middle(layout: TileLayout, slot: int) -> tuple[int, int, int, int]:
+    """The middle half of a tile (a 4:3 camera in a 16:9 tile: its sides stay transparent)."""
+    tx, ty = layout.tile_origin(slot)
+    return (tx + layout.tile_width // 4, ty + layout.tile_height // 4,
+            layout.tile_width // 2, layout.tile_height // 2)  # fmt: skip
+
+
 def check_picture(media: Path, layout: TileLayout) -> None:
     """Two stretches of green in slot 0's tile: SHOW_S (then hidden), and the camera that
     stopped (1 s, then gone after STALE_S); the room's picture before, between and after, and
     never green anywhere else."""
-    tx, ty = layout.tile_origin(0)
-    # The middle of the tile (the camera is 4:3 in a 16:9 tile: its sides stay transparent).
-    tile = (tx + layout.tile_width // 4, ty + layout.tile_height // 4,
-            layout.tile_width // 2, layout.tile_height // 2)  # fmt: skip
-    samples = region_colour(media, tile)
+    samples = region_colour(media, tile_middle(layout, 0))
     runs = green_runs(samples)
     seconds = [(last - first + 1) / 2 for first, last in runs]
     print(f"{media.name}: tile green runs {runs} ({seconds} s) of {len(samples)} samples")
@@ -189,3 +192,44 @@ async def test_tile_reaches_partner_and_recording_only_while_shown(
     assert len(recorded) == 1, "the partner connection never dropped"
     for media in (recorded[0], recording):
         check_picture(media, session.tiles.layout)
+
+
+async def test_room_picture_carries_on_when_the_tiles_go_away(
+    tmp_path: Path, nginx_partner
+) -> None:
+    """The tile input itself ending (its server gone) leaves the room's picture running in the
+    same FFmpeg: overlay passes the picture through, nothing restarts, no gap."""
+    plan = SessionPlan(
+        occurrence_id=42,
+        title="Gespräch",
+        start_label="18:00",
+        camera=CameraSource("testsrc"),
+        run_dir=tmp_path / "run",
+        hls_dir=tmp_path / "hls",
+        partners=(PartnerTarget(1, "Campus", "rtmp", "720p", nginx_partner.url("gone")),),
+        remote_audio=False,
+    )
+    processes = FfmpegProcesses()
+    session = LiveSession(plan, processes)
+    recording = tmp_path / "master.ts"
+    try:
+        await session.start(live=True)
+        assert session.tiles is not None
+        recorder = _recorder("rec", session.master_feed, recording)
+        await processes.start(recorder)
+        await _wait(lambda: session.outputs_status()[0].state == "live", 30, "partner live")
+        await show(session, 0, camera_frames(2.0), hide=False)
+        before = _commands(processes)
+        await session.tiles.aclose()  # the canvas ends mid-stream, a tile still on it
+        await asyncio.sleep(4)
+        after = _commands(processes)
+        await processes.remove(recorder.name)
+    finally:
+        await session.aclose()
+        await processes.aclose()
+    assert before == after, "the camera's FFmpeg went on: no restart, same command"
+    samples = region_colour(recording, tile_middle(session.tiles.layout, 0))
+    assert len(samples) >= 10, "the picture went on after the tiles ended"
+    assert any(is_green(s) for s in samples), "the tile was there before"
+    assert not any(is_green(s) for s in samples[-4:]), "and is gone with its input"
+    assert largest_video_gap(recording) < 0.5, "the picture never stalled"
