@@ -83,6 +83,7 @@ from knoten.keys import (
     MEDIA_TOOLS,
     METRICS_REGISTRY,
     OPENAPI,
+    PARTNER_ACCESS,
     PARTNERS,
     PROVIDERS,
     PUSH_INGEST,
@@ -108,11 +109,12 @@ from knoten.keys import (
 )
 from knoten.live_metrics import LiveSessionCollector
 from knoten.media import MediaTools
+from knoten.partner_access import PartnerAccess
 from knoten.security import AdminToken, load_or_create_admin_token
 from knoten.seminar_controller import SeminarController
 from knoten.series_links import SeriesLinks
 from knoten.web import conversation as conversation_pages
-from knoten.web import dashboard, display, join, pages, series_join, signin
+from knoten.web import dashboard, display, join, pages, partner_dates, series_join, signin
 from knoten.web.error_pages import page_not_found_middleware
 from knoten.web.session import SessionStore
 from recordings.catalog import Catalog
@@ -233,9 +235,9 @@ def build_app(
         config.public_url,
         grace=timedelta(minutes=config.webrtc.join_grace_minutes),
     )
-    app[SERIES_LINKS] = SeriesLinks(
-        load_or_create_join_secret(config.data_dir), config.public_url, clock.now
-    )
+    join_secret = load_or_create_join_secret(config.data_dir)
+    app[SERIES_LINKS] = SeriesLinks(join_secret, config.public_url, clock.now)
+    app[PARTNER_ACCESS] = PartnerAccess(join_secret, config.public_url, clock.now)
     app[DISPLAY_LINKS] = DisplayLinks.from_data_dir(config.data_dir, config.public_url)
     check_aiortc()  # the WebRTC internals Knoten relies on, before anything is built on them
     app[WEBRTC] = _viewer_registry(config, registry)
@@ -323,6 +325,7 @@ def build_app(
     stage.add_routes(router)  # speakers publish, the room, the host and speakers listen
     join.add_routes(router)
     series_join.add_routes(router)  # one participant link per course
+    partner_dates.add_routes(router)  # a partner's own dates and calendar feed
     conversation_pages.add_routes(router)
     display.add_routes(router)  # the room PC's page
     recordings.add_routes(router)  # public share links

@@ -23,6 +23,7 @@ from knoten.db import Database
 from knoten.display_links import DisplayLinks
 from knoten.join_links import JoinLinks
 from knoten.media import MediaTools
+from knoten.partner_access import PartnerAccess
 from knoten.security import AdminToken
 from knoten.seminar_controller import SeminarController
 from knoten.series_links import SeriesLinks
@@ -69,6 +70,7 @@ PROVIDERS = web.AppKey("providers", ProviderStore)
 ACCESS = web.AppKey("access", AccessGuard)
 AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 SERIES_LINKS = web.AppKey("series_links", SeriesLinks)
+PARTNER_ACCESS = web.AppKey("partner_access", PartnerAccess)
 SEMINAR_CONTROLLER = web.AppKey("seminar_controller", SeminarController)
 PUSH_INGEST = web.AppKey("push_ingest", PushIngest)
 WHIP_INGEST = web.AppKey("whip_ingest", WhipIngest)

@@ -5,7 +5,8 @@
 
 HEAD answers like GET without a body; segments take byte ranges (:mod:`knoten.http.ranges`).
 
-The token is the partner's HLS pull token (checked in constant time by the partner repository);
+The token is the partner's HLS pull token (checked in constant time by the partner repository)
+or a per-date token of that partner (:mod:`knoten.partner_access`: valid only around its date);
 a missing or wrong one is a 401, checked before anything about the occurrence is revealed. A
 404 means the path names nothing that is on air: unknown or not running occurrence, a partner
 not on its session, a segment name that is not one FFmpeg writes, or a file that is gone.
@@ -26,7 +27,9 @@ from aiohttp import web
 
 from knoten.http.errors import ApiError
 from knoten.http.ranges import MediaFileResponse
-from knoten.keys import PARTNERS, SEMINAR_CONTROLLER
+from knoten.keys import PARTNER_ACCESS, PARTNERS, SCHEDULE, SEMINAR_CONTROLLER
+from knoten.partner_access import is_date_token
+from schedules.errors import OccurrenceNotFound
 from streaming.live.hls import (
     PLAYLIST,
     PLAYLIST_TYPE,
@@ -57,10 +60,13 @@ def _id(request: web.Request, name: str) -> int:
     return int(raw)
 
 
-async def _check_token(request: web.Request, partner_id: int) -> str:
+async def _check_token(request: web.Request, partner_id: int, occurrence_id: int) -> str:
     token = request.query.get("token", "")
     if not token:
         raise ApiError(401, "unauthorized", "missing token", field="token", headers=_NO_STORE)
+    if len(token) <= MAX_TOKEN_LENGTH and is_date_token(token):
+        await _check_date_token(request, token, partner_id, occurrence_id)
+        return token
     if len(token) > MAX_TOKEN_LENGTH or not await request.app[PARTNERS].check_hls_token(
         partner_id, token
     ):
@@ -68,11 +74,28 @@ async def _check_token(request: web.Request, partner_id: int) -> str:
     return token
 
 
+async def _check_date_token(
+    request: web.Request, token: str, partner_id: int, occurrence_id: int
+) -> None:
+    """A per-date pull token (:mod:`knoten.partner_access`): this partner, this date, and only
+    within the date's window; the signature is checked before anything about the date."""
+    access = request.app[PARTNER_ACCESS]
+    if not access.signed_for(token, partner_id, occurrence_id):
+        raise ApiError(401, "unauthorized", "invalid token", field="token", headers=_NO_STORE)
+    try:
+        row = await request.app[SCHEDULE].occurrence(occurrence_id)
+    except OccurrenceNotFound:
+        raise _not_found() from None
+    if not access.admits(partner_id, row):
+        raise ApiError(401, "outside_window", "this address is valid only around its date",
+                       field="token", headers=_NO_STORE)  # fmt: skip
+
+
 async def _on_air_file(request: web.Request, name: str) -> tuple[Path, str]:
     """The file ``name`` of the partner's HLS on a running session, and the (valid) token."""
     occurrence_id = _id(request, "occurrence_id")
     partner_id = _id(request, "partner_id")
-    token = await _check_token(request, partner_id)
+    token = await _check_token(request, partner_id, occurrence_id)
     directory = request.app[SEMINAR_CONTROLLER].hls_directory(occurrence_id, partner_id)
     path = None if directory is None else file_inside(directory, name)
     if path is None:

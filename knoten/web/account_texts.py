@@ -29,6 +29,19 @@ ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
         "signed_in_as": "Angemeldet als",
         "nav_providers": "Bildungsträger",
         "state_requested": "angefragt",
+        "nav_my_dates": "Meine Termine",
+        "my_dates_title": "Meine Termine",
+        "my_dates_no_partner": "Dieses Konto gehört zu keinem Partner.",
+        "my_dates_intro_hls": "Ihre kommenden Termine mit der genauen Abruf-Adresse (HLS) für "
+        "jeden Termin. Jede Adresse gilt nur im angegebenen Zeitraum: vom Vorlauf bis 15 Minuten "
+        "nach dem Ende.",
+        "my_dates_intro_push": "Ihre kommenden Termine. Knoten sendet zu diesen Zeiten an die "
+        "Adresse, die die Bibliothek für Sie eingetragen hat.",
+        "my_dates_feed": "Kalender-Abo Ihrer Termine (iCal)",
+        "my_dates_when": "Termin",
+        "my_dates_window": "Adresse gültig",
+        "my_dates_pull": "Abruf-Adresse",
+        "my_dates_none": "Zurzeit sind keine Termine geplant.",
         "request_title": "Angefragt",
         "request_text_host": "Diese Buchung ist angefragt: Sie hält den Raum frei, geht aber "
         "erst live, wenn die Bibliothek sie bestätigt hat.",
@@ -90,6 +103,19 @@ ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
         "signed_in_as": "Signed in as",
         "nav_providers": "Providers",
         "state_requested": "requested",
+        "nav_my_dates": "My dates",
+        "my_dates_title": "My dates",
+        "my_dates_no_partner": "This account belongs to no partner.",
+        "my_dates_intro_hls": "Your coming dates with the exact pull address (HLS) for each. "
+        "Each address is valid only in the period shown: from the lead-in until 15 minutes "
+        "after the end.",
+        "my_dates_intro_push": "Your coming dates. Knoten sends to the address the library "
+        "entered for you at these times.",
+        "my_dates_feed": "Calendar subscription of your dates (iCal)",
+        "my_dates_when": "Date",
+        "my_dates_window": "Address valid",
+        "my_dates_pull": "Pull address",
+        "my_dates_none": "No dates are planned at the moment.",
         "request_title": "Requested",
         "request_text_host": "This booking is requested: it holds the room but goes live only "
         "once the library has confirmed it.",
