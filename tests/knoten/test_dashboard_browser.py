@@ -59,7 +59,7 @@ async def test_host_books_a_weekly_seminar_sees_it_and_a_conflict(
 ) -> None:
     first = _today() + timedelta(days=7)
     await sign_in(page, knoten_app)
-    await expect(page.get_by_role("heading", name="Kalender")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Kalender", exact=True)).to_be_visible()
     await expect(page.locator(".day.today")).to_have_count(1)
     await page.screenshot(path=str(artifacts_dir / "01-calendar-empty.png"), full_page=True)
 

@@ -119,7 +119,7 @@ async def test_host_runs_a_recorded_seminar_end_to_end(
     await page.get_by_label("Passwort").fill(TEST_PASSWORD)
     await _shot(page, artifacts_dir, "01-signin")
     await page.get_by_role("button", name="Anmelden").click()
-    await expect(page.get_by_role("heading", name="Kalender")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Kalender", exact=True)).to_be_visible()
 
     # -- 2. book a weekly, recorded seminar with the partner ------------------------------------
     await page.get_by_role("link", name="Neues Seminar").click()
