@@ -8,10 +8,13 @@ FFmpeg command changes or restarts when tiles come and go; and a camera that sto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import re
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -146,9 +149,12 @@ def check_picture(media: Path, layout: TileLayout) -> None:
     assert largest_video_gap(media) < 0.5, "the picture never stalled"
 
 
-async def test_tile_reaches_partner_and_recording_only_while_shown(
-    tmp_path: Path, nginx_partner
-) -> None:
+@contextlib.asynccontextmanager
+async def on_air(
+    tmp_path: Path, partner: Any, key: str
+) -> AsyncIterator[tuple[LiveSession, FfmpegProcesses]]:
+    """A live test-pattern session with tiles (no mix) at ``partner`` and a recorder of its
+    master in ``tmp_path/master.ts``, once the partner receives; stopped at the end."""
     plan = SessionPlan(
         occurrence_id=41,
         title="Gespräch",
@@ -156,19 +162,30 @@ async def test_tile_reaches_partner_and_recording_only_while_shown(
         camera=CameraSource("testsrc"),
         run_dir=tmp_path / "run",
         hls_dir=tmp_path / "hls",
-        partners=(PartnerTarget(1, "Campus", "rtmp", "720p", nginx_partner.url("tiles")),),
+        partners=(PartnerTarget(1, "Campus", "rtmp", "720p", partner.url(key)),),
         remote_audio=False,
     )
     processes = FfmpegProcesses()
     session = LiveSession(plan, processes)
-    recording = tmp_path / "master.ts"
-    green = camera_frames(SHOW_S)
     try:
         await session.start(live=True)
         assert session.tiles is not None
-        recorder = _recorder("rec", session.master_feed, recording)
+        recorder = _recorder("rec", session.master_feed, tmp_path / "master.ts")
         await processes.start(recorder)
         await _wait(lambda: session.outputs_status()[0].state == "live", 30, "partner live")
+        yield session, processes
+        await processes.remove(recorder.name)
+    finally:
+        await session.aclose()
+        await processes.aclose()
+
+
+async def test_tile_reaches_partner_and_recording_only_while_shown(
+    tmp_path: Path, nginx_partner
+) -> None:
+    green = camera_frames(SHOW_S)
+    async with on_air(tmp_path, nginx_partner, "tiles") as (session, processes):
+        assert session.tiles is not None
         await asyncio.sleep(3)  # before: the room alone
         before = _commands(processes)
         await show(session, 0, green)
@@ -180,17 +197,13 @@ async def test_tile_reaches_partner_and_recording_only_while_shown(
         await _wait(lambda: session.tiles.tiles_shown == (False, False), 5, "stale tile gone")
         await asyncio.sleep(3)  # after: the room alone again
         after = _commands(processes)
-        await processes.remove(recorder.name)
-    finally:
-        await session.aclose()
-        await processes.aclose()
     assert before == after, "no FFmpeg command may change or restart for a tile"
     assert all(restarts == 0 for _, restarts, _ in after.values()), after
 
     await nginx_partner.stop()
     recorded = nginx_partner.recordings()
     assert len(recorded) == 1, "the partner connection never dropped"
-    for media in (recorded[0], recording):
+    for media in (recorded[0], tmp_path / "master.ts"):
         check_picture(media, session.tiles.layout)
 
 
@@ -199,35 +212,15 @@ async def test_room_picture_carries_on_when_the_tiles_go_away(
 ) -> None:
     """The tile input itself ending (its server gone) leaves the room's picture running in the
     same FFmpeg: overlay passes the picture through, nothing restarts, no gap."""
-    plan = SessionPlan(
-        occurrence_id=42,
-        title="Gespräch",
-        start_label="18:00",
-        camera=CameraSource("testsrc"),
-        run_dir=tmp_path / "run",
-        hls_dir=tmp_path / "hls",
-        partners=(PartnerTarget(1, "Campus", "rtmp", "720p", nginx_partner.url("gone")),),
-        remote_audio=False,
-    )
-    processes = FfmpegProcesses()
-    session = LiveSession(plan, processes)
-    recording = tmp_path / "master.ts"
-    try:
-        await session.start(live=True)
+    async with on_air(tmp_path, nginx_partner, "gone") as (session, processes):
         assert session.tiles is not None
-        recorder = _recorder("rec", session.master_feed, recording)
-        await processes.start(recorder)
-        await _wait(lambda: session.outputs_status()[0].state == "live", 30, "partner live")
         await show(session, 0, camera_frames(2.0), hide=False)
         before = _commands(processes)
         await session.tiles.aclose()  # the canvas ends mid-stream, a tile still on it
         await asyncio.sleep(4)
         after = _commands(processes)
-        await processes.remove(recorder.name)
-    finally:
-        await session.aclose()
-        await processes.aclose()
     assert before == after, "the camera's FFmpeg went on: no restart, same command"
+    recording = tmp_path / "master.ts"
     samples = region_colour(recording, tile_middle(session.tiles.layout, 0))
     assert len(samples) >= 10, "the picture went on after the tiles ended"
     assert any(is_green(s) for s in samples), "the tile was there before"
