@@ -25,7 +25,7 @@ from tests.support.page_checks import PageWalk
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.timeout(150),
+    pytest.mark.timeout(240),
     pytest.mark.usefixtures("no_orphan_ffmpeg"),
 ]
 
