@@ -69,4 +69,4 @@ async def room_calendar(request: web.Request) -> web.Response:
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/calendar/rooms/{room_id}.ics", room_calendar)
+    router.add_get("/calendar/rooms/{room_id:[0-9]+}.ics", room_calendar)

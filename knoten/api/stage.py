@@ -108,7 +108,7 @@ async def stop_listening(request: web.Request) -> web.Response:
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_post("/stage/{occurrence_id}/publish", publish)
-    router.add_delete("/stage/{occurrence_id}/publish/{resource}", unpublish)
-    router.add_post("/stage/{occurrence_id}/listen", listen)
-    router.add_delete("/stage/{occurrence_id}/listen/{resource}", stop_listening)
+    router.add_post("/stage/{occurrence_id:[0-9]+}/publish", publish)
+    router.add_delete("/stage/{occurrence_id:[0-9]+}/publish/{resource}", unpublish)
+    router.add_post("/stage/{occurrence_id:[0-9]+}/listen", listen)
+    router.add_delete("/stage/{occurrence_id:[0-9]+}/listen/{resource}", stop_listening)

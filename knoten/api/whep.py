@@ -141,6 +141,6 @@ OPERATIONS = (
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_post("/whep/{occurrence_id}", post_offer)
-    router.add_delete("/whep/{occurrence_id}/{viewer_id}", delete_viewer)
-    router.add_patch("/whep/{occurrence_id}/{viewer_id}", patch_viewer)
+    router.add_post("/whep/{occurrence_id:[0-9]+}", post_offer)
+    router.add_delete("/whep/{occurrence_id:[0-9]+}/{viewer_id}", delete_viewer)
+    router.add_patch("/whep/{occurrence_id:[0-9]+}/{viewer_id}", patch_viewer)

@@ -68,5 +68,5 @@ async def host_socket(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/join/{occurrence_id}/ws", participant_socket)
-    router.add_get("/dashboard/occurrences/{occurrence_id}/ws", host_socket)
+    router.add_get("/join/{occurrence_id:[0-9]+}/ws", participant_socket)
+    router.add_get("/dashboard/occurrences/{occurrence_id:[0-9]+}/ws", host_socket)

@@ -135,6 +135,8 @@ async def display_socket(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/display/{room_id}", display_page)
-    router.add_get("/display/{room_id}/state", display_state)
-    router.add_get("/display/{room_id}/occurrences/{occurrence_id}/ws", display_socket)
+    router.add_get("/display/{room_id:[0-9]+}", display_page)
+    router.add_get("/display/{room_id:[0-9]+}/state", display_state)
+    router.add_get(
+        "/display/{room_id:[0-9]+}/occurrences/{occurrence_id:[0-9]+}/ws", display_socket
+    )

@@ -165,5 +165,5 @@ async def join_page(request: web.Request) -> web.Response:
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/join/{occurrence_id}", join_page)
-    router.add_get("/join/{occurrence_id}/state", join_state)
+    router.add_get("/join/{occurrence_id:[0-9]+}", join_page)
+    router.add_get("/join/{occurrence_id:[0-9]+}/state", join_state)
