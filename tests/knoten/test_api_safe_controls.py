@@ -15,6 +15,7 @@ import pytest
 from knoten.config import Config
 from knoten.keys import SESSION_RUNNER
 from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
+from tests.support.bookings import book_date
 from tests.support.ports import free_tcp_port
 
 pytestmark = pytest.mark.timeout(60)
@@ -37,16 +38,7 @@ async def guarded(
 
 
 async def _book(api: aiohttp.ClientSession, begin: datetime, minutes: int = 60) -> dict:
-    body = {
-        "title": "Sprechstunde",
-        "room_id": 1,
-        "start": begin.replace(microsecond=0, tzinfo=None).isoformat(),
-        "end": (begin + timedelta(minutes=minutes)).replace(microsecond=0, tzinfo=None).isoformat(),
-        "record": False,
-    }
-    async with api.post("/api/v1/seminars", json=body) as response:
-        assert response.status == 201, await response.text()
-        return (await response.json())["occurrences"][0]
+    return await book_date(api, begin, minutes=minutes, record=False)
 
 
 async def test_start_far_ahead_is_refused_and_moving_to_now_starts_it(

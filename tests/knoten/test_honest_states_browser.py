@@ -19,6 +19,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 from tests.knoten.test_dashboard_browser import sign_in
 from tests.knoten.test_join_page import wait_for_feed
 from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
+from tests.support.bookings import book_date
 from tests.support.ports import free_tcp_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
@@ -44,18 +45,10 @@ async def test_a_lost_camera_says_what_is_wrong_and_what_knoten_does(
         assert response.status == 201, await response.text()
         room = await response.json()
     begin = datetime.now(BERLIN) + timedelta(minutes=2)
-    body = {
-        "title": "Lesung im Saal",
-        "room_id": room["id"],
-        "start": begin.replace(microsecond=0, tzinfo=None).isoformat(),
-        "end": (begin + timedelta(hours=1)).replace(microsecond=0, tzinfo=None).isoformat(),
-        "record": False,
-    }
-    async with api.post("/api/v1/seminars", json=body) as response:
-        assert response.status == 201, await response.text()
-        oid = (await response.json())["occurrences"][0]["id"]
-    async with api.post(f"/api/v1/occurrences/{oid}/start") as response:
-        assert response.status == 200
+    date = await book_date(
+        api, begin, title="Lesung im Saal", room_id=room["id"], record=False, start=True
+    )
+    oid = date["id"]
 
     await sign_in(page, knoten_app, f"/dashboard/occurrences/{oid}")
     problem = page.get_by_test_id("source-problem")
@@ -92,17 +85,10 @@ async def test_lead_in_says_gleich_and_an_outage_shows_within_3_s(
     try:
         api = await stack.enter_async_context(admin_session(running, timeout=20))
         begin = datetime.now(BERLIN) + timedelta(minutes=10)
-        body = {
-            "title": "Offene Werkstatt",
-            "room_id": 1,
-            "start": begin.replace(microsecond=0, tzinfo=None).isoformat(),
-            "end": (begin + timedelta(hours=1)).replace(microsecond=0, tzinfo=None).isoformat(),
-            "record": False,
-            "lead_in_minutes": 15,  # the lead-in has begun: the pipeline runs, the slate shows
-        }
-        async with api.post("/api/v1/seminars", json=body) as response:
-            assert response.status == 201, await response.text()
-            occurrence = (await response.json())["occurrences"][0]
+        # The lead-in has begun: the pipeline runs, the slate shows.
+        occurrence = await book_date(
+            api, begin, title="Offene Werkstatt", record=False, lead_in_minutes=15
+        )
         oid = occurrence["id"]
         await wait_for_feed(api, oid)
 

@@ -17,6 +17,7 @@ from playwright.async_api import Page, expect
 
 from tests.knoten.test_dashboard_browser import sign_in
 from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
+from tests.support.bookings import book_date
 from tests.support.ports import free_tcp_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -47,19 +48,8 @@ async def live_app(tmp_path: Path) -> AsyncIterator[tuple[RunningApp, aiohttp.Cl
 
 async def _start(api: aiohttp.ClientSession, room_id: int, title: str) -> int:
     begin = datetime.now(BERLIN) + timedelta(minutes=3)
-    body = {
-        "title": title,
-        "room_id": room_id,
-        "start": begin.replace(microsecond=0, tzinfo=None).isoformat(),
-        "end": (begin + timedelta(hours=1)).replace(microsecond=0, tzinfo=None).isoformat(),
-        "record": False,
-    }
-    async with api.post("/api/v1/seminars", json=body) as response:
-        assert response.status == 201, await response.text()
-        oid = (await response.json())["occurrences"][0]["id"]
-    async with api.post(f"/api/v1/occurrences/{oid}/start") as response:
-        assert response.status == 200
-    return oid
+    date = await book_date(api, begin, title=title, room_id=room_id, record=False, start=True)
+    return int(date["id"])
 
 
 async def _gauge(api: aiohttp.ClientSession, name: str, oid: int) -> float | None:
