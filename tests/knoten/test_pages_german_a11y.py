@@ -21,6 +21,7 @@ from knoten.keys import ARCHIVE_PATHS, FINALIZER, RECORDINGS
 from tests.knoten.test_dashboard_browser import sign_in
 from tests.recordings.fixtures_media import make_recording
 from tests.support.app_fixtures import RunningApp
+from tests.support.browser import RequestLog
 from tests.support.page_checks import PageWalk
 
 pytestmark = [
@@ -43,7 +44,11 @@ async def _post(api: aiohttp.ClientSession, path: str, body: dict) -> dict:
 
 
 async def test_every_page_and_form_error_is_german_and_accessible(
-    knoten_app: RunningApp, api: aiohttp.ClientSession, page: Page, artifacts_dir: Path
+    knoten_app: RunningApp,
+    api: aiohttp.ClientSession,
+    page: Page,
+    artifacts_dir: Path,
+    request_log: RequestLog,
 ) -> None:
     walk = PageWalk(artifacts_dir)
     today = _today()
@@ -180,3 +185,4 @@ async def test_every_page_and_form_error_is_german_and_accessible(
     await walk.check(page, "19-page-not-found")
 
     walk.assert_clean()
+    assert request_log.non_loopback() == []  # axe-core and the pages load nothing from elsewhere
