@@ -65,6 +65,10 @@ async def test_two_partners_receive_their_profiles(tmp_path: Path, nginx_partner
         ),
     )
     async with _running(plan, live=True) as (session, processes):
+        # Started once the date has begun: the slate never says "beginnt um" (it said so until
+        # the camera came up, e.g. after a restart mid-date).
+        slate_text = (plan.run_dir / "slate.txt").read_text()
+        assert "Technische Störung" in slate_text and "beginnt um" not in slate_text
         await _wait(lambda: all(o.state == "live" for o in session.outputs_status()), 20, "outputs")
         probe_a, probe_b = await asyncio.gather(
             ffprobe_json(partner_a.url("izkey"), timeout=15),
