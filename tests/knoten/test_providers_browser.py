@@ -4,6 +4,7 @@ and staff confirm it on the seminar page."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,9 +32,20 @@ async def test_staff_add_a_provider_and_its_host_who_then_signs_in(
 
     await page.get_by_label("Name").first.fill("DigitalLotsen")
     await page.get_by_label("Ansprechperson").fill("Frau Lotse, 03841 000")
+    await page.get_by_label("Darf direkt buchen").check()
     await page.get_by_role("button", name="Speichern").click()
     row = page.get_by_test_id("provider-row").filter(has_text="DigitalLotsen")
     await expect(row).to_contain_text("Frau Lotse")
+    direct = row.get_by_role("checkbox", name="Darf direkt buchen: DigitalLotsen")
+    await expect(direct).to_be_checked()
+    await direct.uncheck()  # its hosts' bookings become requests
+    for _ in range(50):
+        provider = await knoten_app.app[PROVIDERS].find("DigitalLotsen")
+        if provider is not None and not provider.direct_booking:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("unchecking 'Darf direkt buchen' did not reach the provider")
 
     await page.get_by_label("Benutzername").fill("lotse")
     await page.get_by_label("Ihr Name").fill("Lea Lotse")

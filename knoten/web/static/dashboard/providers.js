@@ -14,6 +14,7 @@ const accountErrors = new FormErrors(accountForm, $("account-summary"), {
   username: { slot: "account-username" },
   password: { slot: "account-password" },
   provider_id: { slot: "account-provider" },
+  partner_id: { slot: "account-partner" },
   _default: { slot: "account-username" },
 });
 
@@ -30,6 +31,25 @@ async function remove(provider) {
   }
 }
 
+async function setDirect(provider, box) {
+  try {
+    await api(`/providers/${provider.id}`, { method: "PATCH", body: { direct_booking: box.checked } });
+    showNotice(message, T.saved, "ok");
+  } catch (error) {
+    box.checked = !box.checked;
+    showNotice(message, error.message, "bad");
+  }
+}
+
+async function loadPartners() {
+  const partners = await api("/partners");
+  $("account-partner").replaceChildren(...partners.map((p) => el("option", { value: String(p.id) }, p.name)));
+}
+
+function toggleRole() {
+  $("account-partner-field").hidden = $("account-role").value !== "partner";
+}
+
 async function load() {
   const providers = await api("/providers");
   $("providers-body").replaceChildren(
@@ -41,6 +61,10 @@ async function load() {
         el("td", {}, p.contact || "—"),
         el("td", {}, names(p.hosts)),
         el("td", {}, names(p.partners)),
+        el("td", {}, p.is_default ? "—" : el("input", {
+          type: "checkbox", checked: p.direct_booking, "aria-label": `${T.provider_direct}: ${p.name}`,
+          onchange: (event) => setDirect(p, event.target),
+        })),
         el(
           "td",
           { class: "actions-cell" },
@@ -66,7 +90,11 @@ function fieldError(errors, error) {
 providerForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   providerErrors.clear();
-  const body = { name: $("provider-name").value.trim(), contact: $("provider-contact").value.trim() };
+  const body = {
+    name: $("provider-name").value.trim(),
+    contact: $("provider-contact").value.trim(),
+    direct_booking: $("provider-direct").checked,
+  };
   if (!body.name) return providerErrors.show([["name", T.e_required]]);
   try {
     await api("/providers", { method: "POST", body });
@@ -89,6 +117,7 @@ accountForm.addEventListener("submit", async (event) => {
     role,
   };
   if (role !== "staff") body.provider_id = Number($("account-provider").value);
+  if (role === "partner" && $("account-partner").value) body.partner_id = Number($("account-partner").value);
   if (!body.username) return accountErrors.show([["username", T.e_required]]);
   if (body.password.length < 10) return accountErrors.show([["password", T.account_password_hint]]);
   try {
@@ -101,4 +130,7 @@ accountForm.addEventListener("submit", async (event) => {
   }
 });
 
+$("account-role").addEventListener("change", toggleRole);
+toggleRole();
 load().catch((error) => showNotice(message, `${T.load_failed} ${error.message}`, "bad"));
+loadPartners().catch(() => {});
