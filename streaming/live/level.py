@@ -3,9 +3,9 @@ it has been silent.
 
 One small FFmpeg process (``level_meter_argv``) reads the switched feed — the camera's sound,
 before the remote voices are mixed in —, decodes only its audio at 8 kHz mono and prints the
-RMS level of every 100 ms to a Unix socket this class listens on. A decode of a few kbit/s of
-audio costs about 1 % of a core; nothing is added to the encode-once process, whose command
-must not change while the date runs.
+RMS level of every 100 ms to a Unix socket this class listens on. The process measured 0.003
+cores with the test pattern's AAC (20 s on a loaded 2-core machine); nothing is added to the
+encode-once process, whose command must not change while the date runs.
 """
 
 from __future__ import annotations
