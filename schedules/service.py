@@ -3,7 +3,9 @@
 Each operation validates with the pure domain (timing, recurrence, conflicts, desired), then
 writes in one transaction under one lock, so a conflict check and the write it allows cannot be
 interleaved with another booking, and a refused request leaves nothing behind. Listeners (the
-scheduling triggers) are told after every committed change.
+scheduling triggers) are told after every committed change. On PostgreSQL the database enforces
+the same rule for bookings from other nodes; a write that lost such a race is run again and
+answered like any conflict (:mod:`schedules.room_races`).
 
 Occurrences are materialized as rows, so each has a stable id for join links, recordings and the
 calendar feed. Bounded series are stored whole; open-ended ones up to a rolling horizon
@@ -30,6 +32,7 @@ from schedules.domain import OccurrenceState, OccurrenceTime, OccurrenceView, Se
 from schedules.errors import InvalidOccurrenceState, ScheduleValidationError
 from schedules.recurrence import MAX_SERIES_SPAN, expand, is_bounded, normalize_rrule
 from schedules.recurrence import validate_series as validate_series_rule
+from schedules.room_races import retry_room_races
 from schedules.store import OccurrenceRow, ScheduleStore, SeminarRow
 from schedules.timing import load_timezone, resolve_local, resolve_span, to_local
 
@@ -214,6 +217,7 @@ class ScheduleService:
 
     # -- seminars -----------------------------------------------------------------------------
 
+    @retry_room_races
     async def create_seminar(
         self, draft: SeminarDraft, *, requested: bool = False
     ) -> SeminarDetail:
@@ -253,6 +257,7 @@ class ScheduleService:
         await self._changed()
         return await self.seminar(seminar_id)
 
+    @retry_room_races
     async def update_seminar(self, seminar_id: int, changes: dict[str, Any]) -> SeminarDetail:
         """Apply ``changes`` (SeminarDraft field names) to the seminar and its future occurrences.
 
@@ -391,6 +396,7 @@ class ScheduleService:
         await self._store.insert_occurrences(conn, inserts)
         return len(plan)
 
+    @retry_room_races
     async def confirm_seminar(self, seminar_id: int) -> SeminarDetail:
         """The library confirms a requested booking: its requested dates become scheduled."""
         async with self._lock, self._engine().begin() as conn:
@@ -427,6 +433,7 @@ class ScheduleService:
             counts = await self._store.occurrence_counts(conn)
         return [(row, counts.get(row.id, 0)) for row in rows]
 
+    @retry_room_races
     async def extend_horizons(self) -> int:
         """Materialize open-ended series up to now + horizon; returns occurrences added.
 
@@ -496,6 +503,7 @@ class ScheduleService:
         async with self._engine().connect() as conn:
             return await self._store.occurrence(conn, occurrence_id)
 
+    @retry_room_races
     async def _edit_occurrence(
         self,
         occurrence_id: int,
@@ -606,11 +614,14 @@ class ScheduleService:
         return result
 
     async def resume(self, occurrence_id: int) -> OccurrenceRow:
-        """Undo "stop": a date staff stopped goes live again while its window is open
-        (conflict-checked: the room may have been started for another date since)."""
+        """Undo "stop": a date staff stopped goes live again while its window is open, or back
+        into its lead-in if it had not begun (conflict-checked: the room may have been started
+        for another date since)."""
 
         def edit(row: OccurrenceRow, now: datetime) -> tuple[OccurrenceView | None, dict[str, Any]]:
-            if row.state is OccurrenceState.LIVE:
+            if row.state is OccurrenceState.LIVE or (
+                row.state is OccurrenceState.SCHEDULED and row.state_reason == "resumed by staff"
+            ):
                 return None, {}
             if row.state is not OccurrenceState.ENDED or row.state_reason != STOPPED_BY_STAFF:
                 raise InvalidOccurrenceState(
@@ -618,9 +629,12 @@ class ScheduleService:
                 )
             if now >= row.end_utc:
                 raise InvalidOccurrenceState(row.id, "its time is over: it cannot be resumed")
-            view = replace(row.view(), state=OccurrenceState.LIVE)
+            # Stopped during its lead-in (never live): back to the lead-in, not on air early.
+            began = row.actual_start_utc is not None or now >= row.start_utc
+            state = OccurrenceState.LIVE if began else OccurrenceState.SCHEDULED
+            view = replace(row.view(), state=state)
             return view, {
-                "state": OccurrenceState.LIVE.value,
+                "state": state.value,
                 "actual_end_utc": None,
                 "state_reason": "resumed by staff",
             }

@@ -4,6 +4,7 @@ while its time lasts."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -137,3 +138,30 @@ async def test_a_stopped_date_is_resumed_within_its_window(
         assert response.status == 409
     async with api.post("/api/v1/occurrences/999999/resume") as response:
         assert response.status == 404
+
+
+async def test_a_date_stopped_in_its_lead_in_resumes_into_the_lead_in(
+    guarded: tuple[RunningApp, aiohttp.ClientSession],
+) -> None:
+    """Resuming must not put a date on air before its time: stopped during the lead-in, it
+    goes back to the lead-in (slate, "beginnt um")."""
+    app, api = guarded
+    runner = app.app[SESSION_RUNNER]
+    begin = datetime.now(BERLIN) + timedelta(minutes=10)
+    oid = (await book_date(api, begin, record=False, lead_in_minutes=15))["id"]
+    async with asyncio.timeout(10):  # the booking's reconciliation starts the lead-in
+        while oid not in runner.running():
+            await asyncio.sleep(0.1)
+    async with api.post(f"/api/v1/occurrences/{oid}/stop") as response:
+        assert (await response.json())["state"] == "ended"
+    assert oid not in runner.running()
+    async with api.post(f"/api/v1/occurrences/{oid}/resume") as response:
+        resumed = await response.json()
+        assert response.status == 200, resumed
+    assert resumed["state"] == "scheduled" and resumed["actual_start"] is None
+    assert oid in runner.running()
+    assert resumed["source"]["state"] in ("starting", "standby")  # lead-in: the slate shows
+    async with api.post(f"/api/v1/occurrences/{oid}/resume") as response:
+        assert response.status == 200  # nothing more to undo
+    async with api.post(f"/api/v1/occurrences/{oid}/stop") as response:
+        assert response.status == 200
