@@ -1,5 +1,6 @@
-"""Fixtures of the archive tests: real components on a temporary SQLite database and archive
-root, a stand-in master feed, and a fast way to make a finalized recording without waiting."""
+"""Fixtures of the archive tests: real components on a temporary database (SQLite, or PostgreSQL
+for tests marked ``both_databases``) and archive root, a stand-in master feed, and a fast way to
+make a finalized recording without waiting."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ MIN_FREE = 1 << 30
 
 
 @pytest.fixture
-async def archive(tmp_path: Path) -> AsyncIterator[Archive]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'knoten.db'}")
+async def archive(tmp_path: Path, database_url: str) -> AsyncIterator[Archive]:
+    db = Database(database_url)
     await db.start()
     registry = CollectorRegistry()
     metrics = RecordingMetrics(registry)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+
+import pytest
 
 from knoten.db import Database
 from schedules.clock import FakeClock
 from schedules.service import HORIZON, ScheduleService, SeminarDraft
 
 
-async def test_open_ended_series_is_extended_as_time_passes(tmp_path: Path) -> None:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
+@pytest.mark.both_databases
+async def test_open_ended_series_is_extended_as_time_passes(database_url: str) -> None:
+    database = Database(database_url)
     await database.start()
     try:
         clock = FakeClock(datetime(2027, 1, 4, 8, 0, tzinfo=UTC))

@@ -4,7 +4,8 @@ whatever it refuses leaves the database exactly as it was.
 The property test drives random sequences of create/move/cancel/restore/extend/update requests
 through the real service (Alembic-migrated SQLite file, fresh per example) with the clock fixed at
 Monday 2027-01-04 09:00 Berlin, so the three-week window holds past, running and future slots.
-Refusals must be one of the typed schedule errors; anything else fails the test.
+Refusals must be one of the typed schedule errors; anything else fails the test. The example
+tests run on SQLite and on PostgreSQL (there with the room exclusion constraint in force).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from schedules.tables import occurrences, seminars
 
 NOW = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)  # Monday, 09:00 in Europe/Berlin (no DST in January)
 DAY0 = datetime(2027, 1, 4)  # local wall time: first day of the generated three-week window
+# The example tests (those taking ``env``) run on both databases; the property test on SQLite.
+pytestmark = pytest.mark.both_databases
+
 ROOMS = (1, 2)  # 1 is the migration's "Seminarraum", 2 is added per database
 REFUSALS = (SeminarConflict, ScheduleValidationError, InvalidOccurrenceState)
 ACTIVE = (OccurrenceState.SCHEDULED.value, OccurrenceState.LIVE.value)
@@ -60,8 +64,8 @@ class Env:
 
 
 @asynccontextmanager
-async def fresh_env(directory: Path) -> AsyncIterator[Env]:
-    db = Database(f"sqlite+aiosqlite:///{directory / 'knoten.db'}")
+async def fresh_env(url: str) -> AsyncIterator[Env]:
+    db = Database(url)
     await db.start()
     try:
         room = await RoomRepository(lambda: db.engine).create(
@@ -74,8 +78,8 @@ async def fresh_env(directory: Path) -> AsyncIterator[Env]:
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    async with fresh_env(tmp_path) as running:
+async def env(database_url: str) -> AsyncIterator[Env]:
+    async with fresh_env(database_url) as running:
         yield running
 
 
@@ -256,7 +260,7 @@ SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
 async def run_requests(batch: list[Request]) -> None:
     with tempfile.TemporaryDirectory(dir=SCRATCH) as directory:
-        async with fresh_env(Path(directory)) as env:
+        async with fresh_env(f"sqlite+aiosqlite:///{Path(directory) / 'knoten.db'}") as env:
             for step, request in enumerate(batch):
                 before = await env.dump()
                 call = call_for(request, env.service, before)

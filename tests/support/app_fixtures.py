@@ -20,6 +20,7 @@ from aiohttp import web
 
 from knoten.app import build_app
 from knoten.config import Config, load_config
+from tests.support.database_fixtures import database_env
 from tests.support.ports import free_tcp_port
 
 TEST_TOKEN = "test-admin-token-0123456789"
@@ -54,8 +55,10 @@ def make_config(data_dir: Path, port: int, **env: str) -> Config:
 
 
 @pytest.fixture
-def app_config(tmp_path: Path) -> Config:
-    return make_config(tmp_path / "data", free_tcp_port())
+def app_config(tmp_path: Path, database_backend: str, database_url: str) -> Config:
+    """SQLite in ``tmp_path``, or a PostgreSQL database of its own (see database_fixtures)."""
+    env = database_env(database_backend, database_url)
+    return make_config(tmp_path / "data", free_tcp_port(), **env)
 
 
 @contextlib.asynccontextmanager
