@@ -15,11 +15,13 @@ on vs off, and the latency the mix adds.
    browser sends it, to ``SpeakerTiles.show`` frame by frame, as the stage's video slots do).
    The cameras are decoded and scaled in this process (the tiles' worker thread), the overlay
    happens in the camera and slate encoders.
-4. Latency (a separate run, so that its decoding does not count above): (a) what the mix stage
+4. Latency (separate runs, so that their decoding does not count above): (a) what the mix stage
    adds to the room's picture — the same video packet (bytes hashed) read from the switched feed
    and from the mixed master, wall-clock difference of their arrival; (b) a voice put on the bus
    until it is audible in the mixed master (1 kHz bursts, decoded from the master in a reader
-   thread, first AAC frame whose 1 kHz energy jumps).
+   thread, first AAC frame whose 1 kHz energy jumps); (c) a camera frame handed to the tiles
+   until its picture is in the master (a green camera shown for 1 s, hidden for 2 s, four
+   times; the master's pictures decoded in a reader thread, first one whose tile is green).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.ffmpeg.supervisor import ProcessState
 from streaming.live.plan import CameraSource, PartnerTarget, SessionPlan
 from streaming.live.session import LiveSession
-from tests.streaming.test_live_tiles import rtp_payloads
+from tests.streaming.test_live_tiles import GREEN_YUV, camera_frames, rtp_payloads
 from tests.support.nginx_rtmp import NginxRtmpPartner
 
 WINDOW_S = 10.0
@@ -355,6 +357,62 @@ async def _latency(tmp: Path, partner: NginxRtmpPartner) -> tuple[list[float], l
     return deltas, voice_latency
 
 
+async def _tile_latency(tmp: Path, partner: NginxRtmpPartner) -> list[float]:
+    processes = FfmpegProcesses()
+    session = LiveSession(_plan(tmp, "tile-latency", partner, False, True), processes)
+    stop = threading.Event()
+    greens: list[float] = []  # arrival of each decoded master picture whose tile is green
+    decoder: list[av.CodecContext] = []
+    assert session.tiles is not None
+    layout = session.tiles.layout
+    x, y = layout.tile_origin(0)
+    # Chroma samples in the middle of slot 0's tile (half resolution).
+    points = [((y + layout.tile_height // 2 + dy) // 2, (x + layout.tile_width // 2 + dx) // 2)
+              for dy in (-20, 0, 20) for dx in (-40, 0, 40)]  # fmt: skip
+
+    def on_master(packet: av.Packet, now: float) -> None:
+        if packet.stream.type != "video" or not packet.size:
+            return
+        if not decoder:
+            decoder.append(av.CodecContext.create("h264", "r"))
+        with contextlib.suppress(av.error.FFmpegError):
+            for picture in decoder[0].decode(packet):
+                u = picture.planes[1]
+                data, stride = bytes(u), u.line_size
+                mean = sum(data[row * stride + col] for row, col in points) / len(points)
+                if abs(mean - GREEN_YUV[1]) < 12:
+                    greens.append(now)
+
+    frames = camera_frames(1.0)
+    shown_at: list[float] = []
+    thread = threading.Thread(target=_demux, args=(session.master_feed, stop, on_master))
+    try:
+        await session.start(live=True)
+        await _running(session, processes)
+        thread.start()
+        await asyncio.sleep(2.0)
+        loop = asyncio.get_running_loop()
+        for _ in range(BURSTS):
+            started = loop.time()
+            shown_at.append(time.monotonic())
+            for index, frame in enumerate(frames):
+                session.tiles.show(0, 1, frame)
+                await asyncio.sleep(max(0.0, started + (index + 1) / 30 - loop.time()))
+            session.tiles.hide(0)
+            await asyncio.sleep(GAP_S)
+    finally:
+        stop.set()
+        await session.aclose()
+        await processes.aclose()
+        if thread.is_alive():
+            await asyncio.to_thread(thread.join, 3)
+    return [
+        hit - at
+        for at in shown_at
+        if (hit := next((t for t in greens if t >= at), None)) is not None and hit - at < GAP_S
+    ]
+
+
 async def run() -> list[Figure]:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="knoten-bench-mix-") as tmp_name:
@@ -367,6 +425,7 @@ async def run() -> list[Figure]:
             pipeline = await _pipeline(tmp, partner)
             pip = await _pip(tmp, partner)
             deltas, voice = await _latency(tmp, partner)
+            tile_latency = await _tile_latency(tmp, partner)
         finally:
             await partner.stop()
     load_after = os.getloadavg()[0]
@@ -440,5 +499,11 @@ async def run() -> list[Figure]:
             Figure(f"bus → mixed master, voice audible ({len(voice)} bursts), median",
                    statistics.median(voice) * 1000, "ms"),
             Figure("bus → mixed master, worst burst", max(voice) * 1000, "ms"),
+        ]  # fmt: skip
+    if tile_latency:
+        figures += [
+            Figure(f"camera frame → its tile in the master ({len(tile_latency)} shows), median",
+                   statistics.median(tile_latency) * 1000, "ms"),
+            Figure("camera frame → its tile in the master, worst", max(tile_latency) * 1000, "ms"),
         ]  # fmt: skip
     return figures

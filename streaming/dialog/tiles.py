@@ -40,8 +40,10 @@ from streaming.dialog.paced import PacedStream
 log = logging.getLogger(__name__)
 
 TILE_FPS = 15
-#: A tile whose camera sent no picture for this long is taken away.
-STALE_S = 1.5
+#: A tile whose camera sent no picture for this long is taken away. Long enough to bridge a
+#: lost frame and the keyframe the slot then asks for (the picture freezes meanwhile rather
+#: than flickering off and on), short enough for a browser gone without a goodbye.
+STALE_S = 3.0
 _BLACK_Y, _NEUTRAL_UV = 16, 128
 
 
@@ -201,7 +203,7 @@ class SpeakerTiles(PacedStream):
             path,
             frame_bytes=layout.frame_bytes,
             period_s=1 / fps,
-            max_backlog_frames=2,
+            max_backlog_frames=1,
             # Never cut a reader loose for being slow: while the room's camera stalls, FFmpeg
             # reads nothing, and an ended tile input would lose the tiles until it restarts.
             # Not sending is what bounds the memory.
@@ -212,8 +214,8 @@ class SpeakerTiles(PacedStream):
             # up as far as it needs (a camera that buffered seconds while FFmpeg probed it).
             catchup_frames=1 << 30,
             max_drift=0.0,
-            insert_burst=fps // 2,
-            sndbuf=layout.frame_bytes,
+            insert_burst=3,
+            sndbuf=65536,
         )
         self.layout = layout
         self.fps = fps

@@ -504,7 +504,7 @@ def _overlay(picture: Any, tiles: TileOverlay) -> Any:
         video_size=(tiles.width, tiles.height),  # ffmpeg-python joins the pair as WxH
         framerate=tiles.fps,
         protocol_whitelist="unix",
-        thread_queue_size=4,
+        thread_queue_size=2,
     )
     # eof_action=pass: should the tile input ever end, the room's picture goes on alone.
     return ffmpeg_python.overlay(

@@ -57,7 +57,7 @@ def test_overlay_input_comes_after_the_camera() -> None:
     tiles = argv.index("unix:/run/tiles.sock")
     assert argv[tiles - 13 : tiles - 1] == [
         "-f", "rawvideo", "-video_size", "320x372", "-framerate", "15", "-pix_fmt", "yuva420p",
-        "-protocol_whitelist", "unix", "-thread_queue_size", "4",
+        "-protocol_whitelist", "unix", "-thread_queue_size", "2",
     ]  # fmt: skip
     graph = argv[argv.index("-filter_complex") + 1]
     assert "[1:v:0]overlay=eof_action=pass:eval=init:x=948:y=336" in graph
