@@ -285,7 +285,6 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "preview_failed": "Vorschau nicht möglich ({reason}).",
         "preview_hint": "Die Vorschau kommt auf demselben Weg wie bei den Teilnehmenden "
         "(WebRTC) und zählt als Zuschauer.",
-        "output_error": "Letzter Fehler: {error}",
         "output_restarts": "Neustarts: {n}",
         # recordings page
         "r_search_placeholder": "Titel eingeben …",
@@ -523,7 +522,6 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "preview_failed": "Preview not possible ({reason}).",
         "preview_hint": "The preview comes the same way as for participants (WebRTC) and "
         "counts as a viewer.",
-        "output_error": "Last error: {error}",
         "output_restarts": "Restarts: {n}",
         # recordings page
         "r_search_placeholder": "Type a title …",
