@@ -130,6 +130,7 @@ class _SlotDecoder:
         self.tile: tuple[bytes, bytes, bytes, bytes] | None = None
         self.tile_at = 0.0
         self.generation = 0  # bumped when the slot changes speaker: late results are dropped
+        self.decoding = 0  # the generation the worker decodes for
         self.decoded = 0
         self.errors = 0
         self.min_interval = 0.0
@@ -139,10 +140,11 @@ class _SlotDecoder:
         """Decode ``units`` (whole access units, in order); the last picture as a tile."""
         if self.codec is None:
             self.codec = av.CodecContext.create("h264", "r")
+        codec = self.codec
         latest = None
         for unit in units:
             try:
-                pictures = self.codec.decode(av.Packet(unit))
+                pictures = codec.decode(av.Packet(unit))
             except av.error.FFmpegError:
                 self.errors += 1
                 continue
@@ -262,8 +264,13 @@ class SpeakerTiles(PacedStream):
             # The worker cannot keep up: start again on the next keyframe rather than queue.
             self.frames_dropped += len(decoder.pending)
             decoder.pending.clear()
-            decoder.codec = None
-        if decoder.codec is None and not decoder.pending and not frame.keyframe:
+            if decoder.busy:
+                decoder.generation += 1  # the worker's result is dropped, its codec too
+            else:
+                decoder.codec = None
+        if (decoder.codec is None or decoder.generation != decoder.decoding) and (
+            not decoder.pending and not frame.keyframe
+        ):
             self.frames_dropped += 1
             return True
         decoder.pending.append(annexb(frame.payloads))
@@ -287,13 +294,18 @@ class SpeakerTiles(PacedStream):
     def _submit(self, slot: int, decoder: _SlotDecoder) -> None:
         units, decoder.pending = decoder.pending, []
         decoder.busy = True
-        generation = decoder.generation
+        generation = decoder.decoding = decoder.generation
         loop = asyncio.get_running_loop()
 
         def work() -> None:
-            tile = decoder.decode(units)
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(self._decoded, slot, decoder, generation, tile)
+            tile = None
+            try:
+                tile = decoder.decode(units)
+            except Exception:  # never leave the slot busy for ever
+                log.exception("%s: decoding video slot %d failed", self.name, slot)
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(self._decoded, slot, decoder, generation, tile)
 
         job = self._pool.submit(work)
         self._jobs.add(job)

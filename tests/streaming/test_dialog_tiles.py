@@ -6,6 +6,7 @@ goes quiet, on time whatever the cameras do."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,28 @@ async def test_tiles_started_mid_stream_ask_the_speaker_for_a_keyframe(tmp_path:
         assert asyncio.get_running_loop().time() < deadline, "no picture from the keyframe on"
         await asyncio.sleep(0.02)
     await tiles.aclose()
+
+
+async def test_a_decoder_that_falls_behind_starts_again_on_a_keyframe(tmp_path: Path) -> None:
+    frames = camera_frames(1.1)  # keyframes at 0 and 1 s
+    tiles = SpeakerTiles("test", tmp_path / "tiles.sock", TileLayout(640, 360), max_pending=3)
+    decoder = tiles._slots[0]
+    decode = decoder.decode
+
+    def slow(units: list[bytes]):  # type: ignore[no-untyped-def]
+        time.sleep(0.3)  # a worker far slower than the camera
+        return decode(units)
+
+    decoder.decode = slow  # type: ignore[method-assign]
+    try:
+        asks = [tiles.show(0, 4, frame) for frame in frames[:10]]
+        assert tiles.frames_dropped > 0, "the backlog was dropped, not queued"
+        assert asks[-1], "and the slot is asked for a keyframe"
+        keyframe = next(f for f in frames[1:] if f.keyframe)
+        assert not tiles.show(0, 4, keyframe)
+        deadline = asyncio.get_running_loop().time() + 5
+        while decoder.tile is None:
+            assert asyncio.get_running_loop().time() < deadline, "no picture after the keyframe"
+            await asyncio.sleep(0.05)
+    finally:
+        await tiles.aclose()
