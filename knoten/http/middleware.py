@@ -25,6 +25,10 @@ API_PREFIX = "/api/v1/"
 PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
 
 
+#: Form bodies the pages accept; read once in the error middleware so a malformed one is a 400.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 def is_json_path(path: str, prefixes: tuple[str, ...]) -> bool:
     return path.startswith(prefixes) or path.rstrip("/") in {p.rstrip("/") for p in prefixes}
 
@@ -36,6 +40,13 @@ def error_middleware(
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         json_errors = is_json_path(request.path, json_prefixes)
         try:
+            if not json_errors and request.method == "POST" and request.content_type in FORM_TYPES:
+                try:
+                    # aiohttp caches the parsed form, so handlers read it as before; a body
+                    # without its multipart boundary or in a broken charset raised a 500 there.
+                    await request.post()
+                except ValueError:
+                    raise web.HTTPBadRequest(text="malformed form data") from None
             return await handler(request)
         except ApiError as exc:
             return exc.response()

@@ -226,6 +226,23 @@ async def test_signin_form_never_carries_a_foreign_next(
         assert "evil.example" not in html
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data; boundary=zz", b"garbage"),
+        ("multipart/form-data", b"--zz\r\n"),
+        ("application/x-www-form-urlencoded; charset=utf-16", b"\xff\xfe\x00"),
+    ],
+)
+async def test_malformed_sign_in_forms_are_400(
+    knoten_app: RunningApp, http: aiohttp.ClientSession, content_type: str, body: bytes
+) -> None:
+    """A multipart body without its boundary answered 500 (aiohttp's ValueError)."""
+    headers = {"Content-Type": content_type, "Origin": knoten_app.base_url}
+    async with http.post(knoten_app.url("/signin"), data=body, headers=headers) as response:
+        assert response.status == 400, await response.text()
+
+
 async def test_impossible_recurrence_is_422_and_the_loop_stays_responsive(
     api: aiohttp.ClientSession,
 ) -> None:
