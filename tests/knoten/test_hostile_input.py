@@ -87,6 +87,34 @@ async def test_unicode_digit_and_huge_ids_are_404_in_the_api(api: aiohttp.Client
         assert response.status == 404  # the largest id that fits is merely unknown
 
 
+async def test_the_description_lists_the_errors_ids_and_queries_answer(
+    api: aiohttp.ClientSession,
+) -> None:
+    """GET /api/v1/recordings answered a 422 its description did not list (found by fuzzing)."""
+    async with api.get("/api/v1/recordings?seminar_id=0") as response:
+        assert response.status == 422
+    async with api.get("/api/v1/openapi.json") as response:
+        paths = (await response.json())["paths"]
+    assert "422" in paths["/api/v1/recordings"]["get"]["responses"]
+    for path, item in paths.items():
+        for method, operation in item.items():
+            if "{" in path:
+                assert "404" in operation["responses"], (method, path)
+            if any(p["in"] == "query" for p in operation.get("parameters", [])):
+                assert "422" in operation["responses"], (method, path)
+
+
+async def test_a_word_where_an_id_belongs_is_not_an_id(api: aiohttp.ClientSession) -> None:
+    """`PATCH /api/v1/recordings/retention` answered 404 (it matched {recording_id}) instead of
+    405, and `/messages/export` advertised PATCH in its Allow header (found by fuzzing)."""
+    async with api.patch("/api/v1/recordings/retention", json={}) as response:
+        assert response.status == 405
+        assert response.headers["Allow"] == "POST"
+    async with api.patch("/api/v1/occurrences/1/messages/export", json={}) as response:
+        assert response.status == 405
+        assert "PATCH" not in response.headers["Allow"]
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
