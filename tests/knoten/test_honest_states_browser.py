@@ -20,6 +20,7 @@ from tests.knoten.test_dashboard_browser import sign_in
 from tests.knoten.test_join_page import wait_for_feed
 from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
 from tests.support.bookings import book_date
+from tests.support.page_checks import PageWalk
 from tests.support.ports import free_tcp_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
@@ -58,6 +59,9 @@ async def test_a_lost_camera_says_what_is_wrong_and_what_knoten_does(
     )
     await expect(problem).to_contain_text("neuer Versuch")
     await expect(page.get_by_test_id("source-on-air")).to_have_attribute("data-on-air", "slate")
+    walk = PageWalk(artifacts_dir)
+    await walk.check(page, "live-camera-lost")  # FFmpeg's own words only on demand
+    walk.assert_clean()
     await page.locator("#source-problem summary").click()
     await expect(page.locator("#source-problem-detail")).to_contain_text("Meldung:")
     text = await page.locator("main").inner_text()
@@ -97,6 +101,8 @@ async def test_lead_in_says_gleich_and_an_outage_shows_within_3_s(
         message = viewer.get_by_test_id("message")
         await expect(message).to_have_text("Gleich geht es los", timeout=15_000)
         await viewer.screenshot(path=str(artifacts_dir / "01-join-lead-in.png"))
+        walk = PageWalk(artifacts_dir)
+        await walk.check(viewer, "join-lead-in")
         async with api.post(f"/api/v1/occurrences/{oid}/start") as response:
             assert response.status == 200
         await expect(message).to_have_text("Live", timeout=10_000)
@@ -121,6 +127,9 @@ async def test_lead_in_says_gleich_and_an_outage_shows_within_3_s(
         await stopping
         print(f"outage shown after: join {seen['join']:.2f} s, panel {seen['panel']:.2f} s")
         assert seen["join"] <= 3.0 and seen["panel"] <= 3.0, seen
+        await walk.check(viewer, "join-outage")
+        await walk.check(page, "live-outage")
+        walk.assert_clean()
     finally:
         await join_context.close()
         await stack.aclose()
@@ -160,3 +169,6 @@ async def test_a_camera_address_is_tested_when_the_room_is_saved(
     await page.screenshot(
         path=str(artifacts_dir / "01-room-camera-unreachable.png"), full_page=True
     )
+    walk = PageWalk(artifacts_dir)
+    await walk.check(page, "rooms-camera-check", german=False)  # ffprobe's words are quoted
+    walk.assert_clean()

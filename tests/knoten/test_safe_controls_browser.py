@@ -16,6 +16,7 @@ from playwright.async_api import Page, expect
 from knoten.keys import SESSION_RUNNER
 from tests.knoten.test_dashboard_browser import sign_in
 from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
+from tests.support.page_checks import PageWalk
 from tests.support.ports import free_tcp_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
@@ -81,6 +82,8 @@ async def test_start_far_ahead_moves_to_now_stop_asks_and_resume_undoes(
     assert until[:2] in await what.inner_text()  # ends 90 min from now, not tomorrow
     await expect(dialog.get_by_role("button", name="Abbrechen")).to_be_focused()
     await page.screenshot(path=str(artifacts_dir / "01-start-too-early.png"), full_page=True)
+    walk = PageWalk(artifacts_dir)  # axe, English words, laptop and phone screenshots
+    await walk.check(page, "live-start-too-early")
 
     # Cancel changes nothing.
     await dialog.get_by_role("button", name="Abbrechen").click()
@@ -103,6 +106,7 @@ async def test_start_far_ahead_moves_to_now_stop_asks_and_resume_undoes(
     await expect(what).to_contain_text("Kamera, Aufzeichnung und Partner werden gestoppt")
     await expect(what).to_contain_text("lässt sich der Termin fortsetzen")
     await page.screenshot(path=str(artifacts_dir / "02-stop-asks.png"), full_page=True)
+    await walk.check(page, "live-stop-asks")
     await dialog.get_by_role("button", name="Abbrechen").click()
     await expect(state).to_have_text("Live")
     await page.get_by_role("button", name="Beenden").click()
@@ -115,6 +119,7 @@ async def test_start_far_ahead_moves_to_now_stop_asks_and_resume_undoes(
     await expect(resume).to_be_visible()
     await expect(page.get_by_test_id("resume-hint")).to_contain_text("Aus Versehen beendet? Bis")
     await page.screenshot(path=str(artifacts_dir / "03-stopped-resume.png"), full_page=True)
+    await walk.check(page, "live-resume")
     await resume.click()
     await expect(state).to_have_text("Live")
     await expect(resume).to_be_hidden()
@@ -123,3 +128,4 @@ async def test_start_far_ahead_moves_to_now_stop_asks_and_resume_undoes(
     async with api.post(f"/api/v1/occurrences/{oid}/stop") as response:
         assert response.status == 200
     assert not [line for line in console_log if line.startswith("pageerror")]
+    walk.assert_clean()

@@ -18,6 +18,7 @@ from playwright.async_api import Page, expect
 from tests.knoten.test_dashboard_browser import sign_in
 from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
 from tests.support.bookings import book_date
+from tests.support.page_checks import PageWalk
 from tests.support.ports import free_tcp_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -95,6 +96,9 @@ async def test_level_meter_gauge_and_preview_sound(
         while await page.evaluate(AUDIO_BYTES) <= first:
             await asyncio.sleep(0.2)
     await page.screenshot(path=str(artifacts_dir / "01-sound-check.png"), full_page=True)
+    walk = PageWalk(artifacts_dir)
+    await walk.check(page, "live-sound-check")
+    walk.assert_clean()
     await off.click()
     await expect(page.get_by_role("button", name="Ton an")).to_have_attribute(
         "aria-pressed", "false"
@@ -133,5 +137,8 @@ async def test_a_room_silent_for_30_s_is_reported(
     silent = await _gauge(api, "knoten_live_audio_silent_seconds", oid)
     assert silent is not None and silent >= 30
     await page.screenshot(path=str(artifacts_dir / "01-silent-room.png"), full_page=True)
+    walk = PageWalk(artifacts_dir)
+    await walk.check(page, "live-silent-room")
+    walk.assert_clean()
     async with api.post(f"/api/v1/occurrences/{oid}/stop") as response:
         assert response.status == 200
