@@ -102,6 +102,10 @@ ERROR_TEXTS: dict[str, dict[str, str]] = {
         "c_unknown": "Das hat nicht geklappt. Bitte prüfen Sie die Angaben und versuchen Sie "
         "es erneut.",
         "error_detail": "Einzelheiten",
+        "rr_disk_full": "Vorzeitig beendet: Der Speicherplatz wurde knapp.",
+        "rr_restart": "Nach einem Neustart des Dienstes in derselben Aufzeichnung fortgesetzt.",
+        "rr_waiting": "Wartet auf freien Speicherplatz, um fertiggestellt zu werden.",
+        "rr_failed": "Die Aufzeichnung ist fehlgeschlagen.",
         "o_refused": "Das Ziel nimmt keine Verbindung an.",
         "o_dns": "Den Server des Ziels gibt es unter diesem Namen nicht – bitte die Adresse des "
         "Partners prüfen.",
@@ -219,6 +223,10 @@ ERROR_TEXTS: dict[str, dict[str, str]] = {
         "c_not_live": "The date is not running.",
         "c_unknown": "That did not work. Please check what you entered and try again.",
         "error_detail": "Details",
+        "rr_disk_full": "Closed early: the disk was almost full.",
+        "rr_restart": "Continued in the same recording after a service restart.",
+        "rr_waiting": "Waiting for disk space to be finished.",
+        "rr_failed": "The recording failed.",
         "o_refused": "The destination accepts no connection.",
         "o_dns": "There is no server of that name – please check the partner's address.",
         "o_network": "The network to the destination cannot be reached.",

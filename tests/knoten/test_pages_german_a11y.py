@@ -9,6 +9,7 @@ axe reported the join/share header contrast, past calendar dates and "Link teile
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -75,6 +76,12 @@ async def test_every_page_and_form_error_is_german_and_accessible(
         started_at=datetime(first.year, first.month, first.day, 18, tzinfo=BERLIN).astimezone(UTC),
     )  # fmt: skip
     share = await _post(api, f"/api/v1/recordings/{recording_id}/share", {})
+    # A second one that failed: its badge's tooltip says why, in German.
+    failed_id = await make_recording(
+        app[RECORDINGS], app[ARCHIVE_PATHS], app[FINALIZER], seconds=1, title="Erzählcafé",
+        occurrence_id=coming["id"], seminar_id=seminar["id"], started_at=datetime.now(UTC),
+    )  # fmt: skip
+    await app[RECORDINGS].set_status(failed_id, "failed", "exit 1: Conversion failed!")
     async with api.get(f"/api/v1/occurrences/{coming['id']}") as response:
         join_url = (await response.json())["join_url"]
 
@@ -161,7 +168,11 @@ async def test_every_page_and_form_error_is_german_and_accessible(
     await page.goto(knoten_app.url("/dashboard/recordings"))
     await expect(page.get_by_test_id("recording-row").first).to_be_visible()
     # Recorded at 18:00 in Berlin: shown so, whatever zone the browser's machine has (UTC here).
-    await expect(page.get_by_test_id("recording-row").first).to_contain_text("18:00")
+    lesekreis = page.get_by_test_id("recording-row").filter(has_text="Lesekreis")
+    await expect(lesekreis).to_contain_text("18:00")
+    await expect(lesekreis).to_contain_text(re.compile(r"Größe: \d+,\d MB"))  # German decimals
+    failed = page.get_by_test_id("recording-status")
+    await expect(failed).to_have_attribute("title", "Die Aufzeichnung ist fehlgeschlagen.")
     await walk.check(page, "15-recordings")
 
     # The participants' pages: join (waiting), the share page and a mistyped share link.

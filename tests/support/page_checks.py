@@ -30,7 +30,7 @@ ENGLISH_WORDS = (
     "error", "Error", "failed", "Failed", "Not Found", "not found", "Conversion", "Loading",
     "Please", "Cancel", "Save", "Delete", "Share", "Download", "Recording", "Room", "Start now",
     "Stop", "Sign in", "Sign out", "Join", "Leave", "Waiting", "expired", "value", "field",
-    "scheme", "UTC",
+    "scheme", "UTC", "after", "closed", "disk", "space", "waiting", "exit", "Conversion failed",
 )  # fmt: skip
 _ENGLISH = re.compile(
     r"(?<![\w-])(" + "|".join(re.escape(w) for w in ENGLISH_WORDS) + r")(?![\w-])"

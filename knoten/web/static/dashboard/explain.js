@@ -183,3 +183,17 @@ export function explainOutput(T, lastError, state) {
   const next = T[state === "failed" ? "o_gave_up" : "o_retrying"] || "";
   return `${what} ${next}`.trim();
 }
+
+// Why a recording is in the state it is (the catalog's ``reason``), as a sentence.
+const RECORDING_REASONS = [
+  [/disk almost full/i, "rr_disk_full"],
+  [/continued after a service restart/i, "rr_restart"],
+  [/waiting for disk space/i, "rr_waiting"],
+];
+
+/** A recording's ``reason`` in the page's language (anything else: it failed). */
+export function explainReason(T, reason) {
+  if (!reason) return "";
+  const match = RECORDING_REASONS.find(([pattern]) => pattern.test(reason));
+  return T[match ? match[1] : "rr_failed"] || reason;
+}

@@ -3,6 +3,7 @@
 // session cookie and served with Range); keep flag; share link; delete with confirmation.
 // While a recording is still being written or finalized, the list refreshes every 5 s.
 import { T, tr, api, el, showNotice, formatInstant, copyField } from "./common.js";
+import { explainReason } from "./explain.js";
 
 const REFRESH_MS = 5000;
 const $ = (id) => document.getElementById(id);
@@ -12,11 +13,15 @@ let recordings = [];
 let playing = null; // id of the recording in the player
 let timer = null;
 
+// "0,4 MB" on the German page, "0.4 MB" on the English one.
+const decimal = (n, digits) =>
+  n.toLocaleString(document.documentElement.lang || "de", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
 function size(bytes) {
   if (!bytes) return "—";
   const mb = bytes / 1e6;
-  if (mb >= 1000) return `${(mb / 1000).toFixed(1)} GB`;
-  return mb >= 10 ? `${Math.round(mb)} MB` : `${mb.toFixed(1)} MB`;
+  if (mb >= 1000) return `${decimal(mb / 1000, 1)} GB`;
+  return mb >= 10 ? `${decimal(mb, 0)} MB` : `${decimal(mb, 1)} MB`;
 }
 
 function duration(seconds) {
@@ -130,8 +135,8 @@ function item(r) {
         el("span", {}, when(r.started_at, r.timezone)),
         el("span", {}, `${T.r_duration}: ${duration(r.duration_s)}`),
         el("span", {}, `${T.r_size}: ${size(r.size_bytes)}`),
-        // The reason (e.g. "closed early: disk almost full …") is the service's own wording.
-        r.status === "available" ? null : el("span", { class: `badge small ${statusClass}`, title: r.reason || "", "data-testid": "recording-status" }, T[`r_status_${r.status}`] || r.status),
+        // The reason ("closed early: disk almost full …") as a sentence in the page's language.
+        r.status === "available" ? null : el("span", { class: `badge small ${statusClass}`, title: explainReason(T, r.reason), "data-testid": "recording-status" }, T[`r_status_${r.status}`] || r.status),
       ),
       el(
         "div",
