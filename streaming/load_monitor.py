@@ -99,6 +99,10 @@ class LoadMonitor:
             "loop_lag_ms": None if self.last is None else round(self.last.loop_lag_s * 1000),
         }
 
+    def page_state(self) -> dict[str, object]:
+        """What the live panel shows: only what changes with the level (not every sample)."""
+        return {"level": self.policy.level.name.lower(), "viewer_limit": self.policy.viewer_limit}
+
     def sample_once(self, lag_s: float) -> ShedLevel:
         """One observation (the sampling task's body; tests call it directly)."""
         now = time.monotonic()

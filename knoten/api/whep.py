@@ -15,7 +15,7 @@ import re
 from datetime import UTC, datetime
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from knoten.http.errors import ApiError
 from knoten.http.openapi import Operation
@@ -112,7 +112,8 @@ async def viewer_stats(request: web.Request) -> web.Response:
     """Admin: viewers and counters of one occurrence (under /api/v1, so the admin token rules)."""
     occurrence_id = path_int(request, "occurrence_id")
     await request.app[SCHEDULE].occurrence(occurrence_id)
-    return web.json_response(request.app[WEBRTC].stats(occurrence_id).as_dict())
+    stats = request.app[WEBRTC].stats(occurrence_id).as_dict()
+    return web.json_response({**stats, "load": request.app[LOAD_MONITOR].page_state()})
 
 
 class ViewerStats(BaseModel):
@@ -125,6 +126,11 @@ class ViewerStats(BaseModel):
     time_to_first_frame_s_max: float | None = None
     #: Viewer worker processes (absent when viewers are served in the service process).
     workers: int | None = None
+    load: dict[str, object] | None = Field(
+        default=None,
+        description="load shedding: level (normal, refuse_viewers, lower_viewer_limit) and the "
+        "lowered viewer_limit, if any",
+    )
 
 
 OPERATIONS = (

@@ -24,7 +24,15 @@ from aiohttp import web
 from knoten.access import may_run_occurrence
 from knoten.api.occurrences import occurrence_view
 from knoten.http.requests import page_id
-from knoten.keys import ACCESS, EVENT_STREAMS_CLOSING, JOIN_LINKS, SCHEDULE, SESSIONS, WEBRTC
+from knoten.keys import (
+    ACCESS,
+    EVENT_STREAMS_CLOSING,
+    JOIN_LINKS,
+    LOAD_MONITOR,
+    SCHEDULE,
+    SESSIONS,
+    WEBRTC,
+)
 from knoten.web.chat_texts import CHAT_TEXTS
 from knoten.web.i18n import TEXTS, choose_language
 from knoten.web.pages import render
@@ -184,6 +192,7 @@ async def _occurrence_json(request: web.Request, occurrence_id: int) -> str:
     row = await app[SCHEDULE].occurrence(occurrence_id)
     data = occurrence_view(app, row).model_dump(mode="json")
     data["viewers"] = app[WEBRTC].viewer_count(occurrence_id)
+    data["load"] = app[LOAD_MONITOR].page_state()
     # One line (json.dumps escapes every control character), as an SSE data field must be.
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 

@@ -268,6 +268,10 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "source_idle": "Die Kamera wird beim Start geöffnet; dann erscheinen hier Bild, "
         "Übertragungen und Zuschauende.",
         "on_air": "Auf Sendung",
+        "load_refuse": "Knoten ist ausgelastet: neue Zuschauende werden gerade abgewiesen und "
+        "versuchen es gleich wieder. Aufzeichnung und Partner laufen weiter.",
+        "load_lowered": "Wegen der Last höchstens {limit} Zuschauende, bis sie eine Weile "
+        "niedrig bleibt.",
         "on_air_camera": "Kamera",
         "on_air_slate": "Hinweistafel",
         "picture_format": "Format",
@@ -505,6 +509,10 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "source_idle": "The camera opens at the start; then the picture, broadcasts and viewers "
         "appear here.",
         "on_air": "On air",
+        "load_refuse": "Knoten is overloaded: new viewers are turned away for now and try again "
+        "shortly. The recording and the partners carry on.",
+        "load_lowered": "Because of the load at most {limit} viewers, until it stays low for a "
+        "while.",
         "on_air_camera": "Camera",
         "on_air_slate": "Slate",
         "picture_format": "Format",

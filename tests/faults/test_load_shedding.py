@@ -79,6 +79,8 @@ async def test_overload_sheds_viewers_and_recovers_by_itself(tmp_path: Path) -> 
                 )
                 async with http.get(running.url("/healthz")) as response:
                     health = await response.json()
+                async with admin.get(f"/api/v1/occurrences/{oid}/viewers") as response:
+                    panel = (await response.json())["load"]  # what the live panel shows
                 exposition = generate_latest(running.app[METRICS_REGISTRY]).decode()
             hog_stopped = time.monotonic()
             recovered_after = await wait_for(
@@ -102,6 +104,7 @@ async def test_overload_sheds_viewers_and_recovers_by_itself(tmp_path: Path) -> 
     assert status == 503 and headers["Retry-After"] == "10", (status, body)
     assert b'"overloaded"' in body and b"event loop" in body
     assert health["status"] == "ok" and health["load"]["level"] == "lower_viewer_limit"
+    assert panel == {"level": "lower_viewer_limit", "viewer_limit": 1}  # nobody watched: 1
     assert "knoten_load_shed_level 2.0" in exposition
     assert "knoten_viewers_refused_overload_total 1.0" in exposition
     assert status_after == 201

@@ -142,6 +142,17 @@ function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }
 
+/** Load shedding: the service refuses new viewers or has lowered their limit (hidden: normal). */
+function renderLoad(load) {
+  const notice = $("load-notice");
+  const parts = [];
+  if (load && load.level && load.level !== "normal") parts.push(T.load_refuse);
+  if (load && typeof load.viewer_limit === "number") parts.push(tr("load_lowered", { limit: load.viewer_limit }));
+  const text = parts.join(" ");
+  notice.hidden = !text;
+  setText(notice, text);
+}
+
 function renderViewers(count) {
   const has = typeof count === "number";
   $("viewers-block").hidden = !has;
@@ -154,6 +165,7 @@ async function refreshViewers(o) {
   try {
     const stats = await apiOptional(`/occurrences/${id}/viewers`);
     renderViewers(stats && typeof stats.viewers === "number" ? stats.viewers : null);
+    renderLoad(stats && stats.load);
   } catch {
     renderViewers(null);
   }
@@ -311,6 +323,7 @@ function openStream() {
     streamFailures = 0;
     render(o);
     renderViewers(typeof o.viewers === "number" ? o.viewers : null);
+    renderLoad(o.load);
     if (message.dataset.kind === "poll") showNotice(message, "");
   });
   source.addEventListener("gone", () => {
