@@ -14,10 +14,31 @@ from knoten.http.requests import parse_id
 from knoten.keys import CONFIG, JOIN_LINKS, ROOMS, SCHEDULE
 from schedules.calendar_feed import FeedEvent, build_room_calendar
 from schedules.errors import RoomNotFound
+from schedules.store import OccurrenceRow
 
 #: The feed covers recent history and the coming year.
 PAST = timedelta(days=30)
 AHEAD = timedelta(days=366)
+
+
+def feed_event(row: OccurrenceRow, url: str) -> FeedEvent:
+    """The feed's view of an occurrence; ``url`` is the address the event links to."""
+    return FeedEvent(
+        occurrence_id=row.id,
+        seminar_id=row.seminar_id,
+        title=row.title,
+        description=row.description,
+        host=row.host,
+        timezone=row.timezone,
+        start_utc=row.start_utc,
+        end_utc=row.end_utc,
+        status=row.state.value,
+        sequence=row.sequence,
+        recurrence_id=row.recurrence_id,
+        is_recurring=row.is_recurring,
+        join_url=url,
+        updated_utc=row.updated_at,
+    )
 
 
 async def room_calendar(request: web.Request) -> web.Response:
@@ -31,25 +52,7 @@ async def room_calendar(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     rows = await request.app[SCHEDULE].occurrences(now - PAST, now + AHEAD, room.id)
     public_url = request.app[CONFIG].public_url
-    events = [
-        FeedEvent(
-            occurrence_id=row.id,
-            seminar_id=row.seminar_id,
-            title=row.title,
-            description=row.description,
-            host=row.host,
-            timezone=row.timezone,
-            start_utc=row.start_utc,
-            end_utc=row.end_utc,
-            status=row.state.value,
-            sequence=row.sequence,
-            recurrence_id=row.recurrence_id,
-            is_recurring=row.is_recurring,
-            join_url=request.app[JOIN_LINKS].page(row.id),
-            updated_utc=row.updated_at,
-        )
-        for row in rows
-    ]
+    events = [feed_event(row, request.app[JOIN_LINKS].page(row.id)) for row in rows]
     body = build_room_calendar(
         room_id=room.id,
         room_name=room.name,

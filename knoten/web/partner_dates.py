@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from knoten.api.calendar import feed_event
 from knoten.keys import CONFIG, JOIN_LINKS, PARTNER_ACCESS, PARTNERS, ROOMS, SCHEDULE
 from knoten.web.dashboard import _page, _session_or_redirect
-from schedules.calendar_feed import FeedEvent, build_room_calendar
+from schedules.calendar_feed import build_room_calendar
 from schedules.errors import RoomNotFound
 from schedules.store import OccurrenceRow
 from streaming.errors import PartnerNotFound
@@ -82,25 +83,13 @@ async def partner_calendar(request: web.Request) -> web.Response:
     if rows:
         with contextlib.suppress(RoomNotFound):
             room_name = (await app[ROOMS].get(rows[0].room_id)).name
+    # The pull address of each date for an HLS partner; the join page otherwise.
     events = [
-        FeedEvent(
-            occurrence_id=row.id,
-            seminar_id=row.seminar_id,
-            title=row.title,
-            description=row.description,
-            host=row.host,
-            timezone=row.timezone,
-            start_utc=row.start_utc,
-            end_utc=row.end_utc,
-            status=row.state.value,
-            sequence=row.sequence,
-            recurrence_id=row.recurrence_id,
-            is_recurring=row.is_recurring,
-            # The pull address of that date for an HLS partner; the join page otherwise.
-            join_url=access.pull_url(partner_id, row)
+        feed_event(
+            row,
+            access.pull_url(partner_id, row)
             if partner.kind == "hls"
             else app[JOIN_LINKS].page(row.id),
-            updated_utc=row.updated_at,
         )
         for row in rows
     ]

@@ -15,12 +15,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("providers") as batch:
-        batch.add_column(
-            sa.Column("direct_booking", sa.Boolean, nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN (SQLite allows it with a constant default): a batch copy of the table
+    # would drop "providers", which accounts and seminar owners reference (foreign keys on).
+    op.add_column(
+        "providers",
+        sa.Column("direct_booking", sa.Boolean, nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("providers") as batch:
-        batch.drop_column("direct_booking")
+    op.drop_column("providers", "direct_booking")
