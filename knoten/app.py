@@ -137,6 +137,7 @@ from streaming.ffmpeg.metrics import FfmpegMetrics
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.load_monitor import LoadMonitor
 from streaming.partners import PartnerRepository
+from streaming.shedding import ShedPolicy
 from streaming.sources import PushIngest, WhipPorts, new_stream_key
 from streaming.webrtc import (
     IceServer,
@@ -242,7 +243,12 @@ def build_app(
     check_aiortc()  # the WebRTC internals Knoten relies on, before anything is built on them
     app[WEBRTC] = _viewer_registry(config, registry)
     # Protects the recording and the partners when the machine cannot keep up: sheds viewers.
-    app[LOAD_MONITOR] = LoadMonitor(app[FFMPEG_PROCESSES], app[WEBRTC].viewer_count, registry)
+    app[LOAD_MONITOR] = LoadMonitor(
+        app[FFMPEG_PROCESSES],
+        app[WEBRTC].viewer_count,
+        registry,
+        policy=ShedPolicy(lag_limit_s=config.webrtc.shed_lag_ms / 1000),
+    )
     # Speakers on stage: their voices go to the room display, the host and the other speakers
     # as packets, and once decoded into the date's remote-audio bus (via the controller).
     app[STAGE_MEDIA] = StageMedia(

@@ -157,6 +157,8 @@ class WebrtcConfig(_Section):
     viewers_per_worker: int = Field(default=100, ge=1, le=5000)
     connect_timeout_s: float = Field(default=15.0, gt=0, le=120)
     join_grace_minutes: int = Field(default=720, ge=0, le=10080)
+    # Load shedding: the event loop late by more than this, sustained, sheds viewers first.
+    shed_lag_ms: int = Field(default=100, ge=20, le=10000)
 
     @field_validator("host_addresses", "interfaces", mode="before")
     @classmethod
@@ -267,6 +269,7 @@ ENV_KEYS: dict[str, tuple[str, str]] = {
     "KNOTEN_WEBRTC_WORKERS": ("webrtc", "workers"),
     "KNOTEN_WEBRTC_VIEWERS_PER_WORKER": ("webrtc", "viewers_per_worker"),
     "KNOTEN_WEBRTC_CONNECT_TIMEOUT_S": ("webrtc", "connect_timeout_s"),
+    "KNOTEN_WEBRTC_SHED_LAG_MS": ("webrtc", "shed_lag_ms"),
 }
 
 
