@@ -4,9 +4,9 @@ The application checks conflicts inside the booking's transaction, which is enou
 with SQLite (one writer at a time). With several nodes on one PostgreSQL, two transactions can
 each pass that check before either commits; the exclusion constraint on ``occurrences`` (room and
 booked time range of every date that holds the room, migration 0012) then refuses the later
-commit with ``exclusion_violation`` (23P01), or, when both commit at the same instant, PostgreSQL
-aborts one of them as a deadlock victim (40P01). Either way nothing of the refused attempt was
-written, so :func:`retry_room_races` runs the operation again: its conflict check now sees the
+commit with ``exclusion_violation`` (23P01); a deadlock victim (40P01) or a serialization failure
+(40001) is treated alike, should a deployment see one. Either way nothing of the refused attempt
+was written, so :func:`retry_room_races` runs the operation again: its conflict check now sees the
 other booking and raises :class:`~schedules.errors.SeminarConflict` (409) with the details,
 exactly as if the other booking had come first.
 """

@@ -90,6 +90,7 @@ async def test_first_start_set_up_with_the_printed_code_works_once(
             assert response.status == 401
 
 
+@pytest.mark.both_databases
 async def test_signin_with_password_and_wrong_password(
     knoten_app: RunningApp, http: aiohttp.ClientSession
 ) -> None:
@@ -222,6 +223,7 @@ async def test_existing_install_migrates_seminars_to_the_library(tmp_path: Path)
         await database.aclose()
 
 
+@pytest.mark.both_databases
 async def test_passwords_are_stored_as_argon2id(knoten_app: RunningApp) -> None:
     from knoten.accounts.tables import accounts
     from knoten.keys import DATABASE

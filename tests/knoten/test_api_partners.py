@@ -49,6 +49,7 @@ async def _listing(api: aiohttp.ClientSession) -> list[dict]:
     return partners
 
 
+@pytest.mark.both_databases
 async def test_partner_lifecycle(api: aiohttp.ClientSession) -> None:
     async with api.post("/api/v1/partners", json=RTMP) as response:
         assert response.status == 201
@@ -241,6 +242,7 @@ async def test_url_on_an_hls_partner_is_refused_on_patch(api: aiohttp.ClientSess
     await _send(api, "PATCH", path, 200, {"kind": "hls", "profile": "audio"})
 
 
+@pytest.mark.both_databases
 async def test_duplicate_name_is_409(api: aiohttp.ClientSession) -> None:
     first = await _create(api, RTMP)
     error, _ = await _send(
@@ -253,6 +255,7 @@ async def test_duplicate_name_is_409(api: aiohttp.ClientSession) -> None:
     assert [p["id"] for p in await _listing(api)] == [first["id"], other["id"]]
 
 
+@pytest.mark.both_databases
 async def test_hls_token_is_shown_once_and_rotates(
     api: aiohttp.ClientSession, knoten_app: RunningApp
 ) -> None:
@@ -298,6 +301,7 @@ async def test_push_partners_have_no_hls_token(
     assert not await knoten_app.app[PARTNERS].check_hls_token(created["id"], "")
 
 
+@pytest.mark.both_databases
 async def test_seminar_with_unknown_partner_is_422(api: aiohttp.ClientSession) -> None:
     partner = await _create(api, RTMP)
     error, _ = await _send(
@@ -320,6 +324,7 @@ async def test_seminar_with_unknown_partner_is_422(api: aiohttp.ClientSession) -
     assert isinstance(unchanged, dict) and unchanged["partner_ids"] == [partner["id"]]
 
 
+@pytest.mark.both_databases
 async def test_deleting_a_partner_removes_it_from_seminars(api: aiohttp.ClientSession) -> None:
     campus = await _create(api, {"name": "Campus", "kind": "hls"})
     centre = await _create(api, RTMP)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_default_room_exists_on_first_start(api: aiohttp.ClientSession) -> None:

@@ -31,6 +31,7 @@ async def _seminar_count(api: aiohttp.ClientSession) -> int:
         return len(await response.json())
 
 
+@pytest.mark.both_databases
 async def test_weekly_seminar_stays_at_1800_across_dst(api: aiohttp.ClientSession) -> None:
     seminar = await _create(api, WEEKLY)
     assert seminar["timezone"] == "Europe/Berlin"
@@ -57,6 +58,7 @@ async def test_aware_times_are_converted_to_the_seminar_zone(api: aiohttp.Client
     assert seminar["occurrence_count"] == 1
 
 
+@pytest.mark.both_databases
 async def test_conflict_is_409_naming_the_other_booking(api: aiohttp.ClientSession) -> None:
     first = await _create(api, WEEKLY)
     clash = {
@@ -76,6 +78,7 @@ async def test_conflict_is_409_naming_the_other_booking(api: aiohttp.ClientSessi
     assert await _seminar_count(api) == 1, "a refused booking writes nothing"
 
 
+@pytest.mark.both_databases
 async def test_lead_in_counts_for_conflicts_touching_does_not(api: aiohttp.ClientSession) -> None:
     await _create(api, {**WEEKLY, "recurrence": None})
     after = {"title": "Danach", "room_id": 1, "start": "2027-03-16T19:30:00",
@@ -124,6 +127,7 @@ async def test_nonexistent_local_time_explains_the_gap(api: aiohttp.ClientSessio
     assert "02:30 does not exist on 2027-03-28" in error["message"]
 
 
+@pytest.mark.both_databases
 async def test_move_and_cancel_one_occurrence(api: aiohttp.ClientSession) -> None:
     seminar = await _create(api, WEEKLY)
     second, third = seminar["occurrences"][1], seminar["occurrences"][2]
@@ -149,6 +153,7 @@ async def test_move_and_cancel_one_occurrence(api: aiohttp.ClientSession) -> Non
         assert r.status == 422
 
 
+@pytest.mark.both_databases
 async def test_changing_the_series_keeps_occurrence_ids(api: aiohttp.ClientSession) -> None:
     seminar = await _create(api, WEEKLY)
     ids = [o["id"] for o in seminar["occurrences"]]
@@ -165,6 +170,7 @@ async def test_changing_the_series_keeps_occurrence_ids(api: aiohttp.ClientSessi
         assert response.status == 404
 
 
+@pytest.mark.both_databases
 async def test_listing_occurrences_by_window_and_room(api: aiohttp.ClientSession) -> None:
     await _create(api, WEEKLY)
     async with api.post("/api/v1/rooms", json={"name": "Werkstatt"}) as response:
@@ -181,6 +187,7 @@ async def test_listing_occurrences_by_window_and_room(api: aiohttp.ClientSession
         assert (await response.json())["error"]["field"] == "from"
 
 
+@pytest.mark.both_databases
 async def test_manual_start_stop_extend(api: aiohttp.ClientSession, knoten_app: RunningApp) -> None:
     seminar = await _create(api, {**WEEKLY, "recurrence": None})
     occurrence_id = seminar["occurrences"][0]["id"]
@@ -202,6 +209,7 @@ async def test_manual_start_stop_extend(api: aiohttp.ClientSession, knoten_app: 
         assert response.status == 409
 
 
+@pytest.mark.both_databases
 async def test_room_calendar_feed(
     api: aiohttp.ClientSession, http: aiohttp.ClientSession, knoten_app: RunningApp
 ) -> None:
@@ -237,6 +245,7 @@ async def test_room_calendar_feed(
         assert response.status == 404
 
 
+@pytest.mark.both_databases
 async def test_room_with_seminars_cannot_be_deleted(api: aiohttp.ClientSession) -> None:
     await _create(api, WEEKLY)
     async with api.delete("/api/v1/rooms/1") as response:

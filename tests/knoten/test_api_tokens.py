@@ -17,7 +17,7 @@ from knoten.web.session import COOKIE
 from tests.support.accounts import ensure_account
 from tests.support.app_fixtures import RunningApp
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.both_databases]
 
 
 async def _session(app: RunningApp, http: aiohttp.ClientSession, user: str, pw: str) -> dict:

@@ -17,6 +17,7 @@ from tests.support.app_fixtures import RunningApp
 pytestmark = pytest.mark.timeout(60)
 
 
+@pytest.mark.both_databases
 async def test_changes_are_logged_with_who_did_them(
     knoten_app: RunningApp, api: aiohttp.ClientSession
 ) -> None:
@@ -74,4 +75,3 @@ async def test_entries_older_than_a_year_are_removed(knoten_app: RunningApp) -> 
     clock[0] += timedelta(days=200)
     assert await audit.prune() == 1
     assert len(await knoten_app.app[AUDIT_LOG].entries(AuditFilter())) == 1
-

@@ -18,7 +18,7 @@ from schedules.ports import LoggingSessionRunner
 from tests.support.accounts import ensure_account
 from tests.support.app_fixtures import RunningApp, admin_session, serve
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.both_databases]
 
 
 async def _host(app: RunningApp, name: str, provider_id: int) -> aiohttp.ClientSession:

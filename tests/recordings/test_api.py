@@ -28,6 +28,7 @@ def _tree(root: Path) -> list[tuple[str, int]]:
     return sorted((str(p.relative_to(root)), p.stat().st_size) for p in root.rglob("*"))
 
 
+@pytest.mark.both_databases
 async def test_catalog_filters_and_fields(knoten_app, api):
     first = await _recording(knoten_app, title="Stadtgeschichte 100% live", seminar_id=4,
                              occurrence_id=40)  # fmt: skip
@@ -90,6 +91,7 @@ async def test_media_range_etag_and_content_type(knoten_app, api):
         assert r.status == 401
 
 
+@pytest.mark.both_databases
 async def test_bad_input_changes_nothing(knoten_app, api):
     app = knoten_app.app
     recording_id = await _recording(knoten_app)

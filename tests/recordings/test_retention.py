@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from recordings.catalog import MediaFacts, Recording
 from recordings.retention import Deletion, Retention, RetentionRules, select_for_deletion
 from schedules.clock import FakeClock
@@ -51,6 +53,7 @@ async def _published(archive, title: str, started: datetime, size: int, keep=Fal
     return recording.id
 
 
+@pytest.mark.both_databases
 async def test_component_with_clock_and_small_quota(archive, caplog):
     clock = FakeClock(NOW)
     old = await _published(archive, "alt", NOW - timedelta(days=40), 1000)
