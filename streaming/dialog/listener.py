@@ -21,7 +21,7 @@ from streaming.dialog.peer import DialogPeer, codecs_named
 from streaming.webrtc.errors import InvalidOffer
 from streaming.webrtc.hub import PacketQueue
 from streaming.webrtc.options import WebrtcOptions
-from streaming.webrtc.sdp import offer_text
+from streaming.webrtc.sdp import parse_offer
 from streaming.webrtc.tracks import PacketTrack
 
 #: Speakers on stage at once, and so audio tracks per listener.
@@ -109,7 +109,7 @@ class Listener(DialogPeer):
 
     async def answer(self, offer: str | bytes) -> str:
         """Negotiate the fixed tracks (Opus, H.264) against the page's offer; the answer."""
-        text = offer_text(offer)
+        text, _ = parse_offer(offer)  # an offer that could never connect holds no listener slot
         # Transceivers made before the offer is applied: aiortc matches the offer's sections to
         # them in order (audio section i ↔ slot i) and picks codecs from their preferences.
         audio = []

@@ -22,7 +22,7 @@ from knoten.keys import DATABASE, WEBRTC
 from knoten.web.redirects import same_origin_path
 from schedules.ports import LoggingSessionRunner
 from streaming.webrtc.errors import InvalidOffer
-from streaming.webrtc.sdp import check_offer
+from streaming.webrtc.sdp import check_offer, parse_offer
 from tests.knoten.test_whep import create_live_occurrence, feed_producer, post_offer, token_of
 from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
 from tests.support.ports import free_tcp_port
@@ -341,9 +341,11 @@ async def test_offers_that_cannot_work_are_invalid() -> None:
     good = await _good_offer()
     check_offer(good.encode())
     for name, offer in _mutations(good).items():
-        with pytest.raises(InvalidOffer):
-            check_offer(offer.encode())
         assert offer != good, name
+        with pytest.raises(InvalidOffer):
+            check_offer(offer.encode())  # viewers (WHEP)
+        with pytest.raises(InvalidOffer):
+            parse_offer(offer)  # speakers, listeners and WHIP ingest
 
 
 @pytest.mark.slow
