@@ -5,8 +5,9 @@ unless the route's rule names it; when the rule names a path parameter, the obje
 must belong to the principal — a host's provider owns the seminar (of the occurrence, of the
 recording), a partner is invited to the date — or the answer is 404, as if it did not exist
 (a host must not learn which ids other providers use). Lists are filtered by their handlers
-through :func:`visible_seminars` / :func:`occurrence_filter`. A route missing from the table is
-staff-only; a test walks the OpenAPI route list against it for each role.
+through :func:`visible_seminars` / :func:`occurrence_filter`; a room conflict shows a host
+only the times of other providers' bookings (:func:`conflict_for`). A route missing from the
+table is staff-only; a test walks the OpenAPI route list against it for each role.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from knoten.accounts.providers import ProviderStore
 from knoten.http.errors import ApiError
 from recordings.catalog import Catalog
 from recordings.errors import RecordingNotFound
-from schedules.errors import OccurrenceNotFound
+from schedules.errors import OccurrenceNotFound, SeminarConflict
 from schedules.service import ScheduleService
 from schedules.store import OccurrenceRow
 
@@ -185,7 +186,10 @@ def access_middleware(
             principal, rule.target, request.match_info.get(rule.target, "")
         ):
             raise ApiError(404, "not_found", "not found")
-        return await handler(request)
+        try:
+            return await handler(request)
+        except SeminarConflict as exc:  # booking, moving or extending into someone's time
+            raise await conflict_for(principal, guard(), exc) from None
 
     return middleware
 
@@ -194,3 +198,29 @@ async def may_run_occurrence(guard: AccessGuard, principal: Principal, occurrenc
     """For the live panel's pages and sockets: 404 unless the principal runs the date."""
     if principal.role is Role.PARTNER or not await guard.occurrence(principal, occurrence_id):
         raise web.HTTPNotFound()
+
+
+#: What a host learns of another provider's booking in its way: only that the room is taken.
+OTHERS_BOOKING = "Belegt"
+
+
+async def conflict_for(principal: Principal, guard: AccessGuard, exc: SeminarConflict) -> Exception:
+    """The room conflict as ``principal`` may see it: staff see everything; a host
+    sees the times of other providers' bookings but neither their titles nor their ids."""
+    if principal.is_staff:
+        return exc
+    visible = await guard.visible_seminars(principal) or set()
+    details = []
+    for item in exc.details():
+        existing = dict(item["existing"])
+        if existing.get("seminar_id") not in visible:
+            existing.update(id=None, seminar_id=None, title=OTHERS_BOOKING, recurrence_id=None)
+        details.append({**item, "existing": existing})
+    first = details[0]["existing"]
+    return ApiError(
+        409,
+        "seminar_conflict",
+        f"the room is booked from {first['blocked_start']} to {first['blocked_end']} "
+        "(lead-in and lead-out included)",
+        details=details,
+    )

@@ -102,6 +102,16 @@ async def test_request_confirm_decline_cycle_with_conflicts(app_config: Config) 
                 "/api/v1/seminars", json=_booking("Staff", soon + timedelta(minutes=30))
             ) as r:
                 assert r.status == 201
+                staff_seminar = await r.json()
+            # A host running into another provider's booking learns the time, not what it is.
+            over = _booking("Drüber", soon + timedelta(minutes=45))
+            async with lotse.post("/api/v1/seminars", json=over) as r:
+                assert r.status == 409
+                error = (await r.json())["error"]
+            existing = error["details"][0]["existing"]
+            assert existing["title"] == "Belegt" and existing["seminar_id"] is None
+            assert "Staff" not in error["message"] and existing["start"]
+            assert staff_seminar["title"] == "Staff"
 
             # A provider that may book directly gets scheduled dates at once.
             direct = _booking("Direkt", week + timedelta(hours=5))
