@@ -29,6 +29,9 @@ ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
         "signed_in_as": "Angemeldet als",
         "nav_providers": "Bildungsträger",
         "state_requested": "angefragt",
+        "series_link": "Ein Teilnahme-Link für alle Termine",
+        "series_link_hint": "Öffnet immer den laufenden oder den nächsten Termin dieses "
+        "Seminars. Die Links der einzelnen Termine gelten weiter.",
         "nav_my_dates": "Meine Termine",
         "my_dates_title": "Meine Termine",
         "my_dates_no_partner": "Dieses Konto gehört zu keinem Partner.",
@@ -108,6 +111,9 @@ ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
         "signed_in_as": "Signed in as",
         "nav_providers": "Providers",
         "state_requested": "requested",
+        "series_link": "One join link for all dates",
+        "series_link_hint": "Always opens the current or next date of this seminar. The links "
+        "of the single dates keep working.",
         "nav_my_dates": "My dates",
         "my_dates_title": "My dates",
         "my_dates_no_partner": "This account belongs to no partner.",

@@ -5,6 +5,7 @@ and staff confirm it on the seminar page."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -101,6 +102,8 @@ async def test_staff_confirm_a_request_on_the_seminar_page(
     await expect(box).to_contain_text("fragt diese Termine an")
     await box.get_by_role("button", name="Bestätigen").click()
     await expect(box).to_contain_text("Bestätigt")
+    series = page.get_by_label("Ein Teilnahme-Link für alle Termine")
+    await expect(series).to_have_value(re.compile(rf"/join/series/{seminar['id']}\?t="))
     async with (
         aiohttp.ClientSession(headers=bearer) as host,
         host.get(knoten_app.url(f"/api/v1/seminars/{seminar['id']}")) as response,

@@ -1,5 +1,16 @@
 // A requested seminar ("angefragt"): the page says so; staff confirm or decline it here.
-import { T, api, showNotice } from "./common.js";
+// Also the seminar's one participant link for all its dates.
+import { T, api, copyField, showNotice } from "./common.js";
+
+/** The seminar's one participant link (opens the current or next date), with a copy button. */
+export function showSeriesLink(seminar) {
+  const input = document.getElementById("series-link");
+  if (!input || !seminar.series_join_url) return;
+  input.value = seminar.series_join_url;
+  document.getElementById("series-link-copy").addEventListener("click", async () => {
+    document.getElementById("series-link-status").textContent = await copyField(input);
+  });
+}
 
 /** Show the request box for ``seminar``; ``done(seminar|null)`` runs after confirm/decline. */
 export function showRequest(seminar, done) {

@@ -4,7 +4,7 @@ import {
   T, LANG, tr, api, apiOptional, el, FormErrors, showNotice, todayIn, mondayOf, wallDay, wallTime,
   formatDay, formatInstant, stateText, setDateState,
 } from "./common.js";
-import { showRequest } from "./request.js";
+import { showRequest, showSeriesLink } from "./request.js";
 
 const main = document.getElementById("main");
 const form = document.getElementById("seminar-form");
@@ -299,6 +299,7 @@ async function start() {
       seminar = await api(`/seminars/${seminarId}`);
       fill(seminar);
       renderOccurrences();
+      showSeriesLink(seminar);
       showRequest(seminar, (confirmed) => {
         if (!confirmed) return location.assign(`/dashboard?room=${seminar.room_id}`);
         seminar = confirmed;
