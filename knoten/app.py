@@ -113,8 +113,17 @@ from knoten.partner_access import PartnerAccess
 from knoten.security import AdminToken, load_or_create_admin_token
 from knoten.seminar_controller import SeminarController
 from knoten.series_links import SeriesLinks
+from knoten.web import (
+    audit_page,
+    dashboard,
+    display,
+    join,
+    pages,
+    partner_dates,
+    series_join,
+    signin,
+)
 from knoten.web import conversation as conversation_pages
-from knoten.web import dashboard, display, join, pages, partner_dates, series_join, signin
 from knoten.web.error_pages import page_not_found_middleware
 from knoten.web.session import SessionStore
 from recordings.catalog import Catalog
@@ -332,6 +341,7 @@ def build_app(
     join.add_routes(router)
     series_join.add_routes(router)  # one participant link per course
     partner_dates.add_routes(router)  # a partner's own dates and calendar feed
+    audit_page.add_routes(router)  # the audit log for staff
     conversation_pages.add_routes(router)
     display.add_routes(router)  # the room PC's page
     recordings.add_routes(router)  # public share links

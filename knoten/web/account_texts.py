@@ -32,6 +32,16 @@ ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
         "series_link": "Ein Teilnahme-Link für alle Termine",
         "series_link_hint": "Öffnet immer den laufenden oder den nächsten Termin dieses "
         "Seminars. Die Links der einzelnen Termine gelten weiter.",
+        "nav_audit": "Protokoll",
+        "audit_title": "Protokoll",
+        "audit_intro": "Wer hat wann was angelegt, geändert, gestartet, beendet oder gelöscht. "
+        "Einträge bleiben ein Jahr.",
+        "audit_action": "Aktion",
+        "audit_object": "Objekt",
+        "audit_when": "Wann",
+        "audit_who": "Wer",
+        "audit_filter": "Filtern",
+        "audit_none": "Keine Einträge.",
         "nav_my_dates": "Meine Termine",
         "my_dates_title": "Meine Termine",
         "my_dates_no_partner": "Dieses Konto gehört zu keinem Partner.",
@@ -114,6 +124,16 @@ ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
         "series_link": "One join link for all dates",
         "series_link_hint": "Always opens the current or next date of this seminar. The links "
         "of the single dates keep working.",
+        "nav_audit": "Audit log",
+        "audit_title": "Audit log",
+        "audit_intro": "Who created, changed, started, stopped or deleted what, and when. "
+        "Entries are kept for a year.",
+        "audit_action": "Action",
+        "audit_object": "Object",
+        "audit_when": "When",
+        "audit_who": "Who",
+        "audit_filter": "Filter",
+        "audit_none": "No entries.",
         "nav_my_dates": "My dates",
         "my_dates_title": "My dates",
         "my_dates_no_partner": "This account belongs to no partner.",

@@ -4,6 +4,7 @@ filter it, others may not; entries older than a year go."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from http.cookies import SimpleCookie
 
 import aiohttp
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from knoten.accounts.principal import Role
 from knoten.audit import AuditFilter, AuditLog
 from knoten.keys import ACCOUNTS, AUDIT_LOG, BEARER_AUTH, DATABASE
+from knoten.web.session import COOKIE
 from tests.support.accounts import ensure_account
 from tests.support.app_fixtures import RunningApp
 
@@ -75,3 +77,24 @@ async def test_entries_older_than_a_year_are_removed(knoten_app: RunningApp) -> 
     clock[0] += timedelta(days=200)
     assert await audit.prune() == 1
     assert len(await knoten_app.app[AUDIT_LOG].entries(AuditFilter())) == 1
+
+
+async def test_staff_read_the_log_on_a_page_others_may_not(
+    knoten_app: RunningApp, api: aiohttp.ClientSession, http: aiohttp.ClientSession
+) -> None:
+    async with api.post("/api/v1/rooms", json={"name": "Werkstatt"}) as response:
+        assert response.status == 201
+    await ensure_account(knoten_app, "anna", "anna-passwort-1", Role.STAFF)
+    await ensure_account(knoten_app, "gast", "gast-passwort-1", Role.HOST, provider_id=1)
+    pages = {}
+    for user in ("anna", "gast"):
+        form = {"username": user, "password": f"{user}-passwort-1"}
+        async with http.post(knoten_app.url("/signin"), data=form, allow_redirects=False) as r:
+            cookies = {COOKIE: SimpleCookie(r.headers["Set-Cookie"])[COOKIE].value}
+        url = knoten_app.url("/dashboard/audit?lang=de&object_type=rooms")
+        async with http.get(url, cookies=cookies, allow_redirects=False) as response:
+            pages[user] = (response.status, await response.text())
+    status, page = pages["anna"]
+    assert status == 200 and 'data-testid="audit-row"' in page
+    assert "admin-token (staff)" in page and "create" in page
+    assert pages["gast"][0] == 403
