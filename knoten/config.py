@@ -97,6 +97,9 @@ class LoggingConfig(_Section):
 class MediaConfig(_Section):
     ffmpeg: str = "ffmpeg"
     ffprobe: str = "ffprobe"
+    # Saving a room tests its camera address with ffprobe (5 s at most) and shows the result.
+    # Off where reaching out is unwanted (the test suite keeps its traffic on loopback).
+    check_camera_on_save: bool = True
 
 
 class IngestConfig(_Section):
@@ -259,6 +262,7 @@ ENV_KEYS: dict[str, tuple[str, str]] = {
     "KNOTEN_EARLY_START_MINUTES": ("schedule", "early_start_minutes"),
     "KNOTEN_FFMPEG": ("media", "ffmpeg"),
     "KNOTEN_FFPROBE": ("media", "ffprobe"),
+    "KNOTEN_CHECK_CAMERA_ON_SAVE": ("media", "check_camera_on_save"),
     "KNOTEN_INGEST_HOST": ("ingest", "host"),
     "KNOTEN_SRT_PORT_BASE": ("ingest", "srt_port_base"),
     "KNOTEN_WHIP_PORT_BASE": ("ingest", "whip_port_base"),

@@ -123,6 +123,10 @@ async def update_room(request: web.Request) -> web.Response:
 
 async def _check(request: web.Request, source: str) -> CameraCheckOut:
     config = request.app[CONFIG]
+    if not config.media.check_camera_on_save:
+        return CameraCheckOut(
+            status="not_checked", address=None, width=None, height=None, codec=None, message=None
+        )
     result = await check_camera(source, config.data_dir, config.media.ffprobe)
     return CameraCheckOut.model_validate(dataclasses.asdict(result))
 

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
+from knoten.config import Config
 from tests.knoten.test_dashboard_browser import sign_in
 from tests.knoten.test_join_page import wait_for_feed
 from tests.support.app_fixtures import RunningApp, admin_session, make_config, serve
@@ -26,6 +27,13 @@ from tests.support.ports import free_tcp_port
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 
 BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture
+def app_config(app_config: Config) -> Config:
+    """The camera test on save is on here: the suite turns it off, these cameras are local."""
+    media = app_config.media.model_copy(update={"check_camera_on_save": True})
+    return app_config.model_copy(update={"media": media})
 
 
 async def test_a_lost_camera_says_what_is_wrong_and_what_knoten_does(
