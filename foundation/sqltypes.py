@@ -1,7 +1,8 @@
 """SQLAlchemy column types shared by the packages' tables.
 
 Owns :class:`UtcDateTime`: instants are stored as naive UTC (SQLite keeps no offset) and come back
-timezone-aware, and naive input is refused so no local time slips into the database.
+timezone-aware, and naive input is refused so no local time slips into the database; and
+:data:`Id`, the type of ids and id references (64-bit parameters on SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -29,3 +30,10 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: Ids and references to ids. SQLite's INTEGER is 64-bit already (and a rowid key must stay
+#: INTEGER); on PostgreSQL the columns are 32-bit ``integer`` (serial), and parameters are sent
+#: with the column's type, so an id the API accepts (up to 2^63-1) would overflow the parameter
+#: (a 500) instead of finding nothing (a 404). As BIGINT it is compared with the 32-bit column.
+Id = BigInteger().with_variant(Integer(), "sqlite")

@@ -20,7 +20,7 @@ from sqlalchemy import Column, Index, Integer, MetaData, String, Table, delete, 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from foundation.periodic import DAY_S, PeriodicJob
-from foundation.sqltypes import UtcDateTime
+from foundation.sqltypes import Id, UtcDateTime
 from knoten.accounts.principal import PRINCIPAL
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,14 @@ metadata = MetaData()
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("at", UtcDateTime, nullable=False),
-    Column("account_id", Integer, nullable=True),
+    Column("account_id", Id, nullable=True),
     Column("username", String(64), nullable=False),
     Column("role", String(16), nullable=False),
     Column("action", String(32), nullable=False),
     Column("object_type", String(32), nullable=False),
-    Column("object_id", Integer, nullable=True),
+    Column("object_id", Id, nullable=True),
     Column("path", String(300), nullable=False),
     Column("status", Integer, nullable=False),
     Index("ix_audit_log_at", "at"),

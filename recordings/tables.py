@@ -19,7 +19,7 @@ from sqlalchemy import (
     Table,
 )
 
-from foundation.sqltypes import UtcDateTime
+from foundation.sqltypes import Id, UtcDateTime
 
 metadata = MetaData()
 
@@ -28,9 +28,9 @@ STATUSES = ("recording", "finalizing", "needs_finalize", "available", "failed")
 recordings = Table(
     "recordings",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("occurrence_id", Integer, nullable=False),
-    Column("seminar_id", Integer, nullable=False),
+    Column("id", Id, primary_key=True),
+    Column("occurrence_id", Id, nullable=False),
+    Column("seminar_id", Id, nullable=False),
     Column("title", String(200), nullable=False),
     Column("status", String(16), nullable=False),
     Column("reason", String(300), nullable=True),  # why failed / closed early

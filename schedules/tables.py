@@ -25,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 
-from foundation.sqltypes import UtcDateTime
+from foundation.sqltypes import Id, UtcDateTime
 
 metadata = MetaData()
 
@@ -33,7 +33,7 @@ metadata = MetaData()
 rooms = Table(
     "rooms",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("name", String(120), nullable=False, unique=True),
     Column("source", String(500), nullable=False),
     Column("timezone", String(64), nullable=False),
@@ -46,8 +46,8 @@ rooms = Table(
 seminars = Table(
     "seminars",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("room_id", Integer, ForeignKey("rooms.id", ondelete="RESTRICT"), nullable=False),
+    Column("id", Id, primary_key=True),
+    Column("room_id", Id, ForeignKey("rooms.id", ondelete="RESTRICT"), nullable=False),
     Column("title", String(200), nullable=False),
     Column("description", Text, nullable=False, default=""),
     Column("host", String(200), nullable=False, default=""),
@@ -71,9 +71,9 @@ seminars = Table(
 occurrences = Table(
     "occurrences",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("seminar_id", Integer, ForeignKey("seminars.id", ondelete="CASCADE"), nullable=False),
-    Column("room_id", Integer, ForeignKey("rooms.id", ondelete="RESTRICT"), nullable=False),
+    Column("id", Id, primary_key=True),
+    Column("seminar_id", Id, ForeignKey("seminars.id", ondelete="CASCADE"), nullable=False),
+    Column("room_id", Id, ForeignKey("rooms.id", ondelete="RESTRICT"), nullable=False),
     Column("recurrence_id", String(40), nullable=False),
     Column("start_utc", UtcDateTime, nullable=False),
     Column("end_utc", UtcDateTime, nullable=False),

@@ -15,13 +15,14 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
-    Integer,
     MetaData,
     String,
     Table,
     TypeDecorator,
     func,
 )
+
+from foundation.sqltypes import Id
 
 metadata = MetaData()
 
@@ -60,7 +61,7 @@ URL_LENGTH = 2048
 partners = Table(
     "partners",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("name", String(120), nullable=False, unique=True),
     Column("kind", String(8), nullable=False),
     # rtmp/srt kinds only; holds the stream key, so it never leaves the repository unmasked.

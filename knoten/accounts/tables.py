@@ -6,16 +6,16 @@ providers. A seminar without a row belongs to the default provider ("Bibliothek"
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, ForeignKey, MetaData, String, Table, Text
 
-from foundation.sqltypes import UtcDateTime
+from foundation.sqltypes import Id, UtcDateTime
 
 metadata = MetaData()
 
 providers = Table(
     "providers",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("name", String(120), nullable=False, unique=True),
     Column("contact", Text, nullable=False, default=""),
     Column("is_default", Boolean, nullable=False, default=False),
@@ -27,12 +27,12 @@ providers = Table(
 accounts = Table(
     "accounts",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("username", String(64), nullable=False, unique=True),
     Column("display_name", String(120), nullable=False),
     Column("role", String(16), nullable=False),
-    Column("provider_id", Integer, ForeignKey("providers.id"), nullable=True),
-    Column("partner_id", Integer, nullable=True),
+    Column("provider_id", Id, ForeignKey("providers.id"), nullable=True),
+    Column("partner_id", Id, nullable=True),
     # argon2id encoded hash (parameters and salt included); the password is never stored.
     Column("password_hash", String(200), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
@@ -44,7 +44,7 @@ web_sessions = Table(
     metadata,
     # sha256 of the cookie value: a copy of the database holds no usable cookie.
     Column("digest", String(64), primary_key=True),
-    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_seen", UtcDateTime, nullable=False),
@@ -53,8 +53,8 @@ web_sessions = Table(
 api_tokens = Table(
     "api_tokens",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("id", Id, primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(80), nullable=False),
     Column("digest", String(64), nullable=False, unique=True),
     Column("role", String(16), nullable=False),
@@ -66,6 +66,6 @@ api_tokens = Table(
 seminar_owners = Table(
     "seminar_owners",
     metadata,
-    Column("seminar_id", Integer, primary_key=True),
-    Column("provider_id", Integer, ForeignKey("providers.id"), nullable=False),
+    Column("seminar_id", Id, primary_key=True),
+    Column("provider_id", Id, ForeignKey("providers.id"), nullable=False),
 )

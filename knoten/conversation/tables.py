@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-from foundation.sqltypes import UtcDateTime
+from foundation.sqltypes import Id, UtcDateTime
 
 metadata = MetaData()
 
 participants = Table(
     "participants",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("occurrence_id", Integer, nullable=False),
+    Column("id", Id, primary_key=True),
+    Column("occurrence_id", Id, nullable=False),
     # sha256 of the participant's own secret (kept in their browser); the secret is never stored.
     Column("secret_hash", String(64), nullable=False, unique=True),
     Column("name", String(40), nullable=False),
@@ -30,9 +30,9 @@ participants = Table(
 chat_messages = Table(
     "chat_messages",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("occurrence_id", Integer, nullable=False),
-    Column("participant_id", Integer, nullable=True),  # None: the host
+    Column("id", Id, primary_key=True),
+    Column("occurrence_id", Id, nullable=False),
+    Column("participant_id", Id, nullable=True),  # None: the host
     Column("author", String(40), nullable=False),
     Column("role", String(16), nullable=False),  # participant | host
     Column("text", Text, nullable=False),
@@ -46,13 +46,13 @@ chat_messages = Table(
 question_votes = Table(
     "question_votes",
     metadata,
-    Column("message_id", Integer, primary_key=True),
-    Column("participant_id", Integer, primary_key=True),
+    Column("message_id", Id, primary_key=True),
+    Column("participant_id", Id, primary_key=True),
 )
 
 chat_settings = Table(
     "chat_settings",
     metadata,
-    Column("occurrence_id", Integer, primary_key=True),
+    Column("occurrence_id", Id, primary_key=True),
     Column("mode", String(16), nullable=False),
 )

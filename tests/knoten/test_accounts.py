@@ -138,14 +138,19 @@ async def test_signin_is_rate_limited_per_account_and_per_address(
         assert response.status == 429
 
 
-def _cli(data_dir: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:
+def _cli(
+    data_dir: Path, *args: str, password: str, database_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "KNOTEN_LOG_LEVEL": "WARNING"}
+    if database_url:  # the app's PostgreSQL database rather than the data directory's SQLite
+        env["KNOTEN_DATABASE_URL"] = database_url
     return subprocess.run(
         [sys.executable, "-m", "knoten.cli", "user", *args, "--data-dir", str(data_dir)],
         input=password + "\n",
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "KNOTEN_LOG_LEVEL": "WARNING"},
+        env=env,
         check=False,
     )
 
@@ -153,21 +158,23 @@ def _cli(data_dir: Path, *args: str, password: str) -> subprocess.CompletedProce
 async def test_cli_user_add_and_reset_password_ends_sessions(
     knoten_app: RunningApp, http: aiohttp.ClientSession
 ) -> None:
-    data_dir = knoten_app.config.data_dir
-    added = await asyncio.to_thread(_cli, data_dir, "add", "hausmeister", password="erstes-pw-123")
+    data_dir, database_url = knoten_app.config.data_dir, knoten_app.config.storage.database_url
+
+    def cli(*args: str, password: str) -> subprocess.CompletedProcess[str]:
+        return _cli(data_dir, *args, password=password, database_url=database_url)
+
+    added = await asyncio.to_thread(cli, "add", "hausmeister", password="erstes-pw-123")
     assert added.returncode == 0, added.stderr
-    again = await asyncio.to_thread(_cli, data_dir, "add", "hausmeister", password="erstes-pw-123")
+    again = await asyncio.to_thread(cli, "add", "hausmeister", password="erstes-pw-123")
     assert again.returncode == 1 and "gibt es schon" in again.stderr
-    short = await asyncio.to_thread(_cli, data_dir, "add", "kurz", password="kurz")
+    short = await asyncio.to_thread(cli, "add", "kurz", password="kurz")
     assert short.returncode == 1 and "mindestens 10 Zeichen" in short.stderr
 
     form = {"username": "hausmeister", "password": "erstes-pw-123"}
     async with http.post(knoten_app.url("/signin"), data=form, allow_redirects=False) as response:
         assert response.status == 303
         cookie = SimpleCookie(response.headers["Set-Cookie"])[COOKIE].value
-    reset = await asyncio.to_thread(
-        _cli, data_dir, "reset-password", "hausmeister", password="zweites-pw-456"
-    )
+    reset = await asyncio.to_thread(cli, "reset-password", "hausmeister", password="zweites-pw-456")
     assert reset.returncode == 0, reset.stderr
     async with http.get(knoten_app.url("/api/v1/rooms"), cookies={COOKIE: cookie}) as response:
         assert response.status == 401, "a password reset ends the account's sessions"
@@ -176,9 +183,7 @@ async def test_cli_user_add_and_reset_password_ends_sessions(
     form["password"] = "zweites-pw-456"
     async with http.post(knoten_app.url("/signin"), data=form, allow_redirects=False) as response:
         assert response.status == 303
-    missing = await asyncio.to_thread(
-        _cli, data_dir, "reset-password", "niemand", password="x" * 12
-    )
+    missing = await asyncio.to_thread(cli, "reset-password", "niemand", password="x" * 12)
     assert missing.returncode == 1 and "Kein Konto" in missing.stderr
 
 
