@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import itertools
 import os
 import pwd
@@ -34,6 +35,7 @@ PG_BIN = Path(os.environ.get("KNOTEN_PG_BIN", "/usr/lib/postgresql/15/bin"))
 HOST = "127.0.0.1"
 SUPERUSER = "knoten"
 TEMPLATE = "knoten_template"
+PR_SET_PDEATHSIG = 1
 
 
 class PostgresStartError(RuntimeError):
@@ -48,6 +50,13 @@ def _run_as() -> pwd.struct_passwd | None:
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(name)
     raise PostgresStartError("running as root and neither 'postgres' nor 'nobody' exists")
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGQUIT (immediate shutdown) when the test process dies, so a
+    killed pytest leaves no server behind. Runs after the switch of user, which would clear it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGQUIT)
 
 
 class PostgresCluster:
@@ -119,6 +128,7 @@ class PostgresCluster:
                 env=env,
                 cwd=self.base,
                 process_group=0,
+                preexec_fn=_die_with_parent,
                 **self._popen_user(),  # type: ignore[arg-type]
             )
         finally:
