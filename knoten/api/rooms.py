@@ -36,7 +36,8 @@ class RoomIn(BaseModel):
         default="testsrc",
         min_length=1,
         max_length=500,
-        description="'testsrc', a file inside the data dir, an rtsp/rtmp/srt URL or /dev/videoN",
+        description="'testsrc', a file inside the data dir, an rtsp/rtsps/rtmp/rtmps/srt URL, "
+        "/dev/videoN, or 'srt-push' / 'whip' for a camera that is published to Knoten",
     )
     timezone: str = Field(default="Europe/Berlin", max_length=64, description=TIMEZONE_DESCRIPTION)
 
@@ -47,7 +48,9 @@ class RoomPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=120)
-    source: str | None = Field(default=None, min_length=1, max_length=500)
+    source: str | None = Field(
+        default=None, min_length=1, max_length=500, description="as for a new room"
+    )
     timezone: str | None = Field(default=None, max_length=64, description=TIMEZONE_DESCRIPTION)
 
     @field_validator("timezone")

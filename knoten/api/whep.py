@@ -83,7 +83,8 @@ _VIEWER_ID = re.compile(r"[A-Za-z0-9_-]{16}")
 async def delete_viewer(request: web.Request) -> web.Response:
     """Leave: 200 when the viewer was still there, 204 when it had already gone (its peer
     closed, failed or timed out, or an earlier DELETE): players often close the peer first and
-    delete after, and a DELETE must not fail for that. Ids we never hand out are 404."""
+    delete after, and a DELETE must not fail for that. Only ids not in the issued 16-character
+    form are 404 (a well-formed id cannot be told apart from one that has gone)."""
     occurrence_id = path_int(request, "occurrence_id")
     check_join_token(request, occurrence_id, bearer(request))
     viewer_id = request.match_info["viewer_id"]

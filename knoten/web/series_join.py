@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from knoten.http.requests import page_id
 from knoten.keys import JOIN_LINKS, SCHEDULE, SERIES_LINKS
 from knoten.series_links import pick
 from knoten.web.i18n import TEXTS, choose_language
@@ -12,10 +13,7 @@ from schedules.errors import SeminarNotFound
 
 
 async def series_join(request: web.Request) -> web.Response:
-    raw = request.match_info["seminar_id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 11:
-        raise web.HTTPNotFound()
-    seminar_id = int(raw)
+    seminar_id = page_id(request, "seminar_id")
     texts = TEXTS[choose_language(request)]
     if not request.app[SERIES_LINKS].admits(request.query.get("t"), seminar_id):
         raise web.HTTPForbidden(text=texts["series_link_invalid"])
@@ -34,4 +32,4 @@ async def series_join(request: web.Request) -> web.Response:
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/join/series/{seminar_id}", series_join)
+    router.add_get("/join/series/{seminar_id:[0-9]+}", series_join)
