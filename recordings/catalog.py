@@ -148,17 +148,14 @@ class Catalog:
             )
             return [_recording(row) for row in rows]
 
-    async def resumable(self, occurrence_id: int) -> Recording | None:
-        """The occurrence's recording that was still being written when the service stopped
-        (shutdown, crash, power loss): a restart continues it instead of opening a second one."""
+    async def latest(self, occurrence_id: int) -> Recording | None:
+        """The occurrence's newest recording, whatever its status: the one a restart or a
+        resumed date continues instead of opening a second entry."""
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
                     select(recordings)
-                    .where(
-                        recordings.c.occurrence_id == occurrence_id,
-                        recordings.c.status == "recording",
-                    )
+                    .where(recordings.c.occurrence_id == occurrence_id)
                     .order_by(recordings.c.id.desc())
                     .limit(1)
                 )

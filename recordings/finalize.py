@@ -145,6 +145,15 @@ class Finalizer:
                 ready.append(recording.id)
         return ready
 
+    async def wait_for(self, recording_id: int) -> None:
+        """Return once no finalization of ``recording_id`` runs (a resumed date continues the
+        entry only after its first part is published or has failed)."""
+        while recording_id in self._finalizing:
+            running = [t for t in self._tasks if t.get_name() == f"finalize:{recording_id}"]
+            await asyncio.gather(*running, return_exceptions=True)
+            if not running:
+                await asyncio.sleep(0.05)
+
     async def wait_idle(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -6,8 +6,10 @@ plus one watch task that promotes completed segments (``segments.promote_complet
 byte/segment counts, and asks the disk guard whether writing may go on. A kill -9 loses at most
 the segment being written (~``segment_seconds``). A recording still open when the service stopped
 (``suspend_all`` at shutdown, or a crash) is continued by the next ``start`` of its occurrence:
-same catalog entry, a new run of segments. ``stop`` closes FFmpeg gracefully (SIGINT lets
-it finish the open segment) and hands the recording to the ``Finalizer`` in the background.
+same catalog entry, a new run of segments. So is a finalized one whose date staff resumed after a
+stop: its MP4 becomes run 0 again and the entry is "recording" until finalize has joined all runs.
+``stop`` closes FFmpeg gracefully (SIGINT lets it finish the open segment) and hands the
+recording to the ``Finalizer`` in the background.
 
 API used by the session runner: ``start``, ``stop``, ``status``; the app: ``suspend_all``,
 ``aclose``.
@@ -18,21 +20,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from foundation.clock import Clock, SystemClock
 from recordings import segments
-from recordings.catalog import Catalog
+from recordings.catalog import Catalog, Recording
 from recordings.diskguard import DiskGuard
 from recordings.finalize import Finalizer, space_needed
 from recordings.metrics import RecordingMetrics
 from recordings.paths import ArchivePaths
-from streaming.errors import FfmpegNotFound
+from streaming.errors import FfmpegJobFailed, FfmpegNotFound
+from streaming.ffmpeg.oneshot import run_to_completion
 from streaming.ffmpeg.policy import ProcessState, RestartPolicy
 from streaming.ffmpeg.registry import FfmpegProcesses
-from streaming.ffmpeg.spec import FeedInput, FfmpegSpec, Output, build_argv
+from streaming.ffmpeg.spec import FeedInput, FfmpegSpec, Output, build_argv, reopen_argv
 from streaming.ffmpeg.supervisor import FfmpegSupervisor
 
 log = logging.getLogger(__name__)
@@ -124,16 +129,8 @@ class Recorder:
                 self._refused[occurrence_id] = RecorderStatus("closed_disk_full", None, 0, 0,
                                                               reason)  # fmt: skip
                 return
-            recording = await self._catalog.resumable(occurrence_id)
-            if recording is not None and self._paths.parts_dir(recording.id).is_dir():
-                # The service stopped (or died) while the date was on air: the restart goes on
-                # writing the same entry in a new run, finalize joins the runs into one MP4.
-                log.warning("occurrence %d: continuing recording %d after a restart",
-                            occurrence_id, recording.id)  # fmt: skip
-                await self._catalog.set_status(
-                    recording.id, "recording", "continued after a service restart"
-                )
-            else:
+            recording = await self._continuable(occurrence_id)
+            if recording is None:
                 recording = await self._catalog.create(
                     occurrence_id, seminar_id, title, self._clock.now()
                 )
@@ -212,6 +209,55 @@ class Recorder:
         await self._finalizer.aclose(finalize_timeout)
 
     # -- internals ------------------------------------------------------------------------------
+
+    async def _continuable(self, occurrence_id: int) -> Recording | None:
+        """The occurrence's earlier recording, made ready for a new run of segments, or None.
+
+        One date, one archive entry: a restart (the service stopped or died on air) finds it
+        still "recording" with its segments; a date stopped by staff and resumed finds it
+        "available", and its MP4 goes back into the segments as run 0, so finalize joins it
+        with the new runs. A failed entry is left as it is (a new one starts).
+        """
+        latest = await self._catalog.latest(occurrence_id)
+        if latest is None:
+            return None
+        await self._finalizer.wait_for(latest.id)  # an undo seconds after the stop
+        recording = await self._catalog.get(latest.id)
+        parts = self._paths.parts_dir(recording.id)
+        if recording.status in ("recording", "needs_finalize") and parts.is_dir():
+            log.warning("occurrence %d: continuing recording %d after a restart",
+                        occurrence_id, recording.id)  # fmt: skip
+            await self._catalog.set_status(
+                recording.id, "recording", "continued after a service restart"
+            )
+            return recording
+        if recording.status != "available":
+            return None
+        media = self._paths.media(recording.id)
+        # Unavailable first: from here on nobody downloads or shares a file about to change.
+        await self._catalog.set_status(
+            recording.id, "recording", "continued: the date was resumed after a stop"
+        )
+        try:
+            await asyncio.to_thread(parts.mkdir, parents=True, exist_ok=True)
+            scratch = parts / "reopen.tmp.ts"  # no segment name: never salvaged half-written
+            argv = reopen_argv(media, scratch, self._ffmpeg)
+            await run_to_completion(f"recording-{recording.id}-reopen", argv,
+                                    processes=self._processes, timeout=600)  # fmt: skip
+            await asyncio.to_thread(os.replace, scratch, parts / segments.first_segment_name())
+            await asyncio.to_thread(media.unlink, missing_ok=True)
+        except (OSError, FfmpegJobFailed, FfmpegNotFound) as exc:
+            # The published file is untouched: give it back and record the rest separately.
+            log.error("recording %d: cannot continue it (%s), starting a new one",
+                      recording.id, exc)  # fmt: skip
+            await asyncio.to_thread(shutil.rmtree, parts, True)
+            await self._catalog.set_status(
+                recording.id, "available", "the date was resumed; its rest is a separate recording"
+            )
+            return None
+        log.warning("occurrence %d: resumed, continuing recording %d", occurrence_id,
+                    recording.id)  # fmt: skip
+        return recording
 
     def _argv(self, feed: Path, parts: Path) -> list[str]:
         """Evaluated before every (re)start: each run writes its own segments and list."""

@@ -29,6 +29,11 @@ def list_path(parts: Path, run: int) -> Path:
     return parts / f"r{run:03d}{LIST_SUFFIX}"
 
 
+def first_segment_name() -> str:
+    """Run 0, segment 0: where a finished recording that goes on puts its earlier file."""
+    return "r000-00000.ts"
+
+
 def next_run(parts: Path) -> int:
     """The next unused run number: a restarted FFmpeg never overwrites an earlier run."""
     runs = [int(m.group(1)) for p in parts.iterdir() if (m := _LIST.fullmatch(p.name))]

@@ -64,7 +64,8 @@ class RecordingOut(BaseModel):
     reason: str | None = Field(
         default=None,
         description="what happened to it, if anything did: closed early (disk almost full), "
-        "continued after a service restart, waiting for disk space, why it failed",
+        "continued after a service restart, continued after the date was resumed (its file was "
+        "made anew with both parts), waiting for disk space, why it failed",
     )
     recovered: bool = Field(description="finalized after a crash from what had been written")
     keep: bool = Field(description="retention never deletes it")

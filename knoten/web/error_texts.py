@@ -104,6 +104,10 @@ ERROR_TEXTS: dict[str, dict[str, str]] = {
         "error_detail": "Einzelheiten",
         "rr_disk_full": "Vorzeitig beendet: Der Speicherplatz wurde knapp.",
         "rr_restart": "Nach einem Neustart des Dienstes in derselben Aufzeichnung fortgesetzt.",
+        "rr_resumed": "Der Termin wurde nach dem Beenden fortgesetzt: beide Teile sind in "
+        "dieser Aufzeichnung, die Datei wurde dafür neu erstellt.",
+        "rr_resumed_apart": "Der Termin wurde fortgesetzt, ließ sich aber nicht an diese "
+        "Aufzeichnung anhängen: der zweite Teil ist eine eigene Aufzeichnung.",
         "rr_waiting": "Wartet auf freien Speicherplatz, um fertiggestellt zu werden.",
         "rr_failed": "Die Aufzeichnung ist fehlgeschlagen.",
         "o_refused": "Das Ziel nimmt keine Verbindung an.",
@@ -225,6 +229,10 @@ ERROR_TEXTS: dict[str, dict[str, str]] = {
         "error_detail": "Details",
         "rr_disk_full": "Closed early: the disk was almost full.",
         "rr_restart": "Continued in the same recording after a service restart.",
+        "rr_resumed": "The date was resumed after a stop: both parts are in this recording, "
+        "its file was made anew for that.",
+        "rr_resumed_apart": "The date was resumed but could not be added to this recording: "
+        "its second part is a recording of its own.",
         "rr_waiting": "Waiting for disk space to be finished.",
         "rr_failed": "The recording failed.",
         "o_refused": "The destination accepts no connection.",

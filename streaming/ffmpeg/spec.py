@@ -23,8 +23,8 @@ process fails as a whole; destinations that must fail alone get their own spec a
 Fixed-purpose commands that the generic spec does not express are built here too, on the same
 ``global_args``: the live WebRTC feed (``webrtc_feed_argv``: video copied, audio to Opus), the
 live mix of the remote-audio bus into the master (``mix_feed_argv``) and the archive's one-shot
-jobs (``remux_argv``, ``poster_argv``, ``thumbnails_argv``), which ``streaming.ffmpeg.oneshot``
-runs to completion.
+jobs (``remux_argv``, ``reopen_argv``, ``poster_argv``, ``thumbnails_argv``), which
+``streaming.ffmpeg.oneshot`` runs to completion.
 """
 
 from __future__ import annotations
@@ -691,6 +691,15 @@ def remux_argv(concat_list: Path, output: Path, ffmpeg: str = "ffmpeg") -> list[
             "-f", "concat", "-safe", "1", "-protocol_whitelist", "file",
             "-i", str(concat_list), "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy",
             "-movflags", "+faststart", "-f", "mp4", str(output)]  # fmt: skip
+
+
+def reopen_argv(media: Path, output: Path, ffmpeg: str = "ffmpeg") -> list[str]:
+    """A finished MP4 back into one MPEG-TS segment, stream copy, for a recording that goes on
+    (its date was resumed): finalize then joins it with the new runs like any other run.
+    The mpegts muxer converts H.264/AAC to their TS framing by itself; nothing is re-encoded."""
+    return [ffmpeg, *global_args(overwrite=True),
+            "-protocol_whitelist", "file", "-i", str(media), "-map", "0:v:0?", "-map", "0:a:0?",
+            "-c", "copy", "-f", "mpegts", str(output)]  # fmt: skip
 
 
 def poster_argv(media: Path, at_s: float, output: Path, ffmpeg: str = "ffmpeg") -> list[str]:

@@ -188,6 +188,8 @@ export function explainOutput(T, lastError, state) {
 const RECORDING_REASONS = [
   [/disk almost full/i, "rr_disk_full"],
   [/continued after a service restart/i, "rr_restart"],
+  [/its rest is a separate recording/i, "rr_resumed_apart"],
+  [/the date was resumed/i, "rr_resumed"],
   [/waiting for disk space/i, "rr_waiting"],
 ];
 
