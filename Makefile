@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The slowest tests are listed after every run, to keep the suite well under its time budget.
+PYTEST_ARGS ?= --durations=30
 RUN_DEBS := ffmpeg fonts-dejavu-core
 TEST_DEBS := $(RUN_DEBS) chromium nginx libnginx-mod-rtmp procps nodejs prometheus postgresql
 
