@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -15,7 +16,10 @@ from knoten.config import Config
 from knoten.keys import SEMINAR_CONTROLLER
 from streaming.ffmpeg.tools import ffprobe_json
 from tests.support.app_fixtures import make_config, serve
+from tests.support.bookings import add_rtmp_partner, book_date
 from tests.support.ports import free_tcp_port
+
+DATE = datetime(2027, 5, 4, 18, 0)  # booked far ahead and started by hand
 
 pytestmark = pytest.mark.slow
 
@@ -59,17 +63,17 @@ async def test_push_with_key_goes_on_air_wrong_key_refused(
                 assert "passphrase" not in await response.text()
             async with api.get("/api/v1/rooms/1/ingest") as response:
                 ingest = await response.json()
-            body = {"name": "Campus", "kind": "rtmp", "url": nginx_partner.url("c"),
-                    "profile": "720p"}  # fmt: skip
-            async with api.post("/api/v1/partners", json=body) as response:
-                partner_id = (await response.json())["id"]
-            seminar = {"title": "OBS-Übertragung", "room_id": 1, "start": "2027-05-04T18:00:00",
-                       "end": "2027-05-04T19:00:00", "partner_ids": [partner_id],
-                       "record": False}  # fmt: skip
-            async with api.post("/api/v1/seminars", json=seminar) as response:
-                occurrence_id = (await response.json())["occurrences"][0]["id"]
-            async with api.post(f"/api/v1/occurrences/{occurrence_id}/start") as response:
-                assert response.status == 200
+            partner_id = await add_rtmp_partner(api, nginx_partner.url("c"))
+            occurrence_id = (
+                await book_date(
+                    api,
+                    DATE,
+                    title="OBS-Übertragung",
+                    start=True,
+                    partner_ids=[partner_id],
+                    record=False,
+                )
+            )["id"]
         session = app.app[SEMINAR_CONTROLLER].session(occurrence_id)
         assert session is not None
         await _until(lambda: session.source_status().on_air == "slate", 15, "slate")

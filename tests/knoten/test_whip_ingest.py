@@ -17,6 +17,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -28,8 +29,11 @@ from knoten.keys import SEMINAR_CONTROLLER, WHIP_INGEST
 from streaming.ffmpeg.tools import ffprobe_json
 from tests.knoten.test_whep import post_offer, token_of
 from tests.support.app_fixtures import make_config, serve
+from tests.support.bookings import add_rtmp_partner, book_date
 from tests.support.ports import free_tcp_port
 from tests.support.webrtc_peers import Client, LoopbackPeer
+
+DATE = datetime(2027, 5, 4, 18, 0)  # booked far ahead and started by hand
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -132,17 +136,17 @@ async def test_whip_publisher_becomes_the_room_picture(tmp_path: Path, nginx_par
             async with api.get("/api/v1/rooms/1/ingest") as response:
                 ingest = await response.json()
             assert ingest["kind"] == "whip" and ingest["url"] == app.url("/whip/rooms/1")
-            body = {"name": "Campus", "kind": "rtmp", "url": nginx_partner.url("c"),
-                    "profile": "720p"}  # fmt: skip
-            async with api.post("/api/v1/partners", json=body) as response:
-                partner_id = (await response.json())["id"]
-            seminar = {"title": "WHIP-Übertragung", "room_id": 1, "start": "2027-05-04T18:00:00",
-                       "end": "2027-05-04T19:00:00", "partner_ids": [partner_id],
-                       "record": False}  # fmt: skip
-            async with api.post("/api/v1/seminars", json=seminar) as response:
-                occurrence_id = (await response.json())["occurrences"][0]["id"]
-            async with api.post(f"/api/v1/occurrences/{occurrence_id}/start") as response:
-                assert response.status == 200
+            partner_id = await add_rtmp_partner(api, nginx_partner.url("c"))
+            occurrence_id = (
+                await book_date(
+                    api,
+                    DATE,
+                    title="WHIP-Übertragung",
+                    start=True,
+                    partner_ids=[partner_id],
+                    record=False,
+                )
+            )["id"]
             async with api.get(f"/api/v1/occurrences/{occurrence_id}") as response:
                 join_token = token_of(await response.json())
         session = app.app[SEMINAR_CONTROLLER].session(occurrence_id)

@@ -1,4 +1,5 @@
-"""Booking one date through the API, as the tests of the live panel and the join page do."""
+"""Booking one date (and the partner it goes to) through the API, as the tests of the live panel,
+the join page and the camera ingests do."""
 
 from __future__ import annotations
 
@@ -36,3 +37,14 @@ async def book_date(
             assert response.status == 200, await response.text()
             occurrence = await response.json()
     return occurrence
+
+
+async def add_rtmp_partner(
+    api: aiohttp.ClientSession, url: str, *, name: str = "Campus", profile: str = "720p"
+) -> int:
+    """A push partner at ``url`` (an nginx-rtmp stand-in's); returns its id."""
+    body = {"name": name, "kind": "rtmp", "url": url, "profile": profile}
+    async with api.post("/api/v1/partners", json=body) as response:
+        assert response.status == 201, await response.text()
+        partner_id: int = (await response.json())["id"]
+    return partner_id
