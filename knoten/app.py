@@ -40,6 +40,7 @@ from knoten.api import (
     occurrences,
     partners,
     providers,
+    public_hls,
     recordings,
     rooms,
     seminars,
@@ -86,6 +87,7 @@ from knoten.keys import (
     PARTNER_ACCESS,
     PARTNERS,
     PROVIDERS,
+    PUBLIC_HLS,
     PUSH_INGEST,
     RECONCILER,
     RECORDER,
@@ -110,6 +112,7 @@ from knoten.keys import (
 from knoten.live_metrics import LiveSessionCollector
 from knoten.media import MediaTools
 from knoten.partner_access import PartnerAccess
+from knoten.public_hls import PublicHlsLinks
 from knoten.security import AdminToken, load_or_create_admin_token
 from knoten.seminar_controller import SeminarController
 from knoten.series_links import SeriesLinks
@@ -248,6 +251,9 @@ def build_app(
     join_secret = load_or_create_join_secret(config.data_dir)
     app[SERIES_LINKS] = SeriesLinks(join_secret, config.public_url, clock.now)
     app[PARTNER_ACCESS] = PartnerAccess(join_secret, config.public_url, clock.now)
+    app[PUBLIC_HLS] = PublicHlsLinks(
+        join_secret, config.public_url, grace=timedelta(minutes=config.webrtc.join_grace_minutes)
+    )
     app[DISPLAY_LINKS] = DisplayLinks.from_data_dir(config.data_dir, config.public_url)
     check_aiortc()  # the WebRTC internals Knoten relies on, before anything is built on them
     app[WEBRTC] = _viewer_registry(config, registry)
@@ -312,6 +318,7 @@ def build_app(
         recorder=app[RECORDER],
         viewers=app[WEBRTC],
         stage=app[STAGE_MEDIA],
+        public_hls=config.media.public_hls,
     )
     app[SEMINAR_CONTROLLER] = controller
     registry.register(LiveSessionCollector(controller))
@@ -335,6 +342,7 @@ def build_app(
     dashboard.add_routes(router)
     calendar.add_routes(router)
     hls.add_routes(router)  # partner HLS pull: /live/{occurrence}/{partner}/…
+    public_hls.add_routes(router)  # the public rendition for caches: /hls/{signed date}/…
     whep.add_routes(router)
     whip.add_routes(router)  # the room camera published over WebRTC (OBS, a browser)
     stage.add_routes(router)  # speakers publish, the room, the host and speakers listen

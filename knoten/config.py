@@ -100,6 +100,9 @@ class MediaConfig(_Section):
     # Saving a room tests its camera address with ffprobe (5 s at most) and shows the result.
     # Off where reaching out is unwanted (the test suite keeps its traffic on loopback).
     check_camera_on_save: bool = True
+    # The public HLS rendition (1 s segments under /hls/<signed date>/, made for an HTTP cache
+    # or CDN in front): one more copy process per live date.
+    public_hls: bool = False
 
 
 class IngestConfig(_Section):
@@ -263,6 +266,7 @@ ENV_KEYS: dict[str, tuple[str, str]] = {
     "KNOTEN_FFMPEG": ("media", "ffmpeg"),
     "KNOTEN_FFPROBE": ("media", "ffprobe"),
     "KNOTEN_CHECK_CAMERA_ON_SAVE": ("media", "check_camera_on_save"),
+    "KNOTEN_PUBLIC_HLS": ("media", "public_hls"),
     "KNOTEN_INGEST_HOST": ("ingest", "host"),
     "KNOTEN_SRT_PORT_BASE": ("ingest", "srt_port_base"),
     "KNOTEN_WHIP_PORT_BASE": ("ingest", "whip_port_base"),

@@ -24,6 +24,7 @@ from knoten.display_links import DisplayLinks
 from knoten.join_links import JoinLinks
 from knoten.media import MediaTools
 from knoten.partner_access import PartnerAccess
+from knoten.public_hls import PublicHlsLinks
 from knoten.security import AdminToken
 from knoten.seminar_controller import SeminarController
 from knoten.series_links import SeriesLinks
@@ -71,6 +72,7 @@ ACCESS = web.AppKey("access", AccessGuard)
 AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 SERIES_LINKS = web.AppKey("series_links", SeriesLinks)
 PARTNER_ACCESS = web.AppKey("partner_access", PartnerAccess)
+PUBLIC_HLS = web.AppKey("public_hls", PublicHlsLinks)
 SEMINAR_CONTROLLER = web.AppKey("seminar_controller", SeminarController)
 PUSH_INGEST = web.AppKey("push_ingest", PushIngest)
 WHIP_INGEST = web.AppKey("whip_ingest", WhipIngest)

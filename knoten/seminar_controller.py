@@ -63,6 +63,7 @@ class SeminarController:
         recorder: RecorderPort | None = None,
         viewers: ViewerPort | None = None,
         stage: StagePort | None = None,
+        public_hls: bool = False,
     ) -> None:
         self._rooms = rooms
         self._partners = partners
@@ -75,6 +76,7 @@ class SeminarController:
         self._recorder = recorder
         self._viewers = viewers
         self._stage = stage
+        self._public_hls = public_hls
         self._sessions: dict[int, LiveSession] = {}
         self._recording: set[int] = set()
         self._lock = asyncio.Lock()
@@ -94,6 +96,12 @@ class SeminarController:
         None when nothing of that is on air."""
         session = self._sessions.get(occurrence_id)
         return None if session is None else session.hls_directory(partner_id)
+
+    def public_hls_directory(self, occurrence_id: int) -> Path | None:
+        """Where the running session of ``occurrence_id`` writes its public HLS rendition;
+        None when the date is not on air or the rendition is switched off."""
+        session = self._sessions.get(occurrence_id)
+        return None if session is None else session.public_hls_directory()
 
     def remote_audio(self, occurrence_id: int, speaker_id: int, pcm: bytes) -> None:
         """A speaker's next 20 ms of sound, for the date's remote-audio bus (mixed once into
@@ -143,6 +151,7 @@ class SeminarController:
             partners=partners,
             record=request.record,
             remote_audio=camera.kind in ALWAYS_AUDIO,
+            public_hls=self._public_hls,
         )
 
     async def _push_url(self, room: Room) -> str | None:

@@ -14,7 +14,7 @@ from knoten.http.errors import ApiError
 from knoten.http.formats import DateTimeText, TimezoneName
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model, read_query
-from knoten.keys import ACCESS, JOIN_LINKS, SCHEDULE, SEMINAR_CONTROLLER
+from knoten.keys import ACCESS, CONFIG, JOIN_LINKS, PUBLIC_HLS, SCHEDULE, SEMINAR_CONTROLLER
 from schedules.store import OccurrenceRow
 from streaming.live.status import LiveStatus, OutputStatus, SourceStatus
 
@@ -42,6 +42,11 @@ class OccurrenceOut(BaseModel):
     record: bool
     sequence: int
     join_url: str
+    public_hls_url: str | None = Field(
+        default=None,
+        description="the date's public HLS playlist for an HTTP cache or CDN in front (the "
+        "same signed address for every viewer; media.public_hls on); in single-date answers",
+    )
     early_start_from: DateTimeText | None = Field(
         default=None,
         description="from this instant on 'start' works without moving the date (one date "
@@ -144,6 +149,8 @@ def occurrence_view(app: web.Application, row: OccurrenceRow) -> OccurrenceOut:
     source and partner outputs."""
     out = OccurrenceOut.of(row, app[JOIN_LINKS].url(row), app[SEMINAR_CONTROLLER].status(row.id))
     earliest = app[SCHEDULE].earliest_manual_start(row) if row.state == "scheduled" else None
+    if app[CONFIG].media.public_hls:
+        out.public_hls_url = app[PUBLIC_HLS].url(row)
     if earliest is not None:
         out.early_start_from = local_iso(earliest.astimezone(ZoneInfo(row.timezone)))
     return out

@@ -1,4 +1,4 @@
-"""Cross-origin access (CORS) for the public media doors: WHEP, WHIP, partner HLS and share media.
+"""Cross-origin access (CORS) for the public media doors: WHEP, WHIP, HLS and share media.
 
 Players embedded on a partner's or the library's own web site run on another origin; the browser
 asks with a preflight ``OPTIONS`` before a WHEP ``POST`` (it carries ``Authorization`` and
@@ -8,9 +8,10 @@ the headers on the real responses (errors included, or the player sees an opaque
 instead of the JSON body).
 
 Only these paths are covered: each one carries its own credential (join token, HLS pull token,
-signed share token), none relies on cookies, so ``*`` is safe for them and ``Allow-Credentials``
-is never sent. The API under ``/api/v1`` and the pages stay same-origin. Which origins are
-allowed is ``server.cors_origins`` (empty: same origin only, the browser's default).
+signed public HLS path, signed share token), none relies on cookies, so ``*`` is safe for them
+and ``Allow-Credentials`` is never sent. The API under ``/api/v1`` and the pages stay
+same-origin. Which origins are allowed is ``server.cors_origins`` (empty: same origin only, the
+browser's default).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from aiohttp import web
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: The doors that answer other origins.
-CORS_PATHS = re.compile(r"^/(whep|whip|live)/|^/share/recordings/[^/]+/(media|poster)$")
+CORS_PATHS = re.compile(r"^/(whep|whip|live|hls)/|^/share/recordings/[^/]+/(media|poster)$")
 #: Endpoints that take an SDP offer by POST (RFC 9725 / WHEP: ``Accept-Post`` on OPTIONS).
 SDP_POST_PATHS = re.compile(r"^/(whep|whip)/")
 SDP = "application/sdp"

@@ -1,9 +1,11 @@
-"""HLS for partners who pull: where a live session writes each partner's playlist and segments,
-how FFmpeg's hls muxer is set up, and how a served playlist carries the partner's token.
+"""HLS written by a live session: each pulling partner's playlist and segments, and the public
+rendition for large audiences behind an HTTP cache; how FFmpeg's hls muxer is set up for each,
+and how a served partner playlist carries the partner's token.
 
-Layout: ``<data_dir>/live/<occurrence_id>/<partner_id>/index.m3u8`` plus ``index<N>.ts``. Every
-path is built from integers; a segment name from a request is used only when it matches
-:data:`SEGMENT_NAME` and resolves to a regular file directly inside the partner's directory.
+Layout: ``<data_dir>/live/<occurrence_id>/<partner_id>/index.m3u8`` plus ``index<N>.ts``, and the
+public rendition in ``<data_dir>/live/<occurrence_id>/public/``. Every path is built from
+integers or constants; a segment name from a request is used only when it matches
+:data:`SEGMENT_NAME` and resolves to a regular file directly inside the directory.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
 #: What FFmpeg's hls muxer names segments after ``index.m3u8``: index0.ts, index1.ts, …
 SEGMENT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\.ts")
+#: The public rendition's directory below an occurrence's HLS root.
+PUBLIC = "public"
+#: Segment length of the public rendition in seconds: the master's GOP, the shortest cut.
+PUBLIC_SEGMENT_S = 1
+#: Segments in the public playlist: short, so players start near the live edge.
+PUBLIC_WINDOW = 4
 _URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
 
 
@@ -29,6 +37,34 @@ def occurrence_dir(data_dir: Path, occurrence_id: int) -> Path:
 
 def partner_dir(root: Path, partner_id: int) -> Path:
     return root / str(partner_id)
+
+
+def public_dir(root: Path) -> Path:
+    """The public rendition of an occurrence (no partner id is ever a word)."""
+    return root / PUBLIC
+
+
+def public_hls_output(directory: Path) -> Output:
+    """The public rendition: a copy of the master (1 s GOP) cut into 1 s segments, a window of
+    :data:`PUBLIC_WINDOW` of them, so a viewer behind a cache is about 2 s behind the room.
+
+    Segment names carry a start number in microseconds since the epoch: every restart of the
+    output begins far above the last number, so a name is never reused for other bytes. Caches
+    keep segments as immutable; with 1 s segments ``epoch`` (whole seconds) could reuse one.
+    """
+    return Output(
+        directory / PLAYLIST,
+        "hls",
+        options=(
+            ("hls_time", str(PUBLIC_SEGMENT_S)),
+            ("hls_list_size", str(PUBLIC_WINDOW)),
+            (
+                "hls_flags",
+                "delete_segments+independent_segments+omit_endlist+program_date_time",
+            ),
+            ("hls_start_number_source", "epoch_us"),
+        ),
+    )
 
 
 def hls_output(directory: Path) -> Output:

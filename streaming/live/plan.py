@@ -85,6 +85,9 @@ class SessionPlan:
     # Lay the speakers' camera tiles (at most two) over the picture where it is encoded, once,
     # for every partner, the recording and the viewers (see LiveSession.tiles).
     speaker_tiles: bool = True
+    # The public HLS rendition for audiences behind an HTTP cache (see LiveSession and
+    # streaming.live.hls.public_hls_output): a copy of the master, no encode.
+    public_hls: bool = False
 
     def master_profile(self) -> VideoProfile:
         """The best picture any partner asked for (encode once at that size), 720p at least

@@ -60,7 +60,7 @@ from streaming.ffmpeg.supervisor import (
 )
 from streaming.ffmpeg.urls import MASK, mask_url
 from streaming.live.feed import FeedHub
-from streaming.live.hls import hls_output, partner_dir
+from streaming.live.hls import hls_output, partner_dir, public_dir, public_hls_output
 from streaming.live.level import AudioLevel
 from streaming.live.plan import PartnerKind, PartnerTarget, SessionPlan, profile_for
 from streaming.live.reach import tcp_probe
@@ -262,6 +262,8 @@ class LiveSession:
                 webrtc_feed_argv(self.master_feed, plan.run_dir / "webrtc-in.sock", self._ffmpeg),
                 INTERNAL_POLICY,
             )
+        if plan.public_hls:
+            self._add_public_hls()
         for partner in plan.partners:
             self._add_partner(partner)
         for supervisor in self._supervisors:
@@ -344,6 +346,19 @@ class LiveSession:
         self._outputs.append(
             _Output(partner.name, partner.kind, supervisor, partner.partner_id, partner.profile)
         )
+
+    def _add_public_hls(self) -> None:
+        # A copy of the master: the 1 s GOP gives 1 s segments without another encode.
+        directory = public_dir(self.plan.hls_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        spec = FfmpegSpec(
+            self._name("hls"),
+            FeedInput(self.master_feed),
+            None,
+            (public_hls_output(directory),),
+            overwrite=True,
+        )
+        self._supervisor("hls", build_argv(spec, self._ffmpeg), OUTPUT_POLICY)
 
     async def set_live(self, live: bool) -> None:
         """Lead-in → live: the camera goes on air at its next keyframe."""
@@ -473,6 +488,10 @@ class LiveSession:
             if partner.partner_id == partner_id and partner.kind == "hls":
                 return partner_dir(self.plan.hls_dir, partner_id)
         return None
+
+    def public_hls_directory(self) -> Path | None:
+        """Where this session writes the public HLS rendition, if it has one."""
+        return public_dir(self.plan.hls_dir) if self.plan.public_hls else None
 
     @property
     def switches(self) -> int:
