@@ -189,6 +189,10 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "copied": "Kopiert.",
         "copy_failed": "Kopieren nicht möglich – bitte den Link markieren und kopieren.",
         "qr_alt": "QR-Code für den Teilnahmelink",
+        "public_hls": "Öffentliche HLS-Adresse (für einen Cache oder ein CDN)",
+        "public_hls_hint": "Für sehr viele Zuschauende: Diese Adresse als Ursprung eines "
+        "HTTP-Caches oder CDN eintragen (siehe docs/live.md); sie gilt bis zum Ende des Termins "
+        "und zeigt das Bild etwa 2 Sekunden später als der Teilnahmelink.",
         "outputs": "Übertragungen",
         "output": "Ziel",
         "bitrate": "Bitrate",
@@ -432,6 +436,10 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "copied": "Copied.",
         "copy_failed": "Copying is not possible – please select the link and copy it.",
         "qr_alt": "QR code for the join link",
+        "public_hls": "Public HLS address (for a cache or CDN)",
+        "public_hls_hint": "For very large audiences: enter this address as the origin of an "
+        "HTTP cache or CDN (see docs/live.md); it is valid until the date ends and shows the "
+        "picture about 2 seconds later than the join link.",
         "outputs": "Broadcasts",
         "output": "Destination",
         "bitrate": "Bitrate",

@@ -57,6 +57,10 @@ function render(o) {
 
   const joinInput = $("join-url");
   if (joinInput.value !== o.join_url) joinInput.value = o.join_url;
+  // Only where the service writes the public rendition (media.public_hls).
+  $("public-hls").hidden = !o.public_hls_url;
+  const hlsInput = $("public-hls-url");
+  if (o.public_hls_url && hlsInput.value !== o.public_hls_url) hlsInput.value = o.public_hls_url;
 
   $("record-note").hidden = !(o.record && (live || scheduled));
   const after = $("recording-after");
