@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from datetime import UTC, datetime
 from email.utils import formatdate
 from pathlib import Path
@@ -71,7 +72,8 @@ def _directory(request: web.Request) -> Path:
 
 def _read(path: Path) -> tuple[bytes, float]:
     with path.open("rb") as file:
-        return file.read(), Path(file.name).stat().st_mtime
+        # The open file's own time: the path may already name the next playlist.
+        return file.read(), os.fstat(file.fileno()).st_mtime
 
 
 async def get_playlist(request: web.Request) -> web.Response:

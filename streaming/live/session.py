@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -405,6 +406,10 @@ class LiveSession:
             await self.tiles.aclose()
         with contextlib.suppress(OSError):
             self._slate_text.unlink()
+        if self.plan.public_hls:
+            # Nobody is served these once the date is off air (caches keep what they have);
+            # a later start writes new names, so the old ones would only fill the disk.
+            shutil.rmtree(public_dir(self.plan.hls_dir), ignore_errors=True)
         log.info("occurrence %s: session stopped", self.plan.occurrence_id)
 
     async def _remove(self, supervisors: list[FfmpegSupervisor]) -> None:
