@@ -3,6 +3,8 @@
 // only when the service is configured with some.
 "use strict";
 (() => {
+  // ms since navigation when this script starts: the page's own load, for the timeline below.
+  const scriptStart = Math.round(performance.now());
   const root = document.getElementById("join");
   const occurrence = root.dataset.occurrence;
   const token = root.dataset.token;
@@ -26,7 +28,7 @@
   let failures = 0;
   let leadIn = false;     // connected during the lead-in: "Gleich geht es los", not "Live"
   let watchdog = null;    // the stall check while connected
-  const timeline = [];    // [mark, ms since navigation]: diagnostics for people and tests
+  const timeline = [["script", scriptStart]];  // [mark, ms since navigation]: diagnostics
   const mark = (name) => timeline.push([name, Math.round(performance.now())]);
 
   function show(key, extra) {
@@ -114,10 +116,14 @@
   }
 
   function gathered(peer, ms, withServers) {
-    // WHEP without trickle: send the offer once candidates are in. Without ICE servers only
-    // host candidates exist and gathering completes within milliseconds: wait for that. With
-    // servers, waiting for "complete" can take seconds (an unreachable STUN server), so a short
-    // pause after the first candidate is enough. Bounded by ms overall.
+    // WHEP without trickle: send the offer once the candidates that matter are in. Without ICE
+    // servers only host candidates exist: Chromium has its UDP ones within a few ms, then waits
+    // a step (≈ 120 ms measured) before its TCP ones and only then says "complete", and the
+    // service (aioice) pairs UDP candidates only. So the first TCP candidate, or a short settle
+    // after the first candidate, ends the wait. A candidate the offer misses costs nothing: the
+    // service learns the browser's address from its connectivity checks (peer-reflexive). With
+    // servers, waiting for "complete" can take seconds (an unreachable STUN server), so a pause
+    // after the first candidate is enough. Bounded by ms overall.
     if (peer.iceGatheringState === "complete") return Promise.resolve();
     return new Promise((resolve) => {
       let settle = null;
@@ -125,7 +131,8 @@
       const t = setTimeout(done, ms);
       peer.addEventListener("icecandidate", (e) => {
         if (!e.candidate) return done();
-        if (!settle && withServers) settle = setTimeout(done, 150);
+        if (!withServers && (e.candidate.protocol || "").toLowerCase() === "tcp") return done();
+        if (!settle) settle = setTimeout(done, withServers ? 150 : 25);
       });
       peer.addEventListener("icegatheringstatechange", () => {
         if (peer.iceGatheringState === "complete") done();
@@ -166,6 +173,7 @@
       }
     };
     await peer.setLocalDescription();
+    mark("local");
     const servers = state.ice_servers || [];
     await gathered(peer, servers.length ? 1500 : 500, servers.length > 0);
     mark("offer");
