@@ -80,6 +80,7 @@ from knoten.keys import (
     FFMPEG_PROCESSES,
     FINALIZER,
     JOIN_LINKS,
+    LEASES,
     LOAD_MONITOR,
     MEDIA_TOOLS,
     METRICS_REGISTRY,
@@ -138,6 +139,9 @@ from recordings.recorder import Recorder
 from recordings.retention import Retention, RetentionRules
 from recordings.share import ShareLinks, load_or_create_secret
 from schedules.clock import Clock, SystemClock
+from schedules.lease_keeper import LeaseKeeper
+from schedules.lease_store import LeaseStore
+from schedules.leases import LeaseTiming
 from schedules.ports import SessionRunner
 from schedules.reconciler import Reconciler
 from schedules.rooms import RoomRepository
@@ -325,7 +329,19 @@ def build_app(
     # Tests may swap in a runner that only records calls.
     app[SESSION_RUNNER] = session_runner or controller
     source = SqlOccurrenceSource(engine, store)
-    app[RECONCILER] = Reconciler(source, app[SESSION_RUNNER], clock)
+    # Several nodes on one database: each live date runs on the node holding its lease.
+    app[LEASES] = LeaseKeeper(
+        LeaseStore(engine),
+        source,
+        clock,
+        node_id=config.node_id,
+        node_url=config.node_url,
+        running=lambda: app[SESSION_RUNNER].running(),
+        reconcile=lambda: app[RECONCILER].reconcile(),
+        fence=_hand_over(app),
+        timing=LeaseTiming(config.cluster.lease_renew_s, config.cluster.lease_ttl_s),
+    )
+    app[RECONCILER] = Reconciler(source, app[SESSION_RUNNER], clock, app[LEASES])
     app[TRIGGERS] = ScheduleTriggers(
         app[RECONCILER], source, clock, housekeeping=app[SCHEDULE].extend_horizons
     )
@@ -405,6 +421,20 @@ def _stage_follows(
         app[STAGE_MEDIA].set_muted(occurrence_id, muted)
 
     return follow
+
+
+def _hand_over(app: web.Application) -> Callable[[int, str], Awaitable[None]]:
+    """A date whose lease this node lost stops here; its recording stays open for the node
+    that took it over."""
+
+    async def hand_over(occurrence_id: int, reason: str) -> None:
+        runner = app[SESSION_RUNNER]
+        if runner is app[SEMINAR_CONTROLLER]:
+            await app[SEMINAR_CONTROLLER].hand_over(occurrence_id, reason)
+        else:
+            await runner.stop(occurrence_id, reason)
+
+    return hand_over
 
 
 def _date_end(schedule: ScheduleService) -> Callable[[int], Awaitable[datetime]]:
@@ -517,11 +547,15 @@ async def _scheduling(app: web.Application) -> AsyncIterator[None]:
     # Runs the boot reconciliation (late starts, missed marks) and arms the triggers.
     await app[TRIGGERS].start()
     # After the boot run: a date still on air has continued its recording by now (one archive
-    # entry across the restart); only recordings nobody writes any more are finalized.
-    recovering = await app[FINALIZER].recover(app[RECORDER].is_writing)
+    # entry across the restart); only recordings nobody writes any more are finalized (those
+    # of dates another node runs are that node's).
+    elsewhere = await app[LEASES].held_elsewhere()
+    recovering = await app[FINALIZER].recover(app[RECORDER].is_writing, elsewhere)
     if recovering:
         log.warning("recovering %d unfinished recording(s): %s", len(recovering), recovering)
+    app[LEASES].start()
     yield
+    await app[LEASES].stop()  # first: nothing may start a date again while shutting down
     await app[TRIGGERS].aclose()
     # The dates stay live in the database: their recordings stay open for the next start.
     await app[RECORDER].suspend_all()
@@ -530,6 +564,8 @@ async def _scheduling(app: web.Application) -> AsyncIterator[None]:
     runner = app[SESSION_RUNNER]
     for occurrence_id in sorted(runner.running()):
         await runner.stop(occurrence_id, "service shutting down")
+    # Only now, with nothing of them running here: another node may take the dates at once.
+    await app[LEASES].aclose()
 
 
 __all__ = ["AdminToken", "build_app"]

@@ -9,12 +9,20 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 #: scheme://host[:port] without path, query or user info (what browsers send as ``Origin``).
@@ -209,6 +217,31 @@ class ScheduleConfig(_Section):
     early_start_minutes: int = Field(default=60, ge=0)
 
 
+class ClusterConfig(_Section):
+    """Several nodes on one database (PostgreSQL): each live date runs on exactly one of them,
+    under a lease the node renews; a node that dies hands its dates to another within about
+    ``lease_ttl_s``. One node needs none of this."""
+
+    # Unique per node (default: the host name); a restarted node keeps its dates under it.
+    node_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    # Where this node itself is reached (the API names it for the dates it runs); default:
+    # server.public_url.
+    node_url: str | None = None
+    lease_renew_s: float = Field(default=2.0, ge=0.2, le=60)
+    lease_ttl_s: float = Field(default=6.0, ge=1, le=600)
+
+    @field_validator("node_url")
+    @classmethod
+    def _node_url(cls, value: str | None) -> str | None:
+        return ServerConfig._http_url(value)
+
+    @model_validator(mode="after")
+    def _ttl_covers_renewals(self) -> ClusterConfig:
+        if self.lease_ttl_s < 2 * self.lease_renew_s:
+            raise ValueError("lease_ttl_s must be at least twice lease_renew_s")
+        return self
+
+
 class Config(_Section):
     schedule: ScheduleConfig = ScheduleConfig()
     server: ServerConfig = ServerConfig()
@@ -220,6 +253,7 @@ class Config(_Section):
     recordings: RecordingsConfig = RecordingsConfig()
     webrtc: WebrtcConfig = WebrtcConfig()
     conversation: ConversationConfig = ConversationConfig()
+    cluster: ClusterConfig = ClusterConfig()
 
     @property
     def data_dir(self) -> Path:
@@ -232,6 +266,18 @@ class Config(_Section):
     @property
     def database_url(self) -> str:
         return self.storage.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'knoten.db'}"
+
+    @property
+    def node_id(self) -> str:
+        if self.cluster.node_id:
+            return self.cluster.node_id
+        # Host names may carry characters a node id does not; they are replaced, not refused.
+        name = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname()).strip(".-_")[:64]
+        return name or "knoten"
+
+    @property
+    def node_url(self) -> str:
+        return self.cluster.node_url or self.public_url
 
     @property
     def public_url(self) -> str:
@@ -278,6 +324,8 @@ ENV_KEYS: dict[str, tuple[str, str]] = {
     "KNOTEN_WEBRTC_VIEWERS_PER_WORKER": ("webrtc", "viewers_per_worker"),
     "KNOTEN_WEBRTC_CONNECT_TIMEOUT_S": ("webrtc", "connect_timeout_s"),
     "KNOTEN_WEBRTC_SHED_LAG_MS": ("webrtc", "shed_lag_ms"),
+    "KNOTEN_NODE_ID": ("cluster", "node_id"),
+    "KNOTEN_NODE_URL": ("cluster", "node_url"),
 }
 
 

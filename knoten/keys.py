@@ -35,6 +35,7 @@ from recordings.paths import ArchivePaths
 from recordings.recorder import Recorder
 from recordings.retention import Retention
 from recordings.share import ShareLinks
+from schedules.lease_keeper import LeaseKeeper
 from schedules.ports import SessionRunner
 from schedules.reconciler import Reconciler
 from schedules.rooms import RoomRepository
@@ -61,6 +62,7 @@ OPENAPI = web.AppKey("openapi", dict)
 SCHEDULE = web.AppKey("schedule", ScheduleService)
 SESSION_RUNNER = web.AppKey("session_runner", SessionRunner)
 RECONCILER = web.AppKey("reconciler", Reconciler)
+LEASES = web.AppKey("leases", LeaseKeeper)
 TRIGGERS = web.AppKey("triggers", ScheduleTriggers)
 SESSIONS = web.AppKey("sessions", SessionStore)
 ACCOUNTS = web.AppKey("accounts", AccountStore)

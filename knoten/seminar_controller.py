@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 class RecorderPort(Protocol):
     async def start(self, occurrence_id: int, seminar_id: int, title: str, feed: Path) -> None: ...
     async def stop(self, occurrence_id: int) -> None: ...
+    async def suspend(self, occurrence_id: int) -> None: ...
 
 
 class ViewerPort(Protocol):
@@ -187,20 +188,32 @@ class SeminarController:
                     )
                 )
 
-    async def stop(self, occurrence_id: int, reason: str) -> None:
+    async def hand_over(self, occurrence_id: int, reason: str) -> None:
+        """Another node runs this date now (it lost its lease here): stop its media work on this
+        node, but leave its recording open for that node to continue in the same entry."""
         async with self._lock:
-            session = self._sessions.pop(occurrence_id, None)
             if occurrence_id in self._recording and self._recorder is not None:
                 self._recording.discard(occurrence_id)
-                await _guard(self._recorder.stop(occurrence_id))
-            if self._viewers is not None:
-                await _guard(self._viewers.close(occurrence_id))
-            if self._stage is not None:
-                await _guard(self._stage.close(occurrence_id))
-            if session is not None:
-                log.info("occurrence %s: stopping (%s)", occurrence_id, reason)
-                await session.aclose()
-                shutil.rmtree(session.plan.run_dir, ignore_errors=True)
+                await _guard(self._recorder.suspend(occurrence_id))
+            await self._stop(occurrence_id, reason)
+
+    async def stop(self, occurrence_id: int, reason: str) -> None:
+        async with self._lock:
+            await self._stop(occurrence_id, reason)
+
+    async def _stop(self, occurrence_id: int, reason: str) -> None:
+        session = self._sessions.pop(occurrence_id, None)
+        if occurrence_id in self._recording and self._recorder is not None:
+            self._recording.discard(occurrence_id)
+            await _guard(self._recorder.stop(occurrence_id))
+        if self._viewers is not None:
+            await _guard(self._viewers.close(occurrence_id))
+        if self._stage is not None:
+            await _guard(self._stage.close(occurrence_id))
+        if session is not None:
+            log.info("occurrence %s: stopping (%s)", occurrence_id, reason)
+            await session.aclose()
+            shutil.rmtree(session.plan.run_dir, ignore_errors=True)
 
     async def aclose(self) -> None:
         for occurrence_id in sorted(self._sessions):

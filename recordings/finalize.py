@@ -18,7 +18,7 @@ import hashlib
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -170,9 +170,19 @@ class Finalizer:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def recover(self, active: Callable[[int], bool] = lambda _id: False) -> list[int]:
-        """Queue every unfinished recording not ``active`` for finalization; returns their ids."""
-        found = [r.id for r in await self._catalog.unfinished() if not active(r.id)]
+    async def recover(
+        self,
+        active: Callable[[int], bool] = lambda _id: False,
+        elsewhere: Collection[int] = (),
+    ) -> list[int]:
+        """Queue every unfinished recording not ``active`` for finalization; returns their ids.
+        Recordings of the occurrences in ``elsewhere`` are left alone: another node of the same
+        archive writes them."""
+        found = [
+            r.id
+            for r in await self._catalog.unfinished()
+            if not active(r.id) and r.occurrence_id not in elsewhere
+        ]
         for recording_id in found:
             log.warning("recording %d was not finished (crash or power loss): recovering",
                         recording_id)  # fmt: skip

@@ -11,8 +11,8 @@ stop: its MP4 becomes run 0 again and the entry is "recording" until finalize ha
 ``stop`` closes FFmpeg gracefully (SIGINT lets it finish the open segment) and hands the
 recording to the ``Finalizer`` in the background.
 
-API used by the session runner: ``start``, ``stop``, ``status``; the app: ``suspend_all``,
-``aclose``.
+API used by the session runner: ``start``, ``stop``, ``suspend`` (another node continues the
+date), ``status``; the app: ``suspend_all``, ``aclose``.
 """
 
 from __future__ import annotations
@@ -184,12 +184,24 @@ class Recorder:
             suspended, self._active = list(self._active.values()), {}
             self._metrics.active.set(0)
             for active in suspended:
-                if active.watcher is not None:
-                    active.watcher.cancel()
-                    await asyncio.gather(active.watcher, return_exceptions=True)
-                await self._close_ffmpeg(active)
-                log.info("occurrence %d: recording %d suspended for the restart",
-                         active.occurrence_id, active.recording_id)  # fmt: skip
+                await self._suspend(active, "for the restart")
+
+    async def suspend(self, occurrence_id: int) -> None:
+        """Another node goes on with this date: close its FFmpeg gracefully and leave the
+        recording open ("recording") for that node to continue as a further run of segments."""
+        async with self._lock:
+            active = self._active.pop(occurrence_id, None)
+            self._metrics.active.set(len(self._active))
+            if active is not None:
+                await self._suspend(active, "for another node")
+
+    async def _suspend(self, active: _Active, why: str) -> None:
+        if active.watcher is not None:
+            active.watcher.cancel()
+            await asyncio.gather(active.watcher, return_exceptions=True)
+        await self._close_ffmpeg(active)
+        log.info("occurrence %d: recording %d suspended %s", active.occurrence_id,
+                 active.recording_id, why)  # fmt: skip
 
     def status(self, occurrence_id: int) -> RecorderStatus | None:
         active = self._active.get(occurrence_id)

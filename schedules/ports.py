@@ -1,13 +1,14 @@
 """The ports through which schedules/ drives the rest of Knoten without importing it.
 
 schedules/ decides *what* should run and *when*; it never touches media or SQL itself. It reaches
-them through two small protocols that the composition root (``knoten/``) wires up:
+them through small protocols that the composition root (``knoten/``) wires up:
 
 * :class:`SessionRunner` — the media side: start/stop the live session of one occurrence.
   :class:`LoggingSessionRunner` is a stand-in that only records and logs, used until the media
   plane lands and by tests.
 * :class:`OccurrenceSource` — the storage side: which occurrences matter now, which instants lie
   ahead, and persisting state changes.
+* :class:`LeaseGate` — with several nodes on one database: whether this node may run a date.
 
 Identifiers are plain ``int`` here because the database keys are; the pure domain allows
 ``int | str`` (:data:`schedules.domain.OccurrenceId`), and the reconciler is where the two meet.
@@ -67,6 +68,19 @@ class SessionRunner(Protocol):
 
     def running(self) -> set[int]:
         """Ids of the occurrences running now (a snapshot the caller may keep)."""
+        ...
+
+
+class LeaseGate(Protocol):
+    """Which node runs a date, when several share the database (:mod:`schedules.leases`)."""
+
+    async def claim(self, occurrence_id: int) -> bool:
+        """Take the date's lease for this node; False when another node runs it (or the lease
+        cannot be read now). Never raises."""
+        ...
+
+    async def release(self, occurrence_id: int) -> None:
+        """This node stopped the date: give its lease back. Never raises."""
         ...
 
 

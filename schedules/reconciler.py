@@ -6,6 +6,9 @@ into effects: it reads the candidates from an :class:`~schedules.ports.Occurrenc
 to call at any time and as often as wanted (triggers, API edits, manual actions and the boot run
 all call it); a call right after another finds nothing to do.
 
+With several nodes on one database a :class:`~schedules.ports.LeaseGate` decides which node runs
+a date: a start happens only on the node that takes the date's lease, and a stop gives it back.
+
 Failure policy: every action is isolated. A session that fails to start is marked FAILED (and
 whatever it left running is stopped) so it is not retried in a loop; any other failed action is
 logged and simply left for the next reconciliation, which plans it again because the world still
@@ -21,16 +24,30 @@ from typing import cast
 from schedules.clock import Clock
 from schedules.desired import Action, MarkEnded, MarkMissed, Start, Stop, plan
 from schedules.domain import OccurrenceId, OccurrenceState, OccurrenceView, Phase
-from schedules.ports import OccurrenceSource, SessionInfo, SessionRequest, SessionRunner
+from schedules.ports import (
+    LeaseGate,
+    OccurrenceSource,
+    SessionInfo,
+    SessionRequest,
+    SessionRunner,
+)
 
 log = logging.getLogger(__name__)
 
 
 class Reconciler:
-    def __init__(self, source: OccurrenceSource, runner: SessionRunner, clock: Clock) -> None:
+    def __init__(
+        self,
+        source: OccurrenceSource,
+        runner: SessionRunner,
+        clock: Clock,
+        leases: LeaseGate | None = None,
+    ) -> None:
         self._source = source
         self._runner = runner
         self._clock = clock
+        # Several nodes on one database: a date starts here only with its lease (None: one node).
+        self._leases = leases
         # Triggers, API edits and the boot run may coincide; two interleaved runs would both see
         # the same "not running yet" and act twice, so runs are strictly one after the other.
         self._lock = asyncio.Lock()
@@ -72,6 +89,8 @@ class Reconciler:
                 case Stop():
                     log.info("stop occurrence %s %r: %s", oid, title, action.reason)
                     await self._runner.stop(oid, action.reason)
+                    if self._leases is not None:
+                        await self._leases.release(oid)
                 case MarkEnded():
                     log.info("mark occurrence %s %r ended: %s", oid, title, action.reason)
                     await self._source.mark(oid, OccurrenceState.ENDED, action.reason, at)
@@ -95,6 +114,10 @@ class Reconciler:
 
     async def _start(self, action: Start, view: OccurrenceView, info: SessionInfo) -> bool:
         oid = _db_id(view.id)
+        claimed = self._leases is not None and oid not in self._runner.running()
+        if claimed and self._leases is not None and not await self._leases.claim(oid):
+            # Another node runs it: its reconciler starts, marks and stops it, not this one.
+            return False
         log.info(
             "start occurrence %s %r in room %s, phase %s: %s",
             oid,
@@ -107,6 +130,8 @@ class Reconciler:
             await self._runner.start(_request(view, info, action.phase))
         except Exception as exc:
             await self._start_failed(oid, view.title, exc)
+            if claimed and self._leases is not None:
+                await self._leases.release(oid)
             return False
         if action.phase is Phase.LIVE and view.state is OccurrenceState.SCHEDULED:
             # If this mark fails the occurrence keeps running; the next reconciliation plans

@@ -14,13 +14,29 @@ from knoten.http.errors import ApiError
 from knoten.http.formats import DateTimeText, TimezoneName
 from knoten.http.openapi import Operation
 from knoten.http.requests import json_response, path_int, read_model, read_query
-from knoten.keys import ACCESS, CONFIG, JOIN_LINKS, PUBLIC_HLS, SCHEDULE, SEMINAR_CONTROLLER
+from knoten.keys import (
+    ACCESS,
+    CONFIG,
+    JOIN_LINKS,
+    LEASES,
+    PUBLIC_HLS,
+    SCHEDULE,
+    SEMINAR_CONTROLLER,
+)
 from schedules.store import OccurrenceRow
 from streaming.live.status import LiveStatus, OutputStatus, SourceStatus
 
 
 def local_iso(value: datetime) -> str:
     return value.isoformat(timespec="seconds")
+
+
+class NodeOut(BaseModel):
+    """The Knoten node that runs a date (several nodes on one database)."""
+
+    id: str = Field(description="cluster.node_id of that node")
+    url: str = Field(description="where that node is reached (cluster.node_url)")
+    this_node: bool = Field(description="whether the node answering runs it")
 
 
 class OccurrenceOut(BaseModel):
@@ -57,6 +73,11 @@ class OccurrenceOut(BaseModel):
     )
     outputs: list[OutputStatus] | None = Field(
         default=None, description="partner destinations while the occurrence runs"
+    )
+    node: NodeOut | None = Field(
+        default=None,
+        description="the node that runs the date now; null while none does. source and "
+        "outputs come from the node answering: ask the node named here (single-date answers)",
     )
 
     @classmethod
@@ -156,8 +177,13 @@ def occurrence_view(app: web.Application, row: OccurrenceRow) -> OccurrenceOut:
     return out
 
 
-def _out(request: web.Request, row: OccurrenceRow) -> web.Response:
-    return json_response(occurrence_view(request.app, row))
+async def _out(request: web.Request, row: OccurrenceRow) -> web.Response:
+    out = occurrence_view(request.app, row)
+    lease = await request.app[LEASES].holder(row.id)
+    if lease is not None:
+        this_node = lease.node_id == request.app[LEASES].node_id
+        out.node = NodeOut(id=lease.node_id, url=lease.node_url, this_node=this_node)
+    return json_response(out)
 
 
 async def list_occurrences(request: web.Request) -> web.Response:
@@ -171,7 +197,7 @@ async def list_occurrences(request: web.Request) -> web.Response:
 
 async def get_occurrence(request: web.Request) -> web.Response:
     row = await request.app[SCHEDULE].occurrence(path_int(request, "occurrence_id"))
-    return _out(request, row)
+    return await _out(request, row)
 
 
 async def patch_occurrence(request: web.Request) -> web.Response:
@@ -186,7 +212,7 @@ async def patch_occurrence(request: web.Request) -> web.Response:
         row = await schedule.restore_occurrence(occurrence_id)
     else:  # pragma: no cover - the model validator rules this out
         raise ApiError(422, "validation_error", "nothing to change")
-    return _out(request, row)
+    return await _out(request, row)
 
 
 async def start_occurrence(request: web.Request) -> web.Response:
@@ -194,24 +220,24 @@ async def start_occurrence(request: web.Request) -> web.Response:
     # The body is optional: a bare POST starts the date as it is.
     body = await read_model(request, StartIn) if request.body_exists else StartIn()
     row = await request.app[SCHEDULE].start_now(occurrence_id, move_to_now=body.move_to_now)
-    return _out(request, row)
+    return await _out(request, row)
 
 
 async def resume_occurrence(request: web.Request) -> web.Response:
     row = await request.app[SCHEDULE].resume(path_int(request, "occurrence_id"))
-    return _out(request, row)
+    return await _out(request, row)
 
 
 async def stop_occurrence(request: web.Request) -> web.Response:
     row = await request.app[SCHEDULE].stop_now(path_int(request, "occurrence_id"))
-    return _out(request, row)
+    return await _out(request, row)
 
 
 async def extend_occurrence(request: web.Request) -> web.Response:
     occurrence_id = path_int(request, "occurrence_id")
     body = await read_model(request, ExtendIn)
     row = await request.app[SCHEDULE].extend_occurrence(occurrence_id, body.minutes)
-    return _out(request, row)
+    return await _out(request, row)
 
 
 OPERATIONS = (

@@ -8,11 +8,15 @@ The supervisor decides *when*; this module knows *how* on POSIX. Two details mat
   too. A grandchild that inherited stdout/stderr would keep ``wait()`` hanging after FFmpeg
   itself died, so we use ``loop.subprocess_exec`` (what ``asyncio.create_subprocess_exec`` calls)
   with a protocol whose ``exited`` future resolves on the exit of the leader alone.
+- Each child asks the kernel for SIGTERM when the service dies (``PR_SET_PDEATHSIG``): after a
+  kill -9 no FFmpeg of the dead service goes on writing (a recording another node continues,
+  a partner stream it now sends). SIGTERM lets FFmpeg close its current segment cleanly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import signal
@@ -21,6 +25,17 @@ from collections.abc import Callable, Sequence
 from streaming.errors import FfmpegNotFound
 
 log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+# Looked up once here: between fork and exec the child only makes this one call.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+
+
+def _die_with_service() -> None:
+    """In the child before exec. The signal follows the death of the thread that forked, which
+    is the event loop's thread: the service's main thread."""
+    _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+
 
 MAX_LINE = 1000  # longer stderr lines are cut: a ring buffer entry, not a data channel
 _READ_SIZE = 4096
@@ -115,6 +130,7 @@ async def spawn_group(argv: Sequence[str]) -> GroupProcess:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=_die_with_service,
         )
     except (FileNotFoundError, PermissionError) as exc:
         raise FfmpegNotFound(f"cannot execute {argv[0]!r}: {exc.strerror}") from exc
