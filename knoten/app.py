@@ -267,6 +267,9 @@ def build_app(
         app[WEBRTC].viewer_count,
         registry,
         policy=ShedPolicy(lag_limit_s=config.webrtc.shed_lag_ms / 1000),
+        on_partner_profiles=lambda reduced: app[SEMINAR_CONTROLLER].reduce_partner_profiles(
+            reduced
+        ),
     )
     # Speakers on stage: their voices go to the room display, the host and the other speakers
     # as packets, and once decoded into the date's remote-audio bus (via the controller).

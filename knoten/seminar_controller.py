@@ -81,6 +81,8 @@ class SeminarController:
         self._sessions: dict[int, LiveSession] = {}
         self._recording: set[int] = set()
         self._lock = asyncio.Lock()
+        # Load shedding: partner-only encoders on a reduced profile (new sessions too).
+        self._partners_reduced = False
 
     def running(self) -> set[int]:
         return set(self._sessions)
@@ -167,7 +169,8 @@ class SeminarController:
             session = self._sessions.get(oid)
             if session is None:
                 plan = await self._plan(request)
-                session = LiveSession(plan, self._processes, self._ffmpeg)
+                session = LiveSession(plan, self._processes, self._ffmpeg,
+                                      partners_reduced=self._partners_reduced)  # fmt: skip
                 self._sessions[oid] = session
                 try:
                     await session.start(live=live)
@@ -187,6 +190,17 @@ class SeminarController:
                         oid, request.seminar_id, request.title, session.master_feed
                     )
                 )
+
+    async def reduce_partner_profiles(self, reduced: bool) -> None:
+        """Load shedding: every running session's partner-only encoders on a reduced profile,
+        or back on the full one; sessions started meanwhile follow the setting."""
+        async with self._lock:
+            self._partners_reduced = reduced
+            for occurrence_id, session in sorted(self._sessions.items()):
+                try:
+                    await session.reduce_partner_profiles(reduced)
+                except Exception:
+                    log.exception("occurrence %s: partner profiles not changed", occurrence_id)
 
     async def hand_over(self, occurrence_id: int, reason: str) -> None:
         """Another node runs this date now (it lost its lease here): stop its media work on this

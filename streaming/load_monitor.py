@@ -6,7 +6,9 @@ running FFmpeg turns out media (Δout_time / Δwall over at least ``SPEED_WINDOW
 own ``speed`` is an average since its start and hides a slowdown late in a long run). The
 slowest encoder and the lag go to :class:`~streaming.shedding.ShedPolicy`; the level is
 exported as metrics and logged when it changes, and ``admit_viewer`` is the check the WHEP door
-asks before adding a viewer.
+asks before adding a viewer. When the policy reduces or restores the partner profiles,
+``on_partner_profiles`` (the live sessions' owner) is called with the new setting, in a task of
+its own: restarting encoders must not hold up the sampling.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -46,8 +48,12 @@ class LoadMonitor:
         *,
         policy: ShedPolicy | None = None,
         interval_s: float = 0.5,
+        on_partner_profiles: Callable[[bool], Awaitable[None]] | None = None,
     ) -> None:
         self.policy = policy or ShedPolicy()
+        self._on_partner_profiles = on_partner_profiles
+        self._applied_reduced = False  # what on_partner_profiles was last told
+        self._applying: asyncio.Task[None] | None = None
         self._processes = processes
         self._viewers = viewers
         self._interval_s = interval_s
@@ -56,8 +62,11 @@ class LoadMonitor:
         self._task: asyncio.Task[None] | None = None
         self.last: LoadSample | None = None
         self._level_gauge = Gauge("knoten_load_shed_level", "Load shedding level: 0 normal, "
-                                  "1 new viewers refused, 2 viewer limit lowered",
-                                  registry=registry)  # fmt: skip
+                                  "1 new viewers refused, 2 viewer limit lowered, 3 partner "
+                                  "profiles reduced", registry=registry)  # fmt: skip
+        self._reduced_gauge = Gauge("knoten_partner_profiles_reduced",
+                                    "1 while partner-only encoders run a reduced profile",
+                                    registry=registry)  # fmt: skip
         self._lag_gauge = Gauge("knoten_event_loop_lag_seconds",
                                 "How late the event loop woke up at the last sample",
                                 registry=registry)  # fmt: skip
@@ -78,6 +87,10 @@ class LoadMonitor:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        applying, self._applying = self._applying, None
+        if applying is not None:
+            # Let a change under way finish: encoders are not left half restarted.
+            await asyncio.gather(applying, return_exceptions=True)
 
     def admit_viewer(self, viewers: int) -> None:
         """ServiceOverloaded unless one more viewer may join now."""
@@ -96,12 +109,18 @@ class LoadMonitor:
             "level": policy.level.name.lower(),
             "reason": policy.reason,
             "viewer_limit": policy.viewer_limit,
+            "partner_profiles_reduced": policy.partners_reduced,
             "loop_lag_ms": None if self.last is None else round(self.last.loop_lag_s * 1000),
         }
 
     def page_state(self) -> dict[str, object]:
         """What the live panel shows: only what changes with the level (not every sample)."""
-        return {"level": self.policy.level.name.lower(), "viewer_limit": self.policy.viewer_limit}
+        policy = self.policy
+        return {
+            "level": policy.level.name.lower(),
+            "viewer_limit": policy.viewer_limit,
+            "partner_profiles_reduced": policy.partners_reduced,
+        }
 
     def sample_once(self, lag_s: float) -> ShedLevel:
         """One observation (the sampling task's body; tests call it directly)."""
@@ -114,9 +133,32 @@ class LoadMonitor:
             log.warning("load shedding: %s → %s (%s)", before.name.lower(), level.name.lower(),
                         self.policy.reason or "load back to normal")  # fmt: skip
         self._level_gauge.set(int(level))
+        self._reduced_gauge.set(int(self.policy.partners_reduced))
+        self._apply_partner_profiles()
         self._lag_gauge.set(lag_s)
         self._speed_gauge.set(float("nan") if sample.ffmpeg_speed is None else sample.ffmpeg_speed)
         return level
+
+    def _apply_partner_profiles(self) -> None:
+        """Tell the sessions' owner when the policy changed the partner profiles; one change
+        at a time, the next sample catches up with whatever changed meanwhile."""
+        wanted = self.policy.partners_reduced
+        if self._on_partner_profiles is None or wanted == self._applied_reduced:
+            return
+        if self._applying is not None and not self._applying.done():
+            return
+        self._applied_reduced = wanted
+        log.warning("load shedding: partner profiles %s", "reduced" if wanted else "restored")
+        self._applying = asyncio.get_running_loop().create_task(
+            self._partner_profiles(wanted), name="shed-partner-profiles"
+        )
+
+    async def _partner_profiles(self, reduced: bool) -> None:
+        assert self._on_partner_profiles is not None
+        try:
+            await self._on_partner_profiles(reduced)
+        except Exception:
+            log.exception("load shedding: changing the partner profiles failed")
 
     def _slowest(self, now: float) -> float | None:
         running = {s.name: s for s in self._processes if s.state is ProcessState.RUNNING}

@@ -10,17 +10,24 @@ recording first, then the partners, and sheds viewers:
   watching when the level was reached. It stays lowered on the way back down, until the load
   has been normal for another ``recover_after_s`` at ``NORMAL``: a machine that was overloaded
   by its audience does not invite the same audience back at once.
+* ``REDUCE_PARTNER_PROFILES`` — also the encoders that exist only for partners (a partner
+  profile other than the master's) encode a lower profile (:func:`reduced_profile`). Partners on
+  the master's profile share the recording's encode and keep it. Like the viewer limit, the
+  profiles come back only after ``recover_after_s`` at ``NORMAL``.
 
 A level is reached after the load stayed high for ``escalate_after_s`` at the level below, and
 left one step at a time after it stayed normal for ``recover_after_s`` — short spikes (a GC
-pause, a keyframe burst) change nothing, and recovery needs no one. Partner outputs and the
-recording are never shed by this policy.
+pause, a keyframe burst) change nothing, and recovery needs no one. The recording and the
+partners' connections are never shed by this policy; a partner on its own profile gets less
+picture before it would get none.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from streaming.ffmpeg.spec import PROFILES, VideoProfile
 
 LOWERED_SHARE = 0.75
 
@@ -29,6 +36,25 @@ class ShedLevel(enum.IntEnum):
     NORMAL = 0
     REFUSE_VIEWERS = 1
     LOWER_VIEWER_LIMIT = 2
+    REDUCE_PARTNER_PROFILES = 3
+
+
+def reduced_profile(profile: VideoProfile) -> VideoProfile:
+    """What a partner-only encoder of ``profile`` encodes while partner profiles are reduced:
+    the next smaller picture of ``PROFILES`` (its size and rates, the name kept: the partners are
+    the same); the smallest one at half the frame rate and 60 % of its bit rate. Audio-only is
+    already as cheap as it gets."""
+    if profile.audio_only:
+        return profile
+    smaller = sorted(
+        (p for p in PROFILES.values() if p.height < profile.height), key=lambda p: p.height
+    )
+    if smaller:
+        lower = smaller[-1]
+        return replace(lower, name=profile.name, audio_kbps=min(profile.audio_kbps,
+                                                                lower.audio_kbps))  # fmt: skip
+    return replace(profile, fps=max(1, profile.fps // 2),
+                   video_kbps=max(1, profile.video_kbps * 3 // 5))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +81,7 @@ class ShedPolicy:
     level: ShedLevel = ShedLevel.NORMAL
     reason: str | None = None
     viewer_limit: int | None = None  # the lowered limit at LOWER_VIEWER_LIMIT
+    partners_reduced: bool = False  # partner-only encoders on reduced_profile()
     _since: float | None = None  # start of the current run of high (or normal) samples
     _high: bool = False
 
@@ -74,8 +101,9 @@ class ShedPolicy:
             if self.level > ShedLevel.NORMAL:
                 self.level = ShedLevel(self.level - 1)
                 self._since = sample.at
-            elif self.viewer_limit is not None:
-                self.viewer_limit = None  # normal for long enough: the full audience again
+            elif self.viewer_limit is not None or self.partners_reduced:
+                # Normal for long enough: full partner profiles and the full audience again.
+                self.viewer_limit, self.partners_reduced = None, False
                 self._since = sample.at
             if self.level is ShedLevel.NORMAL:
                 self.reason = None
@@ -85,6 +113,8 @@ class ShedPolicy:
         self.level = level
         if level >= ShedLevel.LOWER_VIEWER_LIMIT and self.viewer_limit is None:
             self.viewer_limit = max(1, int(viewers * LOWERED_SHARE))
+        if level >= ShedLevel.REDUCE_PARTNER_PROFILES:
+            self.partners_reduced = True
 
     def admits_viewer(self, viewers: int) -> bool:
         """May one more viewer join now (``viewers`` watching)?"""

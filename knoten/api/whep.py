@@ -129,8 +129,9 @@ class ViewerStats(BaseModel):
     workers: int | None = None
     load: dict[str, object] | None = Field(
         default=None,
-        description="load shedding: level (normal, refuse_viewers, lower_viewer_limit) and the "
-        "lowered viewer_limit, if any",
+        description="load shedding: level (normal, refuse_viewers, lower_viewer_limit, "
+        "reduce_partner_profiles), the lowered viewer_limit, if any, and "
+        "partner_profiles_reduced",
     )
 
 

@@ -276,6 +276,8 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "versuchen es gleich wieder. Aufzeichnung und Partner laufen weiter.",
         "load_lowered": "Wegen der Last höchstens {limit} Zuschauende, bis sie eine Weile "
         "niedrig bleibt.",
+        "load_partners": "Partner mit eigenem Profil bekommen vorübergehend ein kleineres Bild "
+        "(oder halbe Bildrate), bis die Last eine Weile niedrig bleibt.",
         "on_air_camera": "Kamera",
         "on_air_slate": "Hinweistafel",
         "picture_format": "Format",
@@ -521,6 +523,8 @@ DASHBOARD_TEXTS: dict[str, dict[str, str]] = {
         "shortly. The recording and the partners carry on.",
         "load_lowered": "Because of the load at most {limit} viewers, until it stays low for a "
         "while.",
+        "load_partners": "Partners on a profile of their own get a smaller picture (or half the "
+        "frame rate) for now, until the load stays low for a while.",
         "on_air_camera": "Camera",
         "on_air_slate": "Slate",
         "picture_format": "Format",

@@ -19,7 +19,9 @@ remote-audio bus (``self.bus``); its output is the master every consumer reads, 
 voices are mixed once for everyone.
 The bus never stops while the session runs, so putting speakers on or off stage changes what
 feeds the bus and never an FFmpeg command. Each lower profile is encoded once, however many
-partners use it. Every destination is its own process reading a feed, so one that refuses or
+partners use it; under load shedding these partner-only encoders run a reduced profile
+(``reduce_partner_profiles``), while the master and partners on it never change. Every
+destination is its own process reading a feed, so one that refuses or
 drops is retried with capped backoff while the encode, the other destinations and the viewers
 carry on. When the camera fails the switch puts the slate on air and the feeds never break, so
 partner connections stay up.
@@ -54,6 +56,7 @@ from streaming.ffmpeg.spec import (
     webrtc_feed_argv,
 )
 from streaming.ffmpeg.supervisor import (
+    ArgvSource,
     FfmpegSupervisor,
     ProcessState,
     ReadyProbe,
@@ -68,6 +71,7 @@ from streaming.live.reach import tcp_probe
 from streaming.live.slate_text import FontMetrics, fit_all, lead_in_text, trouble_text
 from streaming.live.status import LiveStatus, OutputState, OutputStatus, SourceState, SourceStatus
 from streaming.live.switch import MasterSwitch, SourceName
+from streaming.shedding import reduced_profile
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +124,17 @@ class _Output:
 
 
 class LiveSession:
-    def __init__(self, plan: SessionPlan, processes: FfmpegProcesses, ffmpeg: str = "ffmpeg"):
+    def __init__(
+        self,
+        plan: SessionPlan,
+        processes: FfmpegProcesses,
+        ffmpeg: str = "ffmpeg",
+        *,
+        partners_reduced: bool = False,
+    ):
         self.plan = plan
+        # Load shedding: partner-only encoders run reduced_profile() while this is set.
+        self._partners_reduced = partners_reduced
         self._processes = processes
         self._ffmpeg = ffmpeg
         run = plan.run_dir
@@ -180,7 +193,7 @@ class LiveSession:
         return f"occ{self.plan.occurrence_id}-{part}"
 
     def _supervisor(
-        self, part: str, argv: list[str], policy: RestartPolicy, probe: ReadyProbe | None = None
+        self, part: str, argv: ArgvSource, policy: RestartPolicy, probe: ReadyProbe | None = None
     ) -> FfmpegSupervisor:
         supervisor = FfmpegSupervisor(self._name(part), argv, policy=policy, ready_probe=probe)
         self._supervisors.append(supervisor)
@@ -304,26 +317,61 @@ class LiveSession:
         )
 
     async def _add_profile_feeds(self) -> None:
-        master_name = self.master_profile.name.removeprefix("master-")
-        for name in sorted({p.profile for p in self.plan.partners} - {master_name}):
-            profile = profile_for(name)
+        for name in self._partner_profiles():
             run = self.plan.run_dir
             hub = FeedHub(name, run / f"{name}.sock", run / f"{name}-in.sock")
             await hub.start()
             self._hubs[name] = hub
-            self._supervisor(
-                f"encode-{name}",
-                build_argv(
-                    FfmpegSpec(
-                        self._name(f"encode-{name}"),
-                        FeedInput(self.master_feed),
-                        profile,
-                        (Output(run / f"{name}-in.sock", "mpegts", socket=True),),
-                    ),
-                    self._ffmpeg,
-                ),
-                INTERNAL_POLICY,
-            )
+            # Evaluated at every spawn: a restart picks up a reduced (or restored) profile.
+            self._supervisor(f"encode-{name}", lambda name=name: self._encode_argv(name),
+                             INTERNAL_POLICY)  # fmt: skip
+
+    def _partner_profiles(self) -> list[str]:
+        """The profiles encoded for partners alone (not the master's)."""
+        master_name = self.master_profile.name.removeprefix("master-")
+        return sorted({p.profile for p in self.plan.partners} - {master_name})
+
+    def _encode_argv(self, name: str) -> list[str]:
+        profile = profile_for(name)
+        if self._partners_reduced:
+            profile = reduced_profile(profile)
+        spec = FfmpegSpec(
+            self._name(f"encode-{name}"),
+            FeedInput(self.master_feed),
+            profile,
+            (Output(self.plan.run_dir / f"{name}-in.sock", "mpegts", socket=True),),
+        )
+        return build_argv(spec, self._ffmpeg)
+
+    @property
+    def partners_reduced(self) -> bool:
+        return self._partners_reduced
+
+    async def reduce_partner_profiles(self, reduced: bool) -> list[str]:
+        """Load shedding: run the partner-only encoders on a reduced profile (or the full one
+        again). Each such encoder restarts, then the partners reading it reconnect, so they get
+        a stream whose headers describe the new picture; partners on the master's profile, the
+        recording and the viewers are not touched. Returns the profiles changed."""
+        if reduced == self._partners_reduced or self._closed:
+            return []
+        self._partners_reduced = reduced
+        changed = []
+        for name in self._partner_profiles():
+            encoder = self.supervisor(f"encode-{name}")
+            if encoder is None or profile_for(name).audio_only:
+                continue  # audio-only has nothing to reduce
+            if self._closed:
+                break  # going off air: nothing to restart
+            await encoder.stop()
+            await encoder.start()
+            for output in self._outputs:
+                if output.profile == name and not self._closed:
+                    await output.supervisor.stop()
+                    await output.supervisor.start()
+            changed.append(name)
+        log.warning("occurrence %s: partner profiles %s %s", self.plan.occurrence_id,
+                    changed, "reduced" if reduced else "restored")  # fmt: skip
+        return changed
 
     def feed_for(self, profile: str) -> Path:
         if profile == self.master_profile.name.removeprefix("master-"):
@@ -482,6 +530,9 @@ class LiveSession:
                     uptime_s=round(sup.uptime_s, 1) if sup.uptime_s is not None else None,
                     restarts=sup.restarts,
                     last_error=sup.last_error,
+                    reduced=self._partners_reduced
+                    and output.profile in self._hubs
+                    and not profile_for(output.profile).audio_only,
                 )
             )
         return result

@@ -52,6 +52,8 @@ class OutputStatus:
     uptime_s: float | None
     restarts: int
     last_error: str | None
+    # Load shedding: this partner's own-profile encoder runs a reduced profile just now.
+    reduced: bool = False
 
 
 @dataclass(frozen=True, slots=True)

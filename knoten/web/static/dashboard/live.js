@@ -146,12 +146,14 @@ function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }
 
-/** Load shedding: the service refuses new viewers or has lowered their limit (hidden: normal). */
+/** Load shedding: the service refuses new viewers, has lowered their limit or reduced the
+ * partner-only profiles (hidden: normal). */
 function renderLoad(load) {
   const notice = $("load-notice");
   const parts = [];
   if (load && load.level && load.level !== "normal") parts.push(T.load_refuse);
   if (load && typeof load.viewer_limit === "number") parts.push(tr("load_lowered", { limit: load.viewer_limit }));
+  if (load && load.partner_profiles_reduced) parts.push(T.load_partners);
   const text = parts.join(" ");
   notice.hidden = !text;
   setText(notice, text);
