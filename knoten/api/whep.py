@@ -6,7 +6,9 @@ if the viewer had already gone), ``PATCH`` (trickle ICE) is 405 with ``Allow``.
 Errors are JSON (``/whep/`` is a JSON prefix): 400 bad offer, 401/403 token, 404 unknown
 occurrence or viewer, 409 not live, 413 too large, 415 not SDP, 503 + Retry-After when full
 (code ``viewer_limit``), when too many viewers are connecting at once (code ``busy``) or while
-the machine is overloaded (code ``overloaded``, see ``streaming.load_monitor``).
+the machine is overloaded (code ``overloaded``, see ``streaming.load_monitor``), 503
+``node_unreachable`` when another node runs the date and does not answer. With several nodes an
+offer or leave for a date another node runs is passed on to it (``knoten.api.node_forward``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from knoten.api.node_forward import forward, holder_url
 from knoten.http.errors import ApiError
 from knoten.http.openapi import Operation
 from knoten.http.requests import SDP, bearer, path_int, read_sdp
@@ -53,6 +56,10 @@ async def post_offer(request: web.Request) -> web.Response:
     offer = await read_sdp(request)
     registry = request.app[WEBRTC]
     if not registry.is_live(occurrence_id):
+        # Several nodes: another node may run the date; its answer is the participant's.
+        node_url = await holder_url(request, occurrence_id)
+        if node_url is not None:
+            return await forward(request, node_url, offer)
         raise ApiError(
             409,
             "not_live",
@@ -93,6 +100,11 @@ async def delete_viewer(request: web.Request) -> web.Response:
     try:
         await request.app[WEBRTC].remove_viewer(occurrence_id, viewer_id)
     except ViewerNotFound:
+        # Several nodes: the viewer may be on the node that runs the date.
+        if not request.app[WEBRTC].is_live(occurrence_id):
+            node_url = await holder_url(request, occurrence_id)
+            if node_url is not None:
+                return await forward(request, node_url)
         return web.Response(status=204)
     return web.Response(status=200)
 

@@ -17,7 +17,7 @@ from aiohttp import web
 from knoten.api.recordings import shared_recording_url
 from knoten.http.requests import parse_id
 from knoten.join import JoinTokenError
-from knoten.keys import CONFIG, CONVERSATIONS, JOIN_LINKS, SCHEDULE, WEBRTC
+from knoten.keys import CONFIG, CONVERSATIONS, JOIN_LINKS, LEASES, SCHEDULE, WEBRTC
 from knoten.web.chat_texts import CHAT_TEXTS, recording_notice
 from knoten.web.dates import long_date
 from knoten.web.i18n import choose_language
@@ -105,9 +105,15 @@ async def _state(request: web.Request, occurrence_id: int | None) -> tuple[int, 
     date = await request.app[CONVERSATIONS].date(occurrence_id)
     registry = request.app[WEBRTC]
     state = row.state.value
-    if state == "live" and not registry.is_live(occurrence_id):
+    on_air = registry.is_live(occurrence_id)
+    if not on_air and state in ("live", "scheduled"):
+        # Several nodes: the date may be on air at another node (WHEP is passed on to it).
+        leases = request.app[LEASES]
+        lease = await leases.holder(occurrence_id)
+        on_air = lease is not None and lease.node_id != leases.node_id
+    if state == "live" and not on_air:
         state = "starting"  # marked live, the feed is not there yet
-    elif state == "scheduled" and registry.is_live(occurrence_id):
+    elif state == "scheduled" and on_air:
         state = "live"  # lead-in: the pipeline already serves the room
     return 200, {
         "state": state,

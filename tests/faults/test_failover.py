@@ -1,7 +1,8 @@
 """Two Knoten nodes on one PostgreSQL and one data directory: a live date runs on node A only; A
 is killed with -9 and node B takes the date over within 10 s (measured), its recording going on
 as a further part of the same archive entry. A's FFmpegs die with it (parent-death signal), and
-B, started while A was live, leaves A's open recording alone.
+B, started while A was live, leaves A's open recording alone, and a participant whose join link
+reached B is served by A (B passes the WHEP offer and the leave on; the media comes from A).
 
 Both ``knoten serve`` processes run on loopback with their own node id (``KNOTEN_NODE_ID``); the
 date is started through A and watched through B, as a viewer asking the wrong node would."""
@@ -26,6 +27,7 @@ from tests.faults.helpers import get_json, wait_for
 from tests.support.app_fixtures import ServiceProcess, wait_healthy
 from tests.support.postgres import PostgresCluster
 from tests.support.processes import children_of, is_alive, kill_all
+from tests.support.webrtc_peers import Client, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 TOKEN = "failover-suite-admin-token-0123"
@@ -44,6 +46,12 @@ async def _occurrence(api: aiohttp.ClientSession, occurrence_id: int) -> dict:
     with contextlib.suppress(aiohttp.ClientError, AssertionError, asyncio.TimeoutError):
         return await get_json(api, f"/api/v1/occurrences/{occurrence_id}")
     return {}
+
+
+async def _viewers_at(node: ServiceProcess, occurrence_id: int) -> int:
+    """How many viewers ``node`` itself serves for the date."""
+    async with _api(node) as api:
+        return (await get_json(api, f"/api/v1/occurrences/{occurrence_id}/viewers"))["viewers"]
 
 
 async def _on_air(api: aiohttp.ClientSession, occurrence_id: int) -> bool:
@@ -65,6 +73,7 @@ async def test_a_killed_node_hands_its_live_date_to_the_other(
         "KNOTEN_ADMIN_TOKEN": TOKEN,
         "KNOTEN_DATABASE_URL": postgres_cluster.create_database(),
         "KNOTEN_WEBRTC_WORKERS": "0",
+        "KNOTEN_WEBRTC_HOST_ADDRESSES": "127.0.0.1",
         "KNOTEN_LOG_LEVEL": "INFO",
     }
     node_a = service_factory(data_dir=data, KNOTEN_NODE_ID="node-a", **env)
@@ -93,6 +102,28 @@ async def test_a_killed_node_hands_its_live_date_to_the_other(
         assert seen_from_b["source"] is None, "B runs nothing of A's date"
         [recording] = await get_json(api_b, "/api/v1/recordings", occurrence_id=occurrence_id)
         assert recording["status"] == "recording", recording
+        token = seen_from_b["join_url"].split("?t=", 1)[1]
+        join_state = await get_json(api_b, f"/join/{occurrence_id}/state", t=token)
+        viewer = Client()
+        try:
+            offer = await viewer.offer()
+            async with api_b.post(f"/whep/{occurrence_id}", data=offer, headers={
+                "Authorization": f"Bearer {token}", "Content-Type": "application/sdp",
+            }) as response:  # fmt: skip
+                whep_status, location = response.status, response.headers.get("Location")
+                answer = await response.text()
+            assert whep_status == 201, answer
+            await viewer.accept(answer)
+            await until(lambda: viewer.frames["video"] >= 10, 15)
+            frames_via_b = viewer.frames["video"]
+            viewers_on_a = await _viewers_at(node_a, occurrence_id)
+            async with api_b.delete(location, headers={"Authorization": f"Bearer {token}"}) as r:
+                left_status = r.status
+        finally:
+            await viewer.close()
+        assert join_state["state"] == "live", join_state
+        assert viewers_on_a == 1 and left_status == 200, (viewers_on_a, left_status)
+        assert frames_via_b >= 10
     await asyncio.sleep(max(0.0, 5 - (time.monotonic() - on_air_at)))
 
     children = children_of(node_a.process.pid)
