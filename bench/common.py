@@ -16,10 +16,11 @@ class Figure:
     value: float
     unit: str
     target: str = ""  # e.g. "≤ 0.004"; empty when the figure is informational
+    before: str = ""  # the same figure measured earlier, with its date, to compare side by side
 
-    def row(self) -> tuple[str, str, str, str]:
+    def row(self) -> tuple[str, str, str, str, str]:
         value = f"{self.value:.4g}" if isinstance(self.value, float) else str(self.value)
-        return self.name, value, self.unit, self.target
+        return self.name, value, self.unit, self.target, self.before
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -41,8 +42,10 @@ def self_cpu_seconds() -> float:
 
 
 def print_table(title: str, figures: list[Figure]) -> None:
-    rows = [("figure", "value", "unit", "target"), *(f.row() for f in figures)]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    columns = 5 if any(f.before for f in figures) else 4
+    header = ("figure", "value", "unit", "target", "before")[:columns]
+    rows = [header, *(f.row()[:columns] for f in figures)]
+    widths = [max(len(row[i]) for row in rows) for i in range(columns)]
     print(f"\n## {title}")
     for index, row in enumerate(rows):
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
