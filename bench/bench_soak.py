@@ -12,7 +12,8 @@ Figures:
 
 * RSS slope: the service-side processes (this one — switch, feed hubs, recorder — plus the
   viewer workers), sampled every ``SAMPLE_S`` after a warm-up of ``WARMUP_S``, least-squares
-  slope in MiB per 10 minutes (target ≤ 1 MiB per 10 minutes).
+  slope in MiB per 10 minutes (target ≤ 1 MiB per 10 minutes), in all and per process.
+  ``KNOTEN_SOAK_TRACEMALLOC=1`` also prints where this process's Python allocations grew.
 * Lost at viewers: RTP packets missing by sequence number at the 50 viewers over the soak
   (target 0 on loopback), and video frames received against 30 fps × duration × viewers.
 * Recording length against wall time: the finalized MP4's duration minus the time between
@@ -34,6 +35,7 @@ import os
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 from aiohttp import web
@@ -51,7 +53,7 @@ from recordings.recorder import Recorder
 from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.live.plan import CameraSource, PartnerTarget, SessionPlan
 from streaming.live.session import LiveSession
-from streaming.webrtc import ViewerLimitReached, WebrtcOptions
+from streaming.webrtc import ViewerLimitReached, WebrtcOptions, WebrtcRegistry
 from streaming.webrtc.shards import ShardedRegistry
 from tests.support.nginx_rtmp import NginxRtmpPartner
 
@@ -61,6 +63,8 @@ SAMPLE_S = 30.0
 WARMUP_S = 60.0
 FPS = 30
 OCCURRENCE = 1
+# Diagnosis only (slows every allocation): trace the service process's Python allocations.
+TRACE = os.environ.get("KNOTEN_SOAK_TRACEMALLOC") == "1"
 
 
 def _rss_mib(pid: int) -> float:
@@ -133,8 +137,12 @@ async def soak(minutes: float) -> list[Figure]:
                                          p.url(f"soak{i}")) for i, p in enumerate(partners)),
         )  # fmt: skip
         session = LiveSession(plan, processes)
+        if TRACE:
+            tracemalloc.start(8)
         options = WebrtcOptions(host_addresses=("127.0.0.1",), max_viewers=VIEWERS + 5)
-        registry = ShardedRegistry(options, workers=2)
+        # KNOTEN_SOAK_WORKERS=0 keeps the viewers in this process (tracemalloc then sees them).
+        workers = int(os.environ.get("KNOTEN_SOAK_WORKERS", "2"))
+        registry = ShardedRegistry(options, workers=workers) if workers else WebrtcRegistry(options)
         clients: list[asyncio.subprocess.Process] = []
         runner = None
         try:
@@ -155,13 +163,26 @@ async def soak(minutes: float) -> list[Figure]:
             before = await ask(clients, "snap")
             began = time.monotonic()
             samples: list[tuple[float, float]] = []
-            pids = lambda: [s.process.pid for s in registry._shards if s.process]  # noqa: E731
+            # Per process as well: which one grows, when the sum does.
+            own: list[tuple[float, float]] = []
+            workers: dict[int, list[tuple[float, float]]] = {}
+            shards = getattr(registry, "_shards", [])
+            pids = lambda: [s.process.pid for s in shards if s.process]  # noqa: E731
             end = began + minutes * 60
+            traced = None
             while (now := time.monotonic()) < end:
                 if now - began >= min(WARMUP_S, minutes * 60 / 4):
-                    rss = _rss_mib(os.getpid()) + sum(_rss_mib(pid) for pid in pids())
-                    samples.append((now - began, rss))
+                    if TRACE and traced is None:
+                        traced = tracemalloc.take_snapshot()
+                    mine = _rss_mib(os.getpid())
+                    theirs = {pid: _rss_mib(pid) for pid in pids()}
+                    samples.append((now - began, mine + sum(theirs.values())))
+                    own.append((now - began, mine))
+                    for pid, mib in theirs.items():
+                        workers.setdefault(pid, []).append((now - began, mib))
                 await asyncio.sleep(min(SAMPLE_S, max(0.0, end - time.monotonic())))
+            if traced is not None:
+                _print_growth(traced, tracemalloc.take_snapshot())
             after = await ask(clients, "snap")
             elapsed = after[0]["t"] - before[0]["t"]
             outputs = session.outputs_status()
@@ -199,12 +220,28 @@ async def soak(minutes: float) -> list[Figure]:
         Figure("RSS service side (first sample)", round(rss_first, 1), "MiB"),
         Figure("RSS service side (last sample)", round(rss_last, 1), "MiB"),
         Figure("RSS slope", round(_slope_per_10_min(samples), 2), "MiB/10 min", "≤ 1"),
+        Figure("  of it the service process", round(_slope_per_10_min(own), 2), "MiB/10 min"),
+        *(
+            Figure(
+                f"  of it viewer worker {i + 1}", round(_slope_per_10_min(series), 2), "MiB/10 min"
+            )
+            for i, series in enumerate(workers.values())
+        ),
         Figure("RTP packets lost at viewers", lost, "", "0"),
         Figure("video frames at viewers / expected", round(frames / expected, 4), "", "1.0"),
         Figure("partner restarts", sum(o.restarts for o in outputs), "", "0"),
         Figure("recording status", 1.0 if recording.status == "available" else 0.0, "available"),
         Figure("recording length − wall time", round(duration - recording_wall, 2), "s", "± 1"),
     ]
+
+
+def _print_growth(first: tracemalloc.Snapshot, last: tracemalloc.Snapshot) -> None:
+    """``KNOTEN_SOAK_TRACEMALLOC=1``: where the service process's Python memory grew between
+    the end of the warm-up and the end of the soak (the 15 largest growths, on stderr)."""
+    print("Python allocations that grew in the service process (tracemalloc):", file=sys.stderr)
+    for stat in last.compare_to(first, "lineno")[:15]:
+        print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
+              f"{stat.traceback}", file=sys.stderr)  # fmt: skip
 
 
 async def run() -> list[Figure]:
