@@ -260,9 +260,15 @@
   }
 
   // Diagnostics: when the first picture reached the element (timeline marks "metadata", "frame").
+  // A connection made while the room's feed had no picture yet (the very start of a date) has
+  // already said "Verbindung unterbrochen" after 1.5 s without data: its first picture says
+  // "Live" at once, not at the watchdog's next look.
   video.addEventListener("loadedmetadata", () => mark("metadata"));
   if (video.requestVideoFrameCallback) {
-    const firstFrame = () => mark("frame");
+    const firstFrame = () => {
+      mark("frame");
+      if (pc && status === "reconnecting") showPlaying();
+    };
     video.addEventListener("emptied", () => video.requestVideoFrameCallback(firstFrame));
     video.requestVideoFrameCallback(firstFrame);
   }
