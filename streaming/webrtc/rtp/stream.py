@@ -126,9 +126,22 @@ class RtpStream:
         gso: bool = True,
         cname: str | None = None,
     ) -> None:
+        if len(header) < 12 or (abs_send_time_at is not None and abs_send_time_at < 12):
+            raise ValueError("unexpected RTP header template")
         self._payload_type = payload_type
-        self._header = bytearray(header)
-        self._ast_at = abs_send_time_at
+        # A header is one struct.pack: first two octets (marker and payload type in the
+        # second), sequence number, then the rest of the frame's header (timestamp, SSRC,
+        # extensions), which one more pack makes once per frame.
+        self._pack_header = struct.Struct(f"!HH{len(header) - 4}s").pack
+        self._first_octets = (header[0] << 8) | payload_type
+        extensions = bytes(header[12:])
+        at = len(extensions) if abs_send_time_at is None else abs_send_time_at - 12
+        self._ast = abs_send_time_at is not None
+        self._pack_rest = struct.Struct(
+            f"!II{at}s{3 if self._ast else 0}s{len(extensions) - at - (3 if self._ast else 0)}s"
+        ).pack
+        self._extensions_before = extensions[:at]
+        self._extensions_after = extensions[at + 3 :] if self._ast else b""
         self._cipher = cipher
         self._iv_base = cipher.iv_base(ssrc) if cipher is not None else 0
         self._encrypt = cipher.encrypt if cipher is not None else None
@@ -145,8 +158,8 @@ class RtpStream:
         self._socket.setblocking(False)
         self._gso = gso and sock.family in (socket.AF_INET, socket.AF_INET6)
         self._address = address
-        self._sequence = sequence_number
-        self._roc = 0
+        # The SRTP packet index (rollover counter << 16 | sequence number) of the next packet.
+        self._index = sequence_number & 0xFFFF
         self._origin = timestamp_origin
         self._rtx = rtx
         self._rtx_sequence = sequence_number ^ 0x5A5A
@@ -155,10 +168,11 @@ class RtpStream:
         # The NTP/RTP timestamp pair of the last frame sent, for the next sender report.
         self._report_ntp = 0
         self._report_timestamp = 0
-        # Only kept when the viewer may NACK (video; audio negotiates no NACK).
-        self._history: list[tuple[bytes, bytes, int] | None] | None = (
-            [None] * HISTORY if nack else None
-        )
+        # Only kept when the viewer may NACK (video; audio negotiates no NACK): header and
+        # payload by ``sequence & HISTORY_MASK``, stored a frame at a time by slice; nothing per
+        # packet that the garbage collector would have to trace.
+        self._history_heads: list[bytes | None] | None = [None] * HISTORY if nack else None
+        self._history_payloads: list[bytes | None] | None = [None] * HISTORY if nack else None
         self.packets = 0
         self.octets = 0
         self.frames = 0
@@ -176,76 +190,69 @@ class RtpStream:
         """Send ``packet``'s payloads now; False if the viewer cannot take them.
 
         This runs once per frame and viewer, so it is written for the interpreter: locals
-        instead of attribute lookups, and a path of its own for single-packet frames (every
-        audio packet), which skips the loop and the grouping.
+        instead of attribute lookups, one ``struct.pack`` per header, the packets of a frame
+        made in comprehensions, their history kept by slice, and a path of its own for
+        single-packet frames (every audio packet).
         """
         if self.closed:
             return False
         clock = send_clock()
-        header = self._header
-        at = self._ast_at
-        if at is not None:
-            header[at : at + 3] = clock[2]
         timestamp = (self._origin + packet.timestamp) & 0xFFFFFFFF
+        rest = self._pack_rest(
+            timestamp,
+            self._ssrc,
+            self._extensions_before,
+            clock[2] if self._ast else b"",
+            self._extensions_after,
+        )
         payloads = packet.payloads
-        sequence = self._sequence
-        roc = self._roc
-        history = self._history
-        encrypt = self._encrypt
-        iv_base = self._iv_base
-        payload_type = self._payload_type
         count = len(payloads)
-        # The one-packet branch repeats the loop's body on purpose: every audio frame takes it,
-        # for every viewer, and a helper call per packet costs more than the repetition.
+        first = self._index
+        end = first + count
+        # Numbers are used even if the frame does not leave (the viewer sees a gap).
+        self._index = end & 0xFFFFFFFFFFFF
+        pack = self._pack_header
+        octets = self._first_octets
+        encrypt = self._encrypt
         if count == 1:
             payload = payloads[0]
-            header[1] = payload_type | 0x80
-            _pack_into("!HI", header, 2, sequence, timestamp)
-            head = bytes(header)
-            packet_index = (roc << 16) | sequence
-            if history is not None:
-                history[sequence & HISTORY_MASK] = (head, payload, packet_index)
+            head = pack(octets | 0x80, first & 0xFFFF, rest)
             if encrypt is not None:
-                data = head + encrypt((iv_base ^ packet_index).to_bytes(12, "big"), payload, head)
+                iv = (self._iv_base ^ first).to_bytes(12, "big")
+                data = head + encrypt(iv, payload, head)
             else:
                 data = self._protect(head + payload)
+            heads = self._history_heads
+            if heads is not None:
+                slot = first & HISTORY_MASK
+                heads[slot] = head
+                self._history_payloads[slot] = payload  # type: ignore[index]
             try:
                 self._socket.sendto(data, self._address)
             except OSError:
                 self.refused += 1
                 return False
-            sequence = (sequence + 1) & 0xFFFF
-            if sequence == 0:
-                roc += 1
         else:
-            last = count - 1
-            datagrams = []
-            append = datagrams.append
-            header[1] = payload_type
-            for index, payload in enumerate(payloads):
-                if index == last:
-                    header[1] = payload_type | 0x80
-                _pack_into("!HI", header, 2, sequence, timestamp)
-                head = bytes(header)
-                packet_index = (roc << 16) | sequence
-                if history is not None:
-                    history[sequence & HISTORY_MASK] = (head, payload, packet_index)
-                if encrypt is not None:
-                    append(
-                        head + encrypt((iv_base ^ packet_index).to_bytes(12, "big"), payload, head)
+            last = end - 1
+            headers = [pack(octets, number & 0xFFFF, rest) for number in range(first, last)]
+            headers.append(pack(octets | 0x80, last & 0xFFFF, rest))
+            if encrypt is not None:
+                iv_base = self._iv_base
+                datagrams = [
+                    head + encrypt((iv_base ^ number).to_bytes(12, "big"), payload, head)
+                    for head, payload, number in zip(
+                        headers, payloads, range(first, end), strict=True
                     )
-                else:
-                    append(self._protect(head + payload))
-                sequence = (sequence + 1) & 0xFFFF
-                if sequence == 0:
-                    roc += 1
+                ]
+            else:
+                protect = self._protect
+                datagrams = [
+                    protect(head + payload) for head, payload in zip(headers, payloads, strict=True)
+                ]
+            if self._history_heads is not None:
+                self._keep(first, headers, payloads)
             if not self._transmit(datagrams, packet.groups):
-                # Numbers stay used (the viewer sees a gap and may NACK what is kept).
-                self._sequence = sequence
-                self._roc = roc
                 return False
-        self._sequence = sequence
-        self._roc = roc
         self.packets += count
         self.octets += packet.size
         self.frames += 1
@@ -258,6 +265,30 @@ class RtpStream:
             on_first, self.on_first = self.on_first, None
             on_first()
         return True
+
+    def _keep(self, first: int, headers: list[bytes], payloads: list[bytes]) -> None:
+        """Keep a frame's packets for NACK: slot ``sequence & HISTORY_MASK`` of the two lists,
+        by slice (at most two per list, where the ring wraps)."""
+        heads = self._history_heads
+        kept = self._history_payloads
+        assert heads is not None and kept is not None
+        count = len(headers)
+        if count > HISTORY:  # only the newest packets fit
+            first += count - HISTORY
+            headers = headers[-HISTORY:]
+            payloads = payloads[-HISTORY:]
+            count = HISTORY
+        start = first & HISTORY_MASK
+        stop = start + count
+        if stop <= HISTORY:
+            heads[start:stop] = headers
+            kept[start:stop] = payloads
+        else:
+            split = HISTORY - start
+            heads[start:] = headers[:split]
+            kept[start:] = payloads[:split]
+            heads[: stop - HISTORY] = headers[split:]
+            kept[: stop - HISTORY] = payloads[split:]
 
     def _transmit(self, datagrams: list[bytes], groups: tuple[tuple[int, int, int], ...]) -> bool:
         """Send the datagrams, each run of equal sizes in one segmented ``sendmsg`` when the
@@ -337,17 +368,24 @@ class RtpStream:
 
     async def retransmit(self, sequence_number: int) -> None:
         """Answer a NACK: resend the packet (as RTX when negotiated) if it is still kept."""
-        history = self._history
-        entry = None if history is None else history[sequence_number & HISTORY_MASK]
-        if entry is None or self.closed:
+        heads = self._history_heads
+        if heads is None or self.closed:
             return
-        head, payload, packet_index = entry
-        if (packet_index & 0xFFFF) != sequence_number:
+        slot = sequence_number & HISTORY_MASK
+        head = heads[slot]
+        payload = self._history_payloads[slot]  # type: ignore[index]
+        if head is None or payload is None or (head[2] << 8 | head[3]) != sequence_number:
+            return
+        # The packet's index: the newest index with these low 16 bits (the history is short).
+        index = (self._index & ~0xFFFF) | sequence_number
+        if index >= self._index:
+            index -= 0x10000
+        if index < 0:
             return
         self.retransmitted += 1
         if self._rtx is None:
             if self._cipher is not None:
-                data = self._cipher.protect(head, payload, self._iv_base, packet_index)
+                data = self._cipher.protect(head, payload, self._iv_base, index)
             else:
                 data = self._protect(head + payload)
             with contextlib.suppress(OSError):
