@@ -242,6 +242,11 @@ def _print_growth(first: tracemalloc.Snapshot, last: tracemalloc.Snapshot) -> No
     for stat in last.compare_to(first, "lineno")[:15]:
         print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
               f"{stat.traceback}", file=sys.stderr)  # fmt: skip
+    print("the 5 largest, with where they were made:", file=sys.stderr)
+    for stat in last.compare_to(first, "traceback")[:5]:
+        print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks", file=sys.stderr)
+        for line in stat.traceback.format()[-16:]:
+            print(f"      {line}", file=sys.stderr)
 
 
 async def run() -> list[Figure]:
