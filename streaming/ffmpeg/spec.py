@@ -333,7 +333,11 @@ def build_argv(spec: FfmpegSpec, ffmpeg: str = "ffmpeg") -> list[str]:
         streams.append(audio)
     silence = isinstance(spec.input, UrlInput | FileInput) and spec.input.silence
     if silence:
-        streams.append(_silence())
+        # Paced like the camera: the muxer interleaves by timestamp, so silence read at 1x
+        # beside a live URL camera (read as it arrives) held every camera packet back by what
+        # FFmpeg buffered while probing the camera (1.3 s measured with an RTMP camera), which
+        # was latency for everyone and a late slate when the camera died.
+        streams.append(_silence(realtime=spec.input.realtime))
     kwargs = _codec_options(profile)
     if silence:
         # The silence never ends: without -shortest a camera that ended would leave FFmpeg
@@ -472,9 +476,10 @@ def _input_streams(spec: FfmpegSpec) -> tuple[Any, Any]:
     return video, audio
 
 
-def _silence() -> Any:
+def _silence(*, realtime: bool) -> Any:
+    pacing = {"re": None} if realtime else {}
     return ffmpeg_python.input(
-        f"anullsrc=channel_layout=stereo:sample_rate={AUDIO_RATE}", format="lavfi", re=None
+        f"anullsrc=channel_layout=stereo:sample_rate={AUDIO_RATE}", format="lavfi", **pacing
     )["a:0"]
 
 

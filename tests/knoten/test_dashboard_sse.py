@@ -89,7 +89,11 @@ async def test_stream_sends_the_occurrence_then_its_changes(
         assert name == "occurrence"
         async with api.get(f"/api/v1/occurrences/{occurrence_id}") as response:
             from_api = await response.json()
-        assert first["load"] == {"level": "normal", "viewer_limit": None}  # load shedding
+        assert first["load"] == {
+            "level": "normal",
+            "viewer_limit": None,
+            "partner_profiles_reduced": False,
+        }  # load shedding
         assert {k: v for k, v in first.items() if k not in ("viewers", "load")} == from_api
         assert first["state"] == "scheduled" and first["source"] is None
 
