@@ -424,16 +424,15 @@ def _input_streams(spec: FfmpegSpec) -> tuple[Any, Any]:
             x="(w-text_w)/2",
             y="(h-text_h)/2",
         )
+        # The whole input, not its first stream: the slate's argv maps it as "1".
         audio = ffmpeg_python.input(
             f"anullsrc=channel_layout=stereo:sample_rate={AUDIO_RATE}", format="lavfi", re=None
         )
         return video, audio
     if isinstance(src, DeviceInput):
         device = ffmpeg_python.input(str(src.path), format="v4l2", protocol_whitelist="file")
-        silence = ffmpeg_python.input(
-            f"anullsrc=channel_layout=stereo:sample_rate={AUDIO_RATE}", format="lavfi", re=None
-        )
-        return device["v:0"], silence["a:0"]
+        # Both live at 1x: a device is read as it captures.
+        return device["v:0"], _silence(realtime=True)
     if isinstance(src, FeedInput):
         # Our own feed, format known, and FeedHub starts every reader with PAT, PMT and a
         # keyframe: half a second of probing finds everything instead of five seconds.
