@@ -2,9 +2,10 @@
 
 Owns one FFmpeg (stream copy, segment muxer) per recording occurrence, run by an
 ``FfmpegSupervisor`` that restarts it if the feed hiccups (each run gets fresh segment names),
-plus one watch task that promotes completed segments (``segments.promote_completed``), keeps the
-byte/segment counts, and asks the disk guard whether writing may go on. A kill -9 loses at most
-the segment being written (~``segment_seconds``). A recording still open when the service stopped
+plus one watch task that promotes completed segments as FFmpeg lists them
+(``segments.SegmentTally``: each poll reads only the lists' new lines), keeps the byte/segment
+counts, and asks the disk guard whether writing may go on. A kill -9 loses at most the segment
+being written (~``segment_seconds``). A recording still open when the service stopped
 (``suspend_all`` at shutdown, or a crash) is continued by the next ``start`` of its occurrence:
 same catalog entry, a new run of segments. So is a finalized one whose date staff resumed after a
 stop: its MP4 becomes run 0 again and the entry is "recording" until finalize has joined all runs.
@@ -71,6 +72,7 @@ class _Active:
     recording_id: int
     parts: Path
     supervisor: FfmpegSupervisor
+    tally: segments.SegmentTally
     state: RecorderState = "recording"
     reason: str | None = None
     bytes: int = 0
@@ -136,10 +138,11 @@ class Recorder:
                 )
             parts = self._paths.parts_dir(recording.id)
             await asyncio.to_thread(parts.mkdir, parents=True, exist_ok=True)
+            tally = await asyncio.to_thread(segments.SegmentTally, parts)
             supervisor = FfmpegSupervisor(
-                f"recorder-{recording.id}", lambda: self._argv(feed, parts), policy=_POLICY
+                f"recorder-{recording.id}", lambda: self._argv(feed, parts, tally), policy=_POLICY
             )
-            active = _Active(occurrence_id, recording.id, parts, supervisor)
+            active = _Active(occurrence_id, recording.id, parts, supervisor, tally)
             try:
                 if self._processes is not None:
                     await self._processes.start(supervisor)
@@ -271,9 +274,10 @@ class Recorder:
                     recording.id)  # fmt: skip
         return recording
 
-    def _argv(self, feed: Path, parts: Path) -> list[str]:
+    def _argv(self, feed: Path, parts: Path, tally: segments.SegmentTally) -> list[str]:
         """Evaluated before every (re)start: each run writes its own segments and list."""
         run = segments.next_run(parts)
+        tally.expect(run)
         options = (
             ("segment_time", f"{self._segment_seconds:g}"),
             ("segment_format", "mpegts"),
@@ -298,16 +302,20 @@ class Recorder:
         await self._refresh(active)
 
     async def _refresh(self, active: _Active) -> None:
-        await asyncio.to_thread(segments.promote_completed, active.parts)
-        usage = await asyncio.to_thread(segments.usage, active.parts)
+        usage = await asyncio.to_thread(active.tally.poll)
         active.bytes, active.segments = usage.bytes, usage.segments
+
+    def _poll(self, active: _Active, reserve: int) -> str | None:
+        """One watch step, in a worker thread: promote and count, then ask the guard."""
+        usage = active.tally.poll()
+        active.bytes, active.segments = usage.bytes, usage.segments
+        return self._guard.check(reserve)
 
     async def _watch(self, active: _Active) -> None:
         while True:
             await asyncio.sleep(self._poll_s)
             try:
-                await self._refresh(active)
-                reason = await asyncio.to_thread(self._guard.check, self._reserve())
+                reason = await asyncio.to_thread(self._poll, active, self._reserve())
             except OSError as exc:  # e.g. ENOSPC while renaming: treat like a full disk
                 reason = f"archive write error: {exc}"
             if reason is not None:

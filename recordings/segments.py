@@ -9,6 +9,7 @@ salvaged if ffprobe can read it (MPEG-TS survives truncation), otherwise dropped
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -67,19 +68,99 @@ def promote_completed(parts: Path) -> int:
             # The list is FFmpeg's output, still only bare names of our own pattern are accepted.
             if not name.endswith(PART_SUFFIX) or not _SEGMENT.fullmatch(name[: -len(PART_SUFFIX)]):
                 continue
-            part = parts / name
-            if not part.exists():
-                continue  # renamed already
-            if part.stat().st_size == 0:  # opened, then stopped before the first packet
-                part.unlink()
-                continue
-            with part.open("rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(part, parts / name[: -len(PART_SUFFIX)])
-            renamed += 1
+            if _promote(parts / name):
+                renamed += 1
     if renamed:
         _fsync_dir(parts)
     return renamed
+
+
+class SegmentTally:
+    """One open recording's segments, promoted and counted as FFmpeg lists them.
+
+    :func:`promote_completed` and :func:`usage` look at every segment of the recording, which
+    grows all through a date (1,800 per hour): polled twice a second that became thousands of
+    ``stat`` calls a second by the third hour. The tally reads only what was appended to each
+    run's list since the last :meth:`poll` (whole lines: FFmpeg may be mid-write), renames
+    those segments and keeps the counts, so a poll costs the same in the first minute and the
+    third hour. The recorder announces each run it starts (:meth:`expect`); runs found at creation
+    (a continued recording) are promoted once in full. Blocking: call it in a thread.
+    """
+
+    def __init__(self, parts: Path) -> None:
+        self._parts = parts
+        promote_completed(parts)
+        earlier = usage(parts)  # earlier runs' leftovers included: they are finalized too
+        self._segments = earlier.segments
+        self._bytes = earlier.bytes
+        self._offsets: dict[int, int] = {}  # run -> bytes of its list already read
+        self._next: dict[int, int] = {}  # run -> index of its segment being written
+        self._current: int | None = None
+
+    def expect(self, run: int) -> None:
+        """``run``'s FFmpeg starts now: watch its list from the beginning."""
+        self._offsets.setdefault(run, 0)
+        self._next.setdefault(run, 0)
+        self._current = run
+
+    def poll(self) -> Usage:
+        """Promote what the lists named since the last poll; the counts so far, the open
+        segment's bytes included."""
+        renamed = 0
+        for run in tuple(self._offsets):  # expect() may add one meanwhile (event loop thread)
+            renamed += self._read_list(run)
+        if renamed:
+            _fsync_dir(self._parts)
+        open_bytes = 0
+        if self._current is not None:
+            current = self._current
+            part = self._parts / f"r{current:03d}-{self._next[current]:05d}.ts{PART_SUFFIX}"
+            with contextlib.suppress(FileNotFoundError):
+                open_bytes = part.stat().st_size
+        return Usage(self._segments, self._bytes + open_bytes)
+
+    def _read_list(self, run: int) -> int:
+        try:
+            with list_path(self._parts, run).open("rb") as fh:
+                fh.seek(self._offsets[run])
+                appended = fh.read()
+        except FileNotFoundError:
+            return 0  # nothing completed in this run yet
+        complete = appended.rfind(b"\n") + 1
+        if not complete:
+            return 0
+        self._offsets[run] += complete
+        renamed = 0
+        for line in appended[:complete].decode("utf-8", "replace").splitlines():
+            name = line.strip()
+            if not name.endswith(PART_SUFFIX):
+                continue
+            match = _SEGMENT.fullmatch(name[: -len(PART_SUFFIX)])
+            if match is None or int(match.group(1)) != run:
+                continue  # the list is FFmpeg's output, still only our own names count
+            self._next[run] = max(self._next[run], int(match.group(2)) + 1)
+            size = _promote(self._parts / name)
+            if size:
+                self._segments += 1
+                self._bytes += size
+                renamed += 1
+        return renamed
+
+
+def _promote(part: Path) -> int:
+    """fsync and rename one listed ``.part``; its size, or 0 if it was empty (dropped) or
+    is gone (renamed already)."""
+    try:
+        size = part.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if size == 0:  # opened, then stopped before the first packet
+        part.unlink()
+        return 0
+    with part.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(part, part.with_name(part.name[: -len(PART_SUFFIX)]))
+    return size
 
 
 def completed(parts: Path) -> list[Path]:
