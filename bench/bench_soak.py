@@ -43,6 +43,7 @@ from prometheus_client import CollectorRegistry
 
 from bench.bench_webrtc import PER_WORKER, WORKER, ask, spawn
 from bench.common import Figure
+from foundation.malloc_arenas import limit_malloc_arenas
 from knoten.db import Database
 from recordings.catalog import Catalog
 from recordings.diskguard import DiskGuard
@@ -262,6 +263,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--minutes", type=float, help="any length, e.g. 3 to check the set-up")
     args = parser.parse_args(argv)
     minutes = args.minutes or (10 if args.short else 60)
+    limit_malloc_arenas()  # as the service does
     figures = asyncio.run(soak(minutes))
     print_table(f"soak: {minutes:g} minutes, {VIEWERS} viewers, {PARTNERS} partners", figures)
     return 0

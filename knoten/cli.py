@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from foundation.malloc_arenas import limit_malloc_arenas
 from knoten.accounts.errors import AccountError
 from knoten.accounts.principal import Role
 from knoten.accounts.providers import ProviderStore
@@ -81,6 +82,7 @@ def _configure_logging(config: Config) -> None:
 
 
 def serve(config: Config) -> None:
+    limit_malloc_arenas()  # before any thread: a day on air must not grow the heap
     app = build_app(config)
     token = app[ADMIN_TOKEN]
     where = f"in {token.path}" if token.path else "from the configuration (KNOTEN_ADMIN_TOKEN)"

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from foundation.malloc_arenas import limit_malloc_arenas
 from streaming.webrtc import worker_protocol as protocol
 from streaming.webrtc.aiortc_boundary import check_aiortc
 from streaming.webrtc.errors import WebrtcError
@@ -159,6 +160,7 @@ async def main() -> None:
 
 if __name__ == "__main__":
     die_with_parent()
+    limit_malloc_arenas()
     logging.basicConfig(
         level=sys.argv[1] if len(sys.argv) > 1 else "WARNING",
         format="%(asctime)s %(levelname)s viewer-worker %(name)s: %(message)s",
