@@ -42,7 +42,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from bench.bench_webrtc import PER_WORKER, WORKER, ask, spawn
-from bench.common import Figure
+from bench.common import Figure, serve_offers
 from foundation.malloc_arenas import limit_malloc_arenas
 from knoten.db import Database
 from recordings.catalog import Catalog
@@ -106,14 +106,7 @@ async def _offer_endpoint(registry: ShardedRegistry) -> tuple[web.AppRunner, str
             return web.Response(status=503, headers={"Retry-After": str(exc.retry_after_s)})
         return web.Response(status=201, text=answer, content_type="application/sdp")
 
-    app = web.Application()
-    app.router.add_post("/whep", offer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}/whep"
+    return await serve_offers(offer)
 
 
 async def soak(minutes: float) -> list[Figure]:

@@ -35,7 +35,7 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer, MediaRelay
 
-from bench.common import Figure
+from bench.common import Figure, serve_offers
 from streaming.ffmpeg.spec import OPUS_FRAME_MS
 from streaming.live.feed import FeedHub as LiveFeedHub
 from streaming.webrtc import ViewerLimitReached, WebrtcOptions, WebrtcRegistry
@@ -478,14 +478,7 @@ async def measure(
                     return web.Response(status=503, headers={"Retry-After": str(exc.retry_after_s)})
             return web.Response(status=201, text=answer, content_type="application/sdp")
 
-        app = web.Application()
-        app.router.add_post("/whep", offer)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        url = f"http://127.0.0.1:{port}/whep"
+        runner, url = await serve_offers(offer)
         clients: list[asyncio.subprocess.Process] = []
         try:
             if isinstance(registry, ShardedRegistry):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import resource
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from aiohttp import web
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -51,3 +54,18 @@ def print_table(title: str, figures: list[Figure]) -> None:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
         if index == 0:
             print("  ".join("-" * w for w in widths))
+
+
+async def serve_offers(
+    offer: Callable[[web.Request], Awaitable[web.Response]],
+) -> tuple[web.AppRunner, str]:
+    """A WHEP-like endpoint (``POST /whep`` → ``offer``) on a free loopback port: its runner
+    (the caller cleans it up) and its URL."""
+    app = web.Application()
+    app.router.add_post("/whep", offer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}/whep"
