@@ -511,8 +511,11 @@ async def measure(
             frames1 = feed_frames(registry, baseline)
             elapsed = frames1[1] - frames0[1]
             source_fps = (frames1[0] - frames0[0]) / elapsed if elapsed > 0 else 30.0
-            # Mid-stream joiners, while the n viewers keep watching.
+            # Mid-stream joiners, while the n viewers keep watching. The server's own view of
+            # each join (offer in → first video frame sent) is kept apart from the client's, so
+            # the server's share of a slow join can be told from a starved client.
             joined: list[dict] = []
+            server_first = _record_first_frames(registry) if baseline is None else []
             if joiners:
                 process = await spawn(JOINER, url, str(joiners))
                 assert process.stdout is not None
@@ -547,6 +550,8 @@ async def measure(
     joined = [j for j in joined if "warmup" not in j]
     offer_ms = sorted(j["offer_ms"] for j in joined if "offer_ms" in j)
     conn_ms = sorted(j["connected_ms"] for j in joined if "connected_ms" in j)
+    # The warm-up join is the first one the server saw: not counted, as at the client.
+    server_ms = sorted(1000 * seconds for seconds in server_first[1:])
 
     def p95(values: list[float]) -> int:
         if not values:
@@ -571,9 +576,25 @@ async def measure(
         "join_ttff_max_ms": round(offer_ms[-1]) if offer_ms else -1,
         "join_warmup_ms": round(warmup[0].get("offer_ms", -1)) if warmup else -1,
         "join_connected_to_frame_p95_ms": p95(conn_ms),
+        "join_server_first_frame_p95_ms": p95(server_ms),
         "join_failures": sum("error" in j for j in joined),
         "load_avg": round(os.getloadavg()[0], 1),
     }
+
+
+def _record_first_frames(registry: WebrtcRegistry | ShardedRegistry) -> list[float]:
+    """From now on, each viewer's server-side time to its first frame (seconds from the offer
+    reaching the server to the first video frame sent), as the registry observes it."""
+    seen: list[float] = []
+    histogram = registry.metrics.time_to_first_frame
+    observe = histogram.observe
+
+    def observe_and_keep(amount: float, *args: object, **kwargs: object) -> None:
+        seen.append(amount)
+        observe(amount, *args, **kwargs)  # type: ignore[arg-type]
+
+    histogram.observe = observe_and_keep  # type: ignore[method-assign]
+    return seen
 
 
 #: The figures these are compared with: 200 viewers on a quiet machine, 2026-12-04.
@@ -606,6 +627,11 @@ def passthrough_figures(n: int, r: dict[str, object], idle_cores: float) -> list
             "ms",
             "≤ 100",
             before.get("joiner_p95", ""),
+        ),
+        Figure(
+            f"{n} viewers: joiner first frame p95, server side (offer in → first frame sent)",
+            float(r["join_server_first_frame_p95_ms"]),  # type: ignore[arg-type]
+            "ms",
         ),
     ]
 
