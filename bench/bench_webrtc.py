@@ -350,8 +350,9 @@ async def report_setup(registry: WebrtcRegistry | ShardedRegistry, start: float)
 def cpu_seconds(pids: tuple[int, ...] = (), *, include_self: bool = True) -> float:
     """utime + stime of this process (unless ``include_self`` is False) and of ``pids`` (all
     threads) from /proc."""
+    names = (["self"] if include_self else []) + [str(pid) for pid in pids]
     total = 0.0
-    for name in ("self",) * include_self + tuple(map(str, pids)):
+    for name in names:
         fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / TICKS
     return total
