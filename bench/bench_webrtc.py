@@ -44,13 +44,15 @@ from streaming.webrtc.shards import ShardedRegistry
 
 # The feed is encoded once per run into a 10 s clip (ten whole GOPs) and played on a loop in
 # real time without re-encoding: a live x264 encode took 0.4 of our 2 cores, which the server
-# and the viewers' processes need. What the server gets is the same either way.
+# and the viewers' processes need. What the server gets is the same either way: the master's
+# x264 settings, one slice per frame included (streaming/ffmpeg/spec.py, ``one_slice``).
 CLIP_ENCODE = [
     "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
     "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
     "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "10",
     "-c:v", "libx264", "-profile:v", "baseline", "-preset", "veryfast", "-tune", "zerolatency",
-    "-g", "30", "-keyint_min", "30", "-x264-params", "repeat-headers=1",
+    "-g", "30", "-keyint_min", "30", "-threads", "2",
+    "-x264-params", "repeat-headers=1:sliced-threads=0",
     "-b:v", "2000k", "-maxrate", "2000k", "-bufsize", "1000k",
     "-c:a", "libopus", "-b:a", "96k", "-frame_duration", str(OPUS_FRAME_MS),
     "-ar", "48000", "-ac", "2", "-f", "mpegts",

@@ -92,7 +92,8 @@ class SessionPlan:
     def master_profile(self) -> VideoProfile:
         """The best picture any partner asked for (encode once at that size), 720p at least
         for viewers and the recording when no partner wants more. Constrained baseline, so
-        WebRTC viewers get the same video without another encode."""
+        WebRTC viewers get the same video without another encode, one slice per frame so
+        each viewer gets a frame in one segmented send."""
         sizes = [PROFILES[p.profile] for p in self.partners if p.profile in PROFILES]
         best = max([PROFILES[DEFAULT_MASTER], *sizes], key=lambda p: p.width * p.height)
         return VideoProfile(
@@ -104,6 +105,7 @@ class SessionPlan:
             audio_kbps=best.audio_kbps,
             gop_seconds=1.0,
             h264_profile="baseline",
+            one_slice=True,
         )
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 
 from streaming.errors import FfmpegJobFailed, FfmpegNotFound, FfprobeFailed, InvalidMediaUrl
@@ -16,6 +17,8 @@ from streaming.ffmpeg.registry import FfmpegProcesses
 from streaming.ffmpeg.spec import FfmpegSpec, Output, TestPattern, VideoProfile, build_argv
 from streaming.ffmpeg.supervisor import FfmpegSupervisor, ProcessState, RestartPolicy
 from streaming.ffmpeg.tools import ffmpeg_version, ffprobe_json
+from streaming.live.plan import CameraSource, SessionPlan
+from streaming.webrtc.aiortc_boundary import h264_split_bitstream
 
 pytestmark = [
     pytest.mark.slow,
@@ -86,6 +89,27 @@ async def test_existing_output_is_not_overwritten(tmp_path: Path) -> None:
     await sup.wait_state(ProcessState.FAILED, timeout=10)
     assert target.read_bytes() == b"keep me"
     assert any("already exists" in line for line in sup.stderr_tail)
+
+
+async def test_master_encodes_each_frame_in_one_slice(tmp_path: Path) -> None:
+    """The live pipeline's master (what WebRTC viewers receive) has one slice per frame, so a
+    frame leaves in one segmented send per viewer; zerolatency alone slices per thread."""
+    plan = SessionPlan(1, "t", "18:00", CameraSource("testsrc"), tmp_path, tmp_path)
+    master = plan.master_profile()
+    assert master.one_slice and master.h264_profile == "baseline"
+    target = tmp_path / "master.ts"
+    spec = FfmpegSpec(
+        "master", TestPattern(1280, 720), master, (Output(target, "mpegts"),), duration_s=1
+    )
+    await run_to_completion("master", build_argv(spec), processes=FfmpegProcesses())
+    slices_per_frame = []
+    with av.open(str(target)) as container:
+        for packet in container.demux(video=0):
+            if packet.size:
+                nals = h264_split_bitstream(bytes(packet))
+                slices_per_frame.append(sum(1 for nal in nals if nal[0] & 0x1F in (1, 5)))
+    assert len(slices_per_frame) >= 25
+    assert set(slices_per_frame) == {1}
 
 
 async def test_run_to_completion(tmp_path: Path, ffprobe: Probe) -> None:

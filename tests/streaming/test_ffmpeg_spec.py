@@ -159,6 +159,24 @@ def test_profiles() -> None:
         PROFILES["4k"] = PROFILES["1080p"]  # type: ignore[index]
 
 
+def test_one_slice_profile_uses_two_frame_threads() -> None:
+    """One slice per frame: x264 frame threads instead of zerolatency's sliced threads."""
+    spec = FfmpegSpec(
+        "master",
+        TestPattern(clock=False, tone_hz=0),
+        VideoProfile("master", 1280, 720, 30, 2500, h264_profile="baseline", one_slice=True),
+        (Output(Path("/run/master.ts"), "mpegts"),),
+    )
+    argv = build_argv(spec)
+    assert argv[argv.index("-threads") + 1] == "2"
+    assert argv[argv.index("-x264-params") + 1] == "sliced-threads=0"
+    # zerolatency stays: no B-frames, no lookahead; only its threading changes.
+    assert argv[argv.index("-tune") + 1] == "zerolatency"
+    assert "-threads" not in build_argv(
+        FfmpegSpec("p", TestPattern(), PROFILES["720p"], (Output(Path("/r.ts"), "mpegts"),))
+    )
+
+
 @pytest.mark.parametrize(
     "make",
     [
