@@ -30,6 +30,7 @@ from pathlib import Path
 import av
 
 from bench.common import Figure
+from streaming.ffmpeg.spec import ONE_SLICE_OPTIONS
 from streaming.webrtc.rtp.packets import MediaPacket, video_packet
 from streaming.webrtc.rtp.srtp import AeadRtpCipher
 from streaming.webrtc.rtp.stream import RtpStream
@@ -47,7 +48,10 @@ ENCODE = [
 ]  # fmt: skip
 VARIANTS = {
     "sliced (zerolatency, 2 threads)": ["-threads", "2"],
-    "one slice (master's one_slice)": ["-threads", "2", "-x264-params", "sliced-threads=0"],
+    # The master's own options, so that this measures what the live pipeline encodes.
+    "one slice (master's one_slice)": [
+        arg for key, value in ONE_SLICE_OPTIONS.items() for arg in (f"-{key}", str(value))
+    ],
 }
 
 
